@@ -1,0 +1,70 @@
+package v1alpha1
+
+// Condition types shared by every kind. They follow kstatus: Ready is the
+// summary, Reconciling is True while the operator is still working towards
+// the spec, Stalled is True when it cannot make progress without a change
+// from a human (a bad reference, a conflict, a refusal from Proxmox).
+const (
+	ConditionReady       = "Ready"
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
+)
+
+// Condition reasons. CamelCase, stable: alerts and Argo CD health checks
+// match on them, so they are part of the API.
+const (
+	// Generic progress reasons.
+	ReasonReconciled  = "Reconciled"
+	ReasonProgressing = "Progressing"
+	ReasonDeleting    = "Deleting"
+	ReasonTaskRunning = "TaskRunning"
+	ReasonTaskFailed  = "TaskFailed"
+
+	// ProxmoxHost reasons.
+	ReasonConnected             = "Connected"
+	ReasonCredentialsNotFound   = "CredentialsNotFound"
+	ReasonCredentialsInvalid    = "CredentialsInvalid"
+	ReasonAuthenticationFailed  = "AuthenticationFailed"
+	ReasonTLSVerificationFailed = "TLSVerificationFailed"
+	ReasonUnreachable           = "Unreachable"
+	ReasonForbidden             = "Forbidden"
+	ReasonProxmoxError          = "ProxmoxError"
+
+	// Application reasons.
+	ReasonHostNotFound        = "HostNotFound"
+	ReasonHostNotReady        = "HostNotReady"
+	ReasonNamespaceNotAllowed = "NamespaceNotAllowed"
+	ReasonVMIDConflict        = "VMIDConflict"
+	ReasonHostnameConflict    = "HostnameConflict"
+	ReasonContainerNotFound   = "ContainerNotFound"
+	ReasonNotOwned            = "NotOwned"
+	ReasonCreating            = "Creating"
+	ReasonCreateFailed        = "CreateFailed"
+	ReasonStarting            = "Starting"
+	ReasonStopping            = "Stopping"
+	ReasonUpdating            = "Updating"
+	ReasonResizing            = "Resizing"
+	ReasonRestartRequired     = "RestartRequired"
+	ReasonLocked              = "Locked"
+	ReasonProvisioning        = "Provisioning"
+	ReasonProvisionFailed     = "ProvisionFailed"
+	ReasonNoSuitableNode      = "NoSuitableNode"
+	ReasonInvalidSpec         = "InvalidSpec"
+	ReasonSecretNotFound      = "SecretNotFound"
+
+	// Backup and Restore reasons.
+	ReasonApplicationNotFound = "ApplicationNotFound"
+	ReasonApplicationNotReady = "ApplicationNotReady"
+	ReasonBackupNotFound      = "BackupNotFound"
+	ReasonBackupNotCompleted  = "BackupNotCompleted"
+	ReasonHostMismatch        = "HostMismatch"
+	ReasonCompleted           = "Completed"
+	ReasonFailed              = "Failed"
+	ReasonArchiveProtected    = "ArchiveProtected"
+	ReasonExpired             = "Expired"
+
+	// BackupSchedule reasons.
+	ReasonInvalidSchedule = "InvalidSchedule"
+	ReasonSuspended       = "Suspended"
+	ReasonScheduled       = "Scheduled"
+)

@@ -1,0 +1,289 @@
+package v1alpha1_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/pve-operator/pve-operator/internal/testenv"
+)
+
+const testNamespace = "validation"
+
+// Minimal valid objects of each kind; every table entry breaks one thing.
+var bases = map[string]string{
+	"Application": `
+apiVersion: proxmox.pve-operator.io/v1alpha1
+kind: Application
+spec:
+  hostRef: {name: dev}
+  template: local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst
+  rootFS: {storage: local-lvm, size: 8Gi}
+  resources: {cores: 2, memory: 1Gi, swap: 512Mi}
+  mountPoints:
+  - {name: mp0, storage: local-lvm, size: 4Gi, path: /srv/data}
+  network:
+  - {name: eth0, ipv4: dhcp}
+`,
+	"ProxmoxHost": `
+apiVersion: proxmox.pve-operator.io/v1alpha1
+kind: ProxmoxHost
+spec:
+  endpoint: https://pve1.example.com:8006
+  credentialsRef: {name: pve, namespace: pve-operator-system}
+`,
+	"Backup": `
+apiVersion: proxmox.pve-operator.io/v1alpha1
+kind: Backup
+spec:
+  applicationRef: {name: web1}
+  storage: local
+`,
+	"Restore": `
+apiVersion: proxmox.pve-operator.io/v1alpha1
+kind: Restore
+spec:
+  backupRef: {name: web1-manual}
+`,
+	"BackupSchedule": `
+apiVersion: proxmox.pve-operator.io/v1alpha1
+kind: BackupSchedule
+spec:
+  schedule: "0 3 * * *"
+  applicationRef: {name: web1}
+`,
+}
+
+var nameSeq atomic.Int64
+
+// newObject returns a fresh copy of the base object of kind with a unique name.
+func newObject(kind string) *unstructured.Unstructured {
+	js, err := yaml.YAMLToJSON([]byte(bases[kind]))
+	Expect(err).NotTo(HaveOccurred())
+	u := &unstructured.Unstructured{}
+	Expect(u.UnmarshalJSON(js)).To(Succeed())
+	u.SetName(fmt.Sprintf("obj-%d", nameSeq.Add(1)))
+	if kind != "ProxmoxHost" {
+		u.SetNamespace(testNamespace)
+	}
+	return u
+}
+
+// edit is one change to an object, addressed by a dotted path.
+type edit func(u *unstructured.Unstructured)
+
+// set sets a field; a string starting with { or [ is parsed as a YAML fragment.
+func set(path string, v any) edit {
+	return func(u *unstructured.Unstructured) {
+		var js []byte
+		var err error
+		if s, ok := v.(string); ok && (strings.HasPrefix(s, "{") || strings.HasPrefix(s, "[")) {
+			js, err = yaml.YAMLToJSON([]byte(s))
+		} else {
+			js, err = json.Marshal(v)
+		}
+		Expect(err).NotTo(HaveOccurred())
+		// Decoding through Unstructured gives int64 numbers, as the client expects.
+		holder := &unstructured.Unstructured{}
+		Expect(holder.UnmarshalJSON(fmt.Appendf(nil, `{"apiVersion":"v1","kind":"X","v":%s}`, js))).To(Succeed())
+		Expect(unstructured.SetNestedField(u.Object, holder.Object["v"], strings.Split(path, ".")...)).To(Succeed())
+	}
+}
+
+func del(path string) edit {
+	return func(u *unstructured.Unstructured) {
+		unstructured.RemoveNestedField(u.Object, strings.Split(path, ".")...)
+	}
+}
+
+func setName(name string) edit {
+	return func(u *unstructured.Unstructured) { u.SetName(name) }
+}
+
+func expectRejected(err error, message string) {
+	ExpectWithOffset(1, err).To(HaveOccurred(), "the apiserver accepted an invalid object")
+	ExpectWithOffset(1, apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)).To(BeTrue(), "unexpected error kind: %v", err)
+	ExpectWithOffset(1, err.Error()).To(ContainSubstring(message))
+}
+
+var _ = Describe("Admission of invalid objects", func() {
+	DescribeTable("rejects at create time",
+		func(kind string, e edit, message string) {
+			u := newObject(kind)
+			e(u)
+			expectRejected(k8s.Create(ctx, u), message)
+		},
+		// Application
+		Entry("adopt without vmid", "Application", chain(del("spec.template"), del("spec.rootFS"), set("spec.adopt", true)), "adopt requires vmid"),
+		Entry("neither template, restoreFrom nor adopt", "Application", chain(del("spec.template"), del("spec.rootFS")), "one of template or restoreFrom is required"),
+		Entry("template and restoreFrom together", "Application", set("spec.restoreFrom", "{backupRef: {name: b}}"), "template and restoreFrom are mutually exclusive"),
+		Entry("adopt with a template", "Application", chain(set("spec.adopt", true), set("spec.vmid", 200)), "adopt takes over an existing container"),
+		Entry("vmid below 100", "Application", set("spec.vmid", 99), "should be greater than or equal to 100"),
+		Entry("vmid above 999999999", "Application", set("spec.vmid", 1000000000), "should be less than or equal to 999999999"),
+		Entry("a hostname with an underscore", "Application", set("spec.hostname", "web_1"), "spec.hostname in body should match"),
+		Entry("a metadata.name that is no hostname, without spec.hostname", "Application", setName("web.example.com"), "metadata.name is not a valid hostname"),
+		Entry("a template that is not a vztmpl volume", "Application", set("spec.template", "local:iso/debian-12.iso"), "spec.template in body should match"),
+		Entry("a template without rootFS", "Application", del("spec.rootFS"), "rootFS is required when creating from a template"),
+		Entry("memory not in whole MiB", "Application", set("spec.resources.memory", "1000000"), "memory must be a whole number of MiB"),
+		Entry("memory below 16Mi", "Application", set("spec.resources.memory", "8Mi"), "memory must be a whole number of MiB between 16Mi and 64Ti"),
+		Entry("negative swap", "Application", set("spec.resources.swap", "-1Gi"), "swap must be a whole number of MiB"),
+		Entry("a memory quantity that does not parse", "Application", set("spec.resources.memory", "lots"), "spec.resources.memory"),
+		Entry("zero cores", "Application", set("spec.resources.cores", 0), "should be greater than or equal to 1"),
+		Entry("rootFS size not in whole GiB", "Application", set("spec.rootFS.size", "1536Mi"), "size must be a whole number of GiB"),
+		Entry("an unknown powerState", "Application", set("spec.powerState", "Paused"), `Unsupported value: "Paused"`),
+		Entry("an unknown deletionPolicy", "Application", set("spec.deletionPolicy", "Orphan"), `Unsupported value: "Orphan"`),
+		Entry("a network name that is Proxmox' key, not the interface", "Application", set("spec.network", "[{name: net0}]"), "spec.network[0].name in body should match"),
+		Entry("an ipv4 address without prefix length", "Application", set("spec.network", "[{name: eth0, ipv4: 10.0.0.5}]"), "ipv4 must be dhcp or an IPv4 address in CIDR form"),
+		Entry("a gateway with dhcp", "Application", set("spec.network", "[{name: eth0, ipv4: dhcp, gateway: 10.0.0.1}]"), "gateway needs a static ipv4 address"),
+		Entry("a vlan above 4094", "Application", set("spec.network", "[{name: eth0, ipv4: dhcp, vlan: 5000}]"), "should be less than or equal to 4094"),
+		Entry("a mount point mp256", "Application", set("spec.mountPoints", "[{name: mp256, storage: local-lvm, size: 1Gi, path: /data}]"), "spec.mountPoints[0].name in body should match"),
+		Entry("a relative mount path", "Application", set("spec.mountPoints", "[{name: mp0, storage: local-lvm, size: 1Gi, path: data}]"), "spec.mountPoints[0].path in body should match"),
+		Entry("a nameserver that is no IP", "Application", set("spec.dns", "{nameservers: [dns.example.com]}"), "each nameserver must be an IP address"),
+		Entry("provision with both script and configMapRef", "Application", set("spec.provision", "{script: 'true', configMapRef: {name: c, key: k}}"), "exactly one of script or configMapRef is required"),
+		Entry("a provision timeout above 30m", "Application", set("spec.provision", "{script: 'true', timeout: 31m}"), "timeout must be greater than 0 and at most 30m"),
+		Entry("an ssh public key that is no key", "Application", set("spec.sshPublicKeys", "['hello world']"), "spec.sshPublicKeys[0] in body should match"),
+		Entry("a tag with a space", "Application", set("spec.tags", "['my tag']"), "spec.tags[0] in body should match"),
+		// ProxmoxHost
+		Entry("a plain-http endpoint", "ProxmoxHost", set("spec.endpoint", "http://pve1.example.com:8006"), "endpoint must be an https URL"),
+		Entry("an endpoint that is no URL", "ProxmoxHost", set("spec.endpoint", "pve1.example.com"), "endpoint must be an https URL"),
+		Entry("credentials in the endpoint", "ProxmoxHost", set("spec.endpoint", "https://root:secret@pve1.example.com:8006"), "endpoint must not carry credentials"),
+		Entry("no credentialsRef", "ProxmoxHost", del("spec.credentialsRef"), "spec.credentialsRef: Required value"),
+		Entry("caBundle together with insecureSkipVerify", "ProxmoxHost", set("spec.tls", "{insecureSkipVerify: true, caBundle: '-----BEGIN CERTIFICATE-----'}"), "mutually exclusive"),
+		Entry("a caBundle that is not PEM", "ProxmoxHost", set("spec.tls", "{caBundle: 'not pem'}"), "caBundle must contain at least one PEM certificate"),
+		Entry("a syncInterval of 1s", "ProxmoxHost", set("spec.syncInterval", "1s"), "syncInterval must be between 5s and 1h"),
+		Entry("an ssh port above 65535", "ProxmoxHost", set("spec.ssh", "{credentialsRef: {name: s, namespace: n}, port: 70000}"), "should be less than or equal to 65535"),
+		// Backup
+		Entry("an unknown backup type", "Backup", set("spec.type", "Full"), `Unsupported value: "Full"`),
+		Entry("an unknown compression", "Backup", set("spec.compress", "xz"), `Unsupported value: "xz"`),
+		Entry("a storage on a Snapshot backup", "Backup", set("spec.type", "Snapshot"), "storage and protected apply only to type Archive"),
+		Entry("a ttl under a minute", "Backup", set("spec.ttl", "30s"), "ttl must be at least 1m"),
+		Entry("no applicationRef", "Backup", del("spec.applicationRef"), "spec.applicationRef: Required value"),
+		// Restore
+		Entry("a Restore without backupRef", "Restore", del("spec.backupRef"), "spec.backupRef: Required value"),
+		// BackupSchedule
+		Entry("a schedule in words", "BackupSchedule", set("spec.schedule", "every day"), "schedule must be a 5-field cron expression"),
+		Entry("a schedule with minute 61", "BackupSchedule", set("spec.schedule", "61 * * * *"), "schedule must be a 5-field cron expression"),
+		Entry("a schedule with six fields", "BackupSchedule", set("spec.schedule", "0 0 3 * * *"), "schedule must be a 5-field cron expression"),
+		Entry("both applicationSelector and applicationRef", "BackupSchedule", set("spec.applicationSelector", "{matchLabels: {tier: web}}"), "exactly one of applicationSelector or applicationRef is required"),
+		Entry("neither applicationSelector nor applicationRef", "BackupSchedule", del("spec.applicationRef"), "exactly one of applicationSelector or applicationRef is required"),
+		Entry("keepLast of 0", "BackupSchedule", set("spec.keepLast", 0), "should be greater than or equal to 1"),
+	)
+
+	DescribeTable("rejects at update time",
+		func(kind string, before, after edit, message string) {
+			u := newObject(kind)
+			before(u)
+			Expect(k8s.Create(ctx, u)).To(Succeed())
+			after(u)
+			expectRejected(k8s.Update(ctx, u), message)
+		},
+		Entry("changing hostRef", "Application", noop, set("spec.hostRef.name", "other"), "hostRef is immutable"),
+		Entry("changing vmid", "Application", set("spec.vmid", 300), set("spec.vmid", 301), "vmid is immutable once set"),
+		Entry("removing vmid", "Application", set("spec.vmid", 302), del("spec.vmid"), "vmid is immutable once set and cannot be removed"),
+		Entry("changing template", "Application", noop, set("spec.template", "local:vztmpl/alpine-3.20-default_20240908_amd64.tar.xz"), "template is immutable"),
+		Entry("flipping unprivileged", "Application", noop, set("spec.unprivileged", false), "unprivileged is immutable"),
+		Entry("shrinking rootFS", "Application", noop, set("spec.rootFS.size", "4Gi"), "size can only grow"),
+		Entry("moving rootFS to another storage", "Application", noop, set("spec.rootFS.storage", "local-zfs"), "rootFS.storage is immutable"),
+		Entry("shrinking a mount point", "Application", noop, set("spec.mountPoints", "[{name: mp0, storage: local-lvm, size: 2Gi, path: /srv/data}]"), "size can only grow"),
+		Entry("adding sshPublicKeys after create", "Application", noop, set("spec.sshPublicKeys", "['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@host']"), "sshPublicKeys is create-only"),
+		Entry("adding a rootPasswordSecretRef after create", "Application", noop, set("spec.rootPasswordSecretRef", "{name: s, key: password}"), "rootPasswordSecretRef is create-only"),
+		Entry("changing a Backup's mode", "Backup", noop, set("spec.mode", "stop"), "a Backup's spec is immutable except ttl"),
+		Entry("changing a Backup's storage", "Backup", noop, set("spec.storage", "nfs"), "a Backup's spec is immutable except ttl"),
+		Entry("changing a Restore's backup", "Restore", noop, set("spec.backupRef.name", "other"), "a Restore's spec is immutable"),
+	)
+
+	DescribeTable("admits allowed updates",
+		func(kind string, before, after edit) {
+			u := newObject(kind)
+			before(u)
+			Expect(k8s.Create(ctx, u)).To(Succeed())
+			after(u)
+			Expect(k8s.Update(ctx, u)).To(Succeed())
+		},
+		Entry("growing rootFS", "Application", noop, set("spec.rootFS.size", "16Gi")),
+		Entry("growing a mount point", "Application", noop, set("spec.mountPoints", "[{name: mp0, storage: local-lvm, size: 8Gi, path: /srv/data}]")),
+		Entry("setting vmid that was unset", "Application", noop, set("spec.vmid", 400)),
+		Entry("changing cores, memory, tags and powerState", "Application", noop, chain(set("spec.resources.cores", 4), set("spec.resources.memory", "2Gi"), set("spec.tags", "[a, b]"), set("spec.powerState", "Stopped"))),
+		Entry("changing a Backup's ttl", "Backup", noop, set("spec.ttl", "48h")),
+		Entry("suspending a BackupSchedule", "BackupSchedule", noop, set("spec.suspend", true)),
+	)
+
+	It("applies defaults", func() {
+		app := newObject("Application")
+		Expect(k8s.Create(ctx, app)).To(Succeed())
+		Expect(app.Object["spec"]).To(HaveKeyWithValue("powerState", "Running"))
+		Expect(app.Object["spec"]).To(HaveKeyWithValue("unprivileged", true))
+		Expect(app.Object["spec"]).To(HaveKeyWithValue("adopt", false))
+		nets, _, _ := unstructured.NestedSlice(app.Object, "spec", "network")
+		Expect(nets[0]).To(HaveKeyWithValue("bridge", "vmbr0"))
+
+		host := newObject("ProxmoxHost")
+		Expect(unstructured.SetNestedField(host.Object, map[string]any{"credentialsRef": map[string]any{"name": "s", "namespace": "n"}}, "spec", "ssh")).To(Succeed())
+		Expect(k8s.Create(ctx, host)).To(Succeed())
+		Expect(host.Object["spec"]).To(HaveKeyWithValue("syncInterval", "30s"))
+		ssh, _, _ := unstructured.NestedMap(host.Object, "spec", "ssh")
+		Expect(ssh).To(And(HaveKeyWithValue("user", "root"), HaveKeyWithValue("port", BeNumerically("==", 22)),
+			HaveKeyWithValue("connectTimeout", "30s"), HaveKeyWithValue("commandTimeout", "60s")))
+
+		backup := newObject("Backup")
+		Expect(k8s.Create(ctx, backup)).To(Succeed())
+		Expect(backup.Object["spec"]).To(And(HaveKeyWithValue("type", "Archive"), HaveKeyWithValue("mode", "snapshot"),
+			HaveKeyWithValue("compress", "zstd"), HaveKeyWithValue("deletionPolicy", "Delete")))
+
+		sched := newObject("BackupSchedule")
+		Expect(k8s.Create(ctx, sched)).To(Succeed())
+		Expect(sched.Object["spec"]).To(HaveKeyWithValue("keepLast", BeNumerically("==", 7)))
+	})
+})
+
+var _ = Describe("The samples in config/samples", func() {
+	It("are all accepted by the apiserver", func() {
+		dir := filepath.Join(testenv.RepoRoot(), "config", "samples")
+		files, err := filepath.Glob(filepath.Join(dir, "proxmox_*.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(files).NotTo(BeEmpty())
+		kinds := map[string]bool{}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			Expect(err).NotTo(HaveOccurred())
+			for _, doc := range strings.Split(string(data), "\n---\n") {
+				js, err := yaml.YAMLToJSON([]byte(doc))
+				Expect(err).NotTo(HaveOccurred(), f)
+				u := &unstructured.Unstructured{}
+				Expect(u.UnmarshalJSON(js)).To(Succeed(), f)
+				if ns := u.GetNamespace(); ns != "" {
+					err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+					Expect(err == nil || apierrors.IsAlreadyExists(err)).To(BeTrue(), "%v", err)
+				}
+				Expect(k8s.Create(ctx, u)).To(Succeed(), "%s: %s/%s", filepath.Base(f), u.GetKind(), u.GetName())
+				kinds[u.GetKind()] = true
+			}
+		}
+		Expect(kinds).To(HaveKey("ProxmoxHost"))
+		Expect(kinds).To(HaveKey("Application"))
+		Expect(kinds).To(HaveKey("Backup"))
+		Expect(kinds).To(HaveKey("Restore"))
+		Expect(kinds).To(HaveKey("BackupSchedule"))
+	})
+})
+
+func noop(*unstructured.Unstructured) {}
+
+func chain(edits ...edit) edit {
+	return func(u *unstructured.Unstructured) {
+		for _, e := range edits {
+			e(u)
+		}
+	}
+}
