@@ -1,0 +1,234 @@
+package lxcconfig
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+)
+
+const uid = "0b1c2d3e-aaaa-bbbb-cccc-0123456789ab"
+
+func app(mut func(*v1alpha1.ApplicationSpec)) *v1alpha1.Application {
+	a := &v1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: "web1", Namespace: "team-a", UID: uid},
+		Spec: v1alpha1.ApplicationSpec{
+			HostRef:  v1alpha1.LocalObjectReference{Name: "dev"},
+			Template: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+			Resources: &v1alpha1.Resources{
+				Cores:  ptr.To[int32](2),
+				Memory: ptr.To(resource.MustParse("1Gi")),
+				Swap:   ptr.To(resource.MustParse("512Mi")),
+			},
+			RootFS: &v1alpha1.RootFS{Storage: "local-lvm", Size: resource.MustParse("8Gi")},
+			Network: []v1alpha1.NetworkInterface{
+				{Name: "eth0", Bridge: "vmbr0", IPv4: "dhcp"},
+			},
+			Tags: []string{"Web", "k8s"},
+		},
+	}
+	if mut != nil {
+		mut(&a.Spec)
+	}
+	return a
+}
+
+// observedFor is what Proxmox would report right after creating app.
+func observedFor() map[string]string {
+	return map[string]string{
+		"arch":         "amd64",
+		"cores":        "2",
+		"memory":       "1024",
+		"swap":         "512",
+		"hostname":     "web1",
+		"net0":         "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:2E:C5:7E,ip=dhcp,type=veth",
+		"rootfs":       "local-lvm:vm-100-disk-0,size=8G",
+		"tags":         "k8s;pve-operator;pve-operator-owner." + uid + ";web",
+		"unprivileged": "1",
+		"digest":       "abc",
+	}
+}
+
+func TestCreateParamsCarryOwnershipAndSpec(t *testing.T) {
+	p := CreateParams(app(func(s *v1alpha1.ApplicationSpec) {
+		s.MountPoints = []v1alpha1.MountPoint{{Name: "mp0", Storage: "local-lvm", Size: resource.MustParse("4Gi"), Path: "/srv", Backup: true}}
+		s.SSHPublicKeys = []string{"ssh-ed25519 AAAA a", "ssh-ed25519 BBBB b"}
+	}), 100, CreateOptions{Template: "local:vztmpl/x.tar.zst", RootPassword: "s3cret"})
+	got := map[string]string{}
+	for _, kv := range p {
+		got[kv.Key] = kv.Value
+	}
+	want := map[string]string{
+		"vmid": "100", "ostemplate": "local:vztmpl/x.tar.zst", "hostname": "web1",
+		"tags": "k8s;pve-operator;pve-operator-owner." + uid + ";web", "unprivileged": "1",
+		"rootfs": "local-lvm:8", "cores": "2", "memory": "1024", "swap": "512",
+		"net0": "name=eth0,bridge=vmbr0,ip=dhcp,type=veth", "mp0": "local-lvm:4,mp=/srv,backup=1",
+		"password": "s3cret", "ssh-public-keys": "ssh-ed25519 AAAA a\nssh-ed25519 BBBB b",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if got["description"] == "" || !strings.Contains(got["description"], uid) {
+		t.Errorf("description %q does not carry the owner UID", got["description"])
+	}
+	if p[0].Key != "vmid" || p[1].Key != "ostemplate" {
+		t.Errorf("parameters are not in a stable order: %v", p[:2])
+	}
+}
+
+func TestDiff(t *testing.T) {
+	tests := []struct {
+		name     string
+		spec     func(*v1alpha1.ApplicationSpec)
+		observed func(map[string]string)
+		set      map[string]string
+		del      []string
+		resizes  []Resize
+		notes    int
+	}{
+		{name: "a freshly created container has no drift"},
+		{
+			name:     "tags differing only in case and order are equal",
+			observed: func(o map[string]string) { o["tags"] = "WEB;k8s;pve-operator-owner." + uid + ";pve-operator" },
+		},
+		{
+			name: "changed cores and memory are set",
+			spec: func(s *v1alpha1.ApplicationSpec) {
+				s.Resources.Cores = ptr.To[int32](4)
+				s.Resources.Memory = ptr.To(resource.MustParse("2Gi"))
+			},
+			set: map[string]string{"cores": "4", "memory": "2048"},
+		},
+		{
+			name:     "a NIC change keeps the MAC address",
+			spec:     func(s *v1alpha1.ApplicationSpec) { s.Network[0].VLAN = ptr.To[int32](20) },
+			set:      map[string]string{"net0": "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:2E:C5:7E,ip=dhcp,tag=20,type=veth"},
+			observed: nil,
+		},
+		{
+			name:     "an undeclared NIC is removed",
+			observed: func(o map[string]string) { o["net1"] = "name=eth1,bridge=vmbr1,ip=dhcp,type=veth" },
+			del:      []string{"net1"},
+		},
+		{
+			name:    "a larger rootFS is a resize, not a config change",
+			spec:    func(s *v1alpha1.ApplicationSpec) { s.RootFS.Size = resource.MustParse("16Gi") },
+			resizes: []Resize{{Disk: "rootfs", Size: "16G"}},
+		},
+		{
+			name:     "a smaller rootFS than observed is only noted",
+			observed: func(o map[string]string) { o["rootfs"] = "local-lvm:vm-100-disk-0,size=20G" },
+			notes:    1,
+		},
+		{
+			name: "a new mount point is allocated through the config",
+			spec: func(s *v1alpha1.ApplicationSpec) {
+				s.MountPoints = []v1alpha1.MountPoint{{Name: "mp0", Storage: "local-lvm", Size: resource.MustParse("2Gi"), Path: "/data"}}
+			},
+			set: map[string]string{"mp0": "local-lvm:2,mp=/data"},
+		},
+		{
+			name: "a grown mount point with a new path is both set and resized",
+			spec: func(s *v1alpha1.ApplicationSpec) {
+				s.MountPoints = []v1alpha1.MountPoint{{Name: "mp0", Storage: "local-lvm", Size: resource.MustParse("8Gi"), Path: "/srv", ReadOnly: true}}
+			},
+			observed: func(o map[string]string) { o["mp0"] = "local-lvm:vm-100-disk-1,mp=/data,size=4G" },
+			set:      map[string]string{"mp0": "local-lvm:vm-100-disk-1,mp=/srv,ro=1,size=4G"},
+			resizes:  []Resize{{Disk: "mp0", Size: "8G"}},
+		},
+		{
+			name: "an undeclared mount point is left attached and noted",
+			spec: func(s *v1alpha1.ApplicationSpec) { s.MountPoints = []v1alpha1.MountPoint{} },
+			observed: func(o map[string]string) {
+				o["mp3"] = "local-lvm:vm-100-disk-3,mp=/old,size=1G"
+			},
+			notes: 1,
+		},
+		{
+			name:     "omitted tags keep the container's own and add the operator's",
+			spec:     func(s *v1alpha1.ApplicationSpec) { s.Tags = nil },
+			observed: func(o map[string]string) { o["tags"] = "legacy;prod" },
+			set:      map[string]string{"tags": "legacy;prod;pve-operator;pve-operator-owner." + uid},
+		},
+		{
+			name: "features keep flags the spec does not manage",
+			spec: func(s *v1alpha1.ApplicationSpec) { s.Features = &v1alpha1.Features{Nesting: true} },
+			observed: func(o map[string]string) {
+				o["features"] = "keyctl=1,mount=nfs"
+			},
+			set: map[string]string{"features": "mount=nfs,nesting=1"},
+		},
+		{
+			name: "dns without a search domain deletes it",
+			spec: func(s *v1alpha1.ApplicationSpec) {
+				s.DNS = &v1alpha1.DNS{Nameservers: []string{"1.1.1.1", "9.9.9.9"}}
+			},
+			observed: func(o map[string]string) {
+				o["nameserver"] = "1.1.1.1  9.9.9.9"
+				o["searchdomain"] = "old.example"
+			},
+			del: []string{"searchdomain"},
+		},
+		{
+			name:     "startOnBoot and protection are managed only when declared",
+			spec:     func(s *v1alpha1.ApplicationSpec) { s.StartOnBoot = ptr.To(true) },
+			observed: func(o map[string]string) { o["protection"] = "1" },
+			set:      map[string]string{"onboot": "1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := observedFor()
+			if tt.observed != nil {
+				tt.observed(o)
+			}
+			ch := Diff(app(tt.spec), o)
+			if tt.set == nil {
+				tt.set = map[string]string{}
+			}
+			if !reflect.DeepEqual(ch.Set, tt.set) {
+				t.Errorf("set = %v, want %v", ch.Set, tt.set)
+			}
+			if !reflect.DeepEqual(ch.Delete, tt.del) {
+				t.Errorf("delete = %v, want %v", ch.Delete, tt.del)
+			}
+			if !reflect.DeepEqual(ch.Resizes, tt.resizes) {
+				t.Errorf("resizes = %v, want %v", ch.Resizes, tt.resizes)
+			}
+			if len(ch.Notes) != tt.notes {
+				t.Errorf("notes = %v, want %d", ch.Notes, tt.notes)
+			}
+		})
+	}
+}
+
+func TestOwnership(t *testing.T) {
+	tags := SplitTags("web;pve-operator;PVE-OPERATOR-OWNER." + uid)
+	got, ok := OwnerOf(tags)
+	if !ok || got != uid {
+		t.Fatalf("OwnerOf(%v) = %q, %v", tags, got, ok)
+	}
+	if _, ok := OwnerOf([]string{"pve-operator", "web"}); ok {
+		t.Error("a container without an owner tag has an owner")
+	}
+}
+
+func TestParseDiskSize(t *testing.T) {
+	for in, want := range map[string]int64{"8G": 8 << 30, "512M": 512 << 20, "1T": 1 << 40, "0.5G": 512 << 20, "1024": 1024} {
+		if got, err := ParseDiskSize(in); err != nil || got != want {
+			t.Errorf("ParseDiskSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "G", "-1G", "lots"} {
+		if _, err := ParseDiskSize(bad); err == nil {
+			t.Errorf("ParseDiskSize(%q) succeeded", bad)
+		}
+	}
+}
