@@ -49,10 +49,11 @@ vet: ## Run go vet.
 	$(GO) vet ./...
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Run golangci-lint with the linters listed in .golangci.yml.
+lint: golangci-lint ## Run golangci-lint with the linters listed in .golangci.yml.
 	$(GOLANGCI_LINT) run ./...
 
-$(GOLANGCI_LINT): hack/tools/go.mod
+.PHONY: golangci-lint
+golangci-lint: ## Build golangci-lint (pinned in hack/tools) into bin/.
 	cd hack/tools && $(GO) build -o $(GOLANGCI_LINT) github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
 .PHONY: envtest

@@ -514,5 +514,5 @@ type ApplicationList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Application{}, &ApplicationList{})
+	objectTypes = append(objectTypes, &Application{}, &ApplicationList{})
 }

@@ -188,5 +188,5 @@ type BackupList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Backup{}, &BackupList{})
+	objectTypes = append(objectTypes, &Backup{}, &BackupList{})
 }

@@ -111,5 +111,5 @@ type BackupScheduleList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&BackupSchedule{}, &BackupScheduleList{})
+	objectTypes = append(objectTypes, &BackupSchedule{}, &BackupScheduleList{})
 }

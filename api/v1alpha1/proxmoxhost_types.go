@@ -264,5 +264,5 @@ type ProxmoxHostList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&ProxmoxHost{}, &ProxmoxHostList{})
+	objectTypes = append(objectTypes, &ProxmoxHost{}, &ProxmoxHostList{})
 }

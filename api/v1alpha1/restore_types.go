@@ -103,5 +103,5 @@ type RestoreList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&Restore{}, &RestoreList{})
+	objectTypes = append(objectTypes, &Restore{}, &RestoreList{})
 }

@@ -372,7 +372,7 @@ func TestConfigFormattingRedactsPrivateKey(t *testing.T) {
 	wrapped := struct{ SSH sshexec.Config }{cfg}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
 		for _, v := range []any{cfg, &cfg, wrapped} {
-			assertNoKeyMaterial(t, errors.New(fmt.Sprintf(verb, v)), key.pem)
+			assertNoKeyMaterial(t, fmt.Errorf("%s", fmt.Sprintf(verb, v)), key.pem)
 		}
 	}
 }

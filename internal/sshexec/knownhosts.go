@@ -62,7 +62,7 @@ func parseKnownHosts(data []byte) (*hostKeyDB, error) {
 	}
 	if len(db.entries) == 0 {
 		if firstErr != nil {
-			return nil, fmt.Errorf("sshexec: %w: %v", ErrNoKnownHosts, firstErr)
+			return nil, fmt.Errorf("sshexec: %w: %w", ErrNoKnownHosts, firstErr)
 		}
 		return nil, fmt.Errorf("sshexec: %w", ErrNoKnownHosts)
 	}
