@@ -71,6 +71,11 @@ build: ## Build the manager and simulator binaries into bin/.
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/manager ./cmd/manager
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/pvesim ./cmd/pvesim
 
+.PHONY: dev
+dev: envtest ## Run the operator on its embedded default: local control plane + Proxmox simulator (Ctrl-C stops).
+	$(GO) build -o $(BIN)/pve-dev ./hack/dev
+	$(BIN)/pve-dev
+
 .PHONY: run
 run: ## Run the manager against the cluster in $$KUBECONFIG.
 	$(GO) run ./cmd/manager

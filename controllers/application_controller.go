@@ -1,0 +1,214 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/sshexec"
+)
+
+const (
+	// ApplicationFinalizer guards the container: it is added before any
+	// Proxmox side effect and removed once deletion (or release) is done.
+	ApplicationFinalizer = "proxmox.pve-operator.io/container"
+
+	appHostIndex = "spec.hostRef.name"
+	appVMIDIndex = "status.hostVMID"
+
+	// driftInterval is how often a settled Application re-reads its config
+	// to detect edits made in Proxmox. Inventory events (status, tags, name,
+	// lock, node) wake it sooner; the config read is the only per-object call.
+	driftInterval = 10 * time.Minute
+	// taskPoll is how soon an in-flight task is checked again.
+	taskPoll = 2 * time.Second
+)
+
+// ApplicationReconciler makes one Proxmox LXC container match each Application.
+type ApplicationReconciler struct {
+	client.Client
+	Hosts    *Hosts
+	Recorder events.EventRecorder
+	// SSH builds the runner for provision scripts; nil uses sshexec.New.
+	SSH func(cfg sshexec.Config) (sshexec.Runner, error)
+
+	provisions provisionRuns
+	converged  sync.Map // UID -> convergeMark
+	wake       chan ctrlEvent
+}
+
+type convergeMark struct {
+	generation int64
+	at         time.Time
+}
+
+// Reconcile drives an Application towards its spec. Each step returns early
+// when it has started something (a task, a status write) or must wait:
+//  1. finalizer first, before any Proxmox side effect;
+//  2. admission: the host exists and allows this namespace, no other
+//     Application claims the same VMID or hostname on that host;
+//  3. an in-flight task is polled, never waited for;
+//  4. the container is found (status.vmid, the ownership tag, or spec.vmid
+//     for adoption) or created;
+//  5. its config, disks and power state converge on the spec;
+//  6. provision scripts run, and status reports what Proxmox shows.
+func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	app := &v1alpha1.Application{}
+	if err := r.Get(ctx, req.NamespacedName, app); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !app.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, app)
+	}
+	if controllerutil.AddFinalizer(app, ApplicationFinalizer) {
+		if err := r.Update(ctx, app); err != nil {
+			return ctrl.Result{}, err
+		}
+		return ctrl.Result{Requeue: true}, nil
+	}
+
+	before := app.DeepCopy()
+	s := &appScope{app: app}
+	res, err := r.reconcileNormal(ctx, s)
+	if err != nil && !isTransientK8s(err) {
+		logf.FromContext(ctx).Error(err, "reconcile failed")
+		s.set(progressing(v1alpha1.ReasonProxmoxError, err.Error()))
+		res = ctrl.Result{RequeueAfter: 10 * time.Second}
+	}
+	r.recordTransition(app, before, s.outcome)
+	if perr := r.writeStatus(ctx, before, s); perr != nil {
+		return ctrl.Result{}, perr
+	}
+	if err != nil && isTransientK8s(err) {
+		return ctrl.Result{}, err
+	}
+	return res, nil
+}
+
+// appScope carries one reconcile's state.
+type appScope struct {
+	app     *v1alpha1.Application
+	host    *HostEntry
+	outcome outcome
+	// restartRequired lists config keys pending until the next restart.
+	restartRequired []string
+	// settled is true when the spec was fully applied in this pass.
+	settled bool
+}
+
+func (s *appScope) set(o outcome) { s.outcome = o }
+
+func (r *ApplicationReconciler) reconcileNormal(ctx context.Context, s *appScope) (ctrl.Result, error) {
+	if res, ok, err := r.admit(ctx, s); !ok || err != nil {
+		return res, err
+	}
+	if res, done, err := r.pollTask(ctx, s); done || err != nil {
+		return res, err
+	}
+	ct, res, ok, err := r.findOrCreate(ctx, s)
+	if !ok || err != nil {
+		return res, err
+	}
+	return r.converge(ctx, s, ct)
+}
+
+func (r *ApplicationReconciler) writeStatus(ctx context.Context, before *v1alpha1.Application, s *appScope) error {
+	app := s.app
+	if s.outcome.reason == "" {
+		// A pass that ended early without a verdict (waiting for a fresh
+		// listing, retrying a VMID) is still progress.
+		s.outcome = progressing(v1alpha1.ReasonProgressing, "reconciling")
+	}
+	setConditions(&app.Status.Conditions, app.Generation, s.outcome)
+	setRestartRequired(app, s.restartRequired)
+	if s.settled || s.outcome.stalled {
+		app.Status.ObservedGeneration = app.Generation
+	}
+	err := r.Status().Patch(ctx, app, client.MergeFrom(before))
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+func (r *ApplicationReconciler) recordTransition(app *v1alpha1.Application, before *v1alpha1.Application, o outcome) {
+	if r.Recorder == nil || o.reason == "" {
+		return
+	}
+	if prev := findCondition(before.Status.Conditions, v1alpha1.ConditionReady); prev != nil && prev.Reason == o.reason {
+		return
+	}
+	kind := corev1.EventTypeNormal
+	if o.stalled || o.reason == v1alpha1.ReasonCreateFailed || o.reason == v1alpha1.ReasonProvisionFailed || o.reason == v1alpha1.ReasonTaskFailed {
+		kind = corev1.EventTypeWarning
+	}
+	r.Recorder.Eventf(app, nil, kind, o.reason, "Reconcile", "%s", o.message)
+}
+
+// ctrlEvent wakes one Application (provision finished, inventory change).
+type ctrlEvent = types.NamespacedName
+
+// SetupWithManager registers the controller, its indexes and watches.
+func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+	r.wake = make(chan ctrlEvent, 1024)
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(context.Background(), &v1alpha1.Application{}, appHostIndex, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.Application).Spec.HostRef.Name}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(context.Background(), &v1alpha1.Application{}, appVMIDIndex, func(o client.Object) []string {
+		a := o.(*v1alpha1.Application)
+		var keys []string
+		if a.Status.VMID != 0 {
+			keys = append(keys, hostVMIDKey(a.Spec.HostRef.Name, int(a.Status.VMID)))
+		}
+		if a.Spec.VMID != nil && (a.Status.VMID == 0 || int32(*a.Spec.VMID) != a.Status.VMID) {
+			keys = append(keys, hostVMIDKey(a.Spec.HostRef.Name, int(*a.Spec.VMID)))
+		}
+		return keys
+	}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.Application{}).
+		// Only a host's readiness matters here; its status changes on every
+		// sync and must not wake every Application.
+		Watches(&v1alpha1.ProxmoxHost{}, handler.EnqueueRequestsFromMapFunc(r.appsForHost), builder.WithPredicates(hostReadinessChanged())).
+		WatchesRawSource(source.Channel(r.containerEvents(mgr), handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(o)}}
+		}))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		Named("application").
+		Complete(r)
+}
+
+func hostVMIDKey(host string, vmid int) string { return fmt.Sprintf("%s/%d", host, vmid) }
+
+func (r *ApplicationReconciler) appsForHost(ctx context.Context, o client.Object) []reconcile.Request {
+	apps := &v1alpha1.ApplicationList{}
+	if err := r.List(ctx, apps, client.MatchingFields{appHostIndex: o.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(apps.Items))
+	for _, a := range apps.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&a)})
+	}
+	return reqs
+}

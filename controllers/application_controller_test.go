@@ -1,0 +1,368 @@
+package controllers_test
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/controllers"
+	"github.com/pve-operator/pve-operator/internal/lxcconfig"
+	"github.com/pve-operator/pve-operator/internal/pvesim"
+)
+
+var nsSeq atomic.Int64
+
+// appEnv is a namespace and a Ready host (with SSH) for one spec.
+type appEnv struct {
+	ns, host string
+}
+
+func newAppEnv(mutateHost func(*v1alpha1.ProxmoxHost)) appEnv {
+	ns := fmt.Sprintf("team-%d", nsSeq.Add(1))
+	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+	sshSecret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: ns + "-ssh", Namespace: credsNamespace},
+		Data: map[string][]byte{
+			"privateKey": sshPrivateKey,
+			"knownHosts": []byte(sim.SSH().KnownHostsLine() + "\n"),
+		},
+	}
+	Expect(k8s.Create(ctx, sshSecret)).To(Succeed())
+	_, port, err := net.SplitHostPort(sim.SSH().Addr())
+	Expect(err).NotTo(HaveOccurred())
+	p, _ := strconv.Atoi(port)
+	host := newHost(validToken(), func(h *v1alpha1.ProxmoxHost) {
+		h.Spec.SSH = &v1alpha1.SSHConfig{
+			CredentialsRef: v1alpha1.SecretReference{Name: sshSecret.Name, Namespace: credsNamespace},
+			User:           "root", Port: int32(p),
+		}
+		if mutateHost != nil {
+			mutateHost(h)
+		}
+	})
+	return appEnv{ns: ns, host: host}
+}
+
+var appSeq atomic.Int64
+
+func (e appEnv) app(mutate func(*v1alpha1.Application)) *v1alpha1.Application {
+	n := appSeq.Add(1)
+	app := &v1alpha1.Application{
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app%d", n), Namespace: e.ns},
+		Spec: v1alpha1.ApplicationSpec{
+			HostRef:  v1alpha1.LocalObjectReference{Name: e.host},
+			Template: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+			Resources: &v1alpha1.Resources{
+				Cores: ptr.To[int32](1), Memory: ptr.To(resource.MustParse("512Mi")),
+			},
+			RootFS:  &v1alpha1.RootFS{Storage: "local-lvm", Size: resource.MustParse("4Gi")},
+			Network: []v1alpha1.NetworkInterface{{Name: "eth0", Bridge: "vmbr0", IPv4: "dhcp"}},
+			Tags:    []string{"Web"},
+		},
+	}
+	if mutate != nil {
+		mutate(app)
+	}
+	Expect(k8s.Create(ctx, app)).To(Succeed())
+	return app
+}
+
+func getApp(app *v1alpha1.Application) *v1alpha1.Application {
+	out := &v1alpha1.Application{}
+	ExpectWithOffset(1, k8s.Get(ctx, client.ObjectKeyFromObject(app), out)).To(Succeed())
+	return out
+}
+
+// eventuallyApp waits until the Ready condition has status and reason and
+// returns the Application.
+func eventuallyApp(app *v1alpha1.Application, status, reason string) *v1alpha1.Application {
+	out := &v1alpha1.Application{}
+	EventuallyWithOffset(1, func(g Gomega) {
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(app), out)).To(Succeed())
+		c := meta.FindStatusCondition(out.Status.Conditions, v1alpha1.ConditionReady)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Reason).To(Equal(reason), "Ready=%s %s: %s", c.Status, c.Reason, c.Message)
+		g.Expect(string(c.Status)).To(Equal(status))
+		if status == "True" {
+			g.Expect(out.Status.ObservedGeneration).To(Equal(out.Generation))
+		}
+	}, "60s").Should(Succeed())
+	return out
+}
+
+func simCT(vmid int32) pvesim.ContainerView {
+	ct, ok := sim.Container(int(vmid))
+	ExpectWithOffset(1, ok).To(BeTrue(), "container %d exists in the simulator", vmid)
+	return ct
+}
+
+// ownedBy counts the simulator's containers carrying app's ownership tag.
+func ownedBy(app *v1alpha1.Application) int {
+	n := 0
+	for _, ct := range sim.State().Containers {
+		if owner, ok := lxcconfig.OwnerOf(lxcconfig.SplitTags(ct.Config["tags"])); ok && owner == string(app.UID) {
+			n++
+		}
+	}
+	return n
+}
+
+func update(app *v1alpha1.Application, mutate func(*v1alpha1.Application)) {
+	EventuallyWithOffset(1, func() error {
+		cur := getApp(app)
+		mutate(cur)
+		return k8s.Update(ctx, cur)
+	}).Should(Succeed())
+}
+
+var _ = Describe("Application", func() {
+	var e appEnv
+	BeforeEach(func() {
+		e = newAppEnv(nil)
+		eventuallyReady(e.host, "True", v1alpha1.ReasonConnected)
+	})
+
+	It("creates, starts and reports a container with its ownership marker", func() {
+		app := e.app(nil)
+		got := eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
+		Expect(got.Finalizers).To(ContainElement(controllers.ApplicationFinalizer))
+		Expect(got.Status.VMID).To(BeNumerically(">=", 100))
+		Expect(got.Status.Node).NotTo(BeEmpty())
+		Expect(got.Status.State).To(Equal(v1alpha1.ContainerStateRunning))
+		Expect(got.Status.Task).To(BeNil())
+		Expect(got.Status.Usage).NotTo(BeNil())
+		Expect(got.Status.Usage.MemoryTotal).NotTo(BeNil())
+		ct := simCT(got.Status.VMID)
+		Expect(ct.Status).To(Equal("running"))
+		Expect(ct.Config).To(HaveKeyWithValue("hostname", app.Name))
+		Expect(ct.Config).To(HaveKeyWithValue("memory", "512"))
+		Expect(ct.Config["tags"]).To(ContainSubstring(lxcconfig.OwnerTag(string(got.UID))))
+		Expect(ct.Config["description"]).To(ContainSubstring(string(got.UID)))
+		Expect(ownedBy(got)).To(Equal(1))
+		// DHCP leases arrive after start; the IP is then reported.
+		Eventually(func() []string { return getApp(app).Status.IPAddresses }).ShouldNot(BeEmpty())
+	})
+
+	It("applies a spec change to cores and grows the root disk in place, never shrinking", func() {
+		app := eventuallyApp(e.app(nil), "True", v1alpha1.ReasonReconciled)
+		update(app, func(a *v1alpha1.Application) {
+			a.Spec.Resources.Cores = ptr.To[int32](3)
+			a.Spec.RootFS.Size = resource.MustParse("6Gi")
+		})
+		Eventually(func(g Gomega) {
+			ct := simCT(app.Status.VMID)
+			g.Expect(ct.Config).To(HaveKeyWithValue("cores", "3"))
+			g.Expect(ct.Config["rootfs"]).To(ContainSubstring("size=6G"))
+		}).Should(Succeed())
+		got := eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
+		Expect(got.Status.VMID).To(Equal(app.Status.VMID), "the container was not replaced")
+		Expect(sim.Tasks("vzdestroy", strconv.Itoa(int(app.Status.VMID)))).To(BeEmpty())
+	})
+
+	It("follows powerState and corrects an out-of-band stop", func() {
+		app := eventuallyApp(e.app(nil), "True", v1alpha1.ReasonReconciled)
+		update(app, func(a *v1alpha1.Application) { a.Spec.PowerState = v1alpha1.PowerStateStopped })
+		Eventually(func() string { return simCT(app.Status.VMID).Status }).Should(Equal("stopped"))
+		got := eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
+		Expect(got.Status.State).To(Equal(v1alpha1.ContainerStateStopped))
+
+		update(app, func(a *v1alpha1.Application) { a.Spec.PowerState = v1alpha1.PowerStateRunning })
+		Eventually(func() string { return simCT(app.Status.VMID).Status }).Should(Equal("running"))
+		eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
+
+		// Someone stops it in Proxmox: the next inventory sync notices and starts it again.
+		Expect(sim.SetRunning(int(app.Status.VMID), false)).To(Succeed())
+		Eventually(func() string { return simCT(app.Status.VMID).Status }, "30s").Should(Equal("running"))
+	})
+
+	It("lets only the first of two Applications racing for one hostname create a container", func() {
+		a := e.app(func(a *v1alpha1.Application) { a.Spec.Hostname = "shared-name" })
+		b := e.app(func(a *v1alpha1.Application) { a.Spec.Hostname = "shared-name" })
+		eventuallyApp(a, "True", v1alpha1.ReasonReconciled)
+		got := eventuallyApp(b, "False", v1alpha1.ReasonHostnameConflict)
+		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionStalled)).To(BeTrue())
+		Consistently(func() int { return ownedBy(got) }, "2s").Should(BeZero())
+	})
+
+	It("stalls with VMIDInUse instead of touching a foreign container with the same VMID", func() {
+		Expect(sim.AddContainer("pve1", 7001, map[string]string{"hostname": "foreign", "cores": "1", "memory": "256"}, true)).To(Succeed())
+		before := simCT(7001)
+		app := e.app(func(a *v1alpha1.Application) { a.Spec.VMID = ptr.To[int32](7001) })
+		eventuallyApp(app, "False", v1alpha1.ReasonVMIDInUse)
+		Consistently(func() string { return simCT(7001).Digest }, "2s").Should(Equal(before.Digest))
+	})
+
+	It("picks another VMID when a foreign client takes the chosen one mid-create", func() {
+		// Hold the create request while a foreign client takes the VMID the
+		// operator has just recorded in status.
+		sim.DelayRequests("POST", "/nodes/{node}/lxc", 1, 2*time.Second)
+		app := e.app(nil)
+		var taken int32
+		Eventually(func() int32 { taken = getApp(app).Status.VMID; return taken }).ShouldNot(BeZero())
+		Expect(sim.AddContainer("pve2", int(taken), map[string]string{"hostname": "intruder", "memory": "256"}, false)).To(Succeed())
+		got := eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
+		Expect(got.Status.VMID).NotTo(Equal(taken))
+		Expect(simCT(taken).Config).To(HaveKeyWithValue("hostname", "intruder"))
+		Expect(simCT(taken).Config).NotTo(HaveKey("tags"))
+		Expect(ownedBy(got)).To(Equal(1))
+	})
+
+	It("creates exactly one container when the create answer is lost after Proxmox acted", func() {
+		sim.DropAfterCommit("POST", "/nodes/{node}/lxc", 1)
+		app := e.app(nil)
+		got := eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
+		Expect(ownedBy(got)).To(Equal(1))
+	})
+
+	It("adopts an existing container without restarting it and converges only declared fields", func() {
+		Expect(sim.AddContainer("pve3", 7100, map[string]string{
+			"hostname": "legacy", "cores": "1", "memory": "1024", "swap": "0", "tags": "prod",
+			"rootfs": "local-lvm:vm-7100-disk-0,size=8G", "net0": "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:00:01,ip=10.0.0.9/24,type=veth",
+		}, true)).To(Succeed())
+		app := e.app(func(a *v1alpha1.Application) {
+			a.Name = "legacy"
+			a.Spec = v1alpha1.ApplicationSpec{
+				HostRef: a.Spec.HostRef, VMID: ptr.To[int32](7100), Adopt: true,
+				Resources: &v1alpha1.Resources{Cores: ptr.To[int32](2)},
+			}
+		})
+		got := eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
+		Expect(got.Status.Adopted).To(BeTrue())
+		ct := simCT(7100)
+		Expect(ct.Config).To(HaveKeyWithValue("cores", "2"))
+		Expect(ct.Config).To(HaveKeyWithValue("memory", "1024"), "undeclared fields are left alone")
+		Expect(ct.Config["net0"]).To(ContainSubstring("hwaddr=BC:24:11:00:00:01"))
+		Expect(ct.Config["tags"]).To(And(ContainSubstring("prod"), ContainSubstring(lxcconfig.OwnerTag(string(got.UID)))))
+		for _, typ := range []string{"vzstop", "vzshutdown", "vzstart", "vzreboot", "vzdestroy", "vzcreate"} {
+			Expect(sim.Tasks(typ, "7100")).To(BeEmpty(), "adoption ran %s", typ)
+		}
+		Expect(got.Status.IPAddresses).To(ContainElement("10.0.0.9"))
+
+		// Deleting an adopted Application retains the container and releases it.
+		Expect(k8s.Delete(ctx, got)).To(Succeed())
+		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(got), &v1alpha1.Application{}) }).Should(MatchError(ContainSubstring("not found")))
+		ct = simCT(7100)
+		Expect(ct.Status).To(Equal("running"))
+		Expect(ct.Config["tags"]).To(Equal("prod"))
+	})
+
+	It("destroys the container on delete with the Delete policy", func() {
+		app := eventuallyApp(e.app(nil), "True", v1alpha1.ReasonReconciled)
+		Expect(k8s.Delete(ctx, app)).To(Succeed())
+		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(app), &v1alpha1.Application{}) }).Should(MatchError(ContainSubstring("not found")))
+		_, exists := sim.Container(int(app.Status.VMID))
+		Expect(exists).To(BeFalse())
+	})
+
+	It("keeps the container on delete with the Retain policy", func() {
+		app := eventuallyApp(e.app(func(a *v1alpha1.Application) { a.Spec.DeletionPolicy = v1alpha1.DeletionPolicyRetain }), "True", v1alpha1.ReasonReconciled)
+		Expect(k8s.Delete(ctx, app)).To(Succeed())
+		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(app), &v1alpha1.Application{}) }).Should(MatchError(ContainSubstring("not found")))
+		ct := simCT(app.Status.VMID)
+		Expect(ct.Status).To(Equal("running"))
+		Expect(ct.Config["tags"]).NotTo(ContainSubstring("pve-operator"))
+	})
+
+	It("is blocked from deleting a protected container until protection is lifted", func() {
+		app := eventuallyApp(e.app(func(a *v1alpha1.Application) { a.Spec.Protection = ptr.To(true) }), "True", v1alpha1.ReasonReconciled)
+		Expect(simCT(app.Status.VMID).Config).To(HaveKeyWithValue("protection", "1"))
+		Expect(k8s.Delete(ctx, app)).To(Succeed())
+		Eventually(func(g Gomega) {
+			got := getApp(app)
+			g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionStalled)).To(BeTrue())
+			g.Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled).Message).To(ContainSubstring("protection"))
+		}).Should(Succeed())
+		Expect(sim.SetConfigValue(int(app.Status.VMID), "protection", "0")).To(Succeed())
+		Eventually(func() error { return k8s.Get(ctx, client.ObjectKeyFromObject(app), &v1alpha1.Application{}) }, "90s").Should(MatchError(ContainSubstring("not found")))
+	})
+
+	It("waits out a container locked by Proxmox", func() {
+		app := eventuallyApp(e.app(nil), "True", v1alpha1.ReasonReconciled)
+		Expect(sim.SetLock(int(app.Status.VMID), "backup")).To(Succeed())
+		update(app, func(a *v1alpha1.Application) { a.Spec.Resources.Cores = ptr.To[int32](2) })
+		eventuallyApp(app, "False", v1alpha1.ReasonLocked)
+		Expect(simCT(app.Status.VMID).Config).To(HaveKeyWithValue("cores", "1"))
+		Expect(sim.SetLock(int(app.Status.VMID), "")).To(Succeed())
+		eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
+		Expect(simCT(app.Status.VMID).Config).To(HaveKeyWithValue("cores", "2"))
+	})
+
+	It("recreates a container deleted out of band, reporting ContainerMissing", func() {
+		app := eventuallyApp(e.app(nil), "True", v1alpha1.ReasonReconciled)
+		Expect(deleteInSim(app.Status.VMID)).To(Succeed())
+		Eventually(func() []string { return eventReasons(app) }, "30s").Should(ContainElement(v1alpha1.ReasonContainerMissing))
+		got := eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
+		Expect(ownedBy(got)).To(Equal(1))
+	})
+
+	It("runs the provision script and records its result", func() {
+		app := e.app(func(a *v1alpha1.Application) {
+			a.Spec.Provision = &v1alpha1.Provision{Script: "echo provisioned-$((20+22)); pwd >/dev/null"}
+		})
+		got := eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
+		Expect(got.Status.Provision).NotTo(BeNil())
+		Expect(got.Status.Provision.ExitCode).To(HaveValue(BeZero()))
+		Expect(got.Status.Provision.OutputTail).To(ContainSubstring("provisioned-42"))
+		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, controllers.ConditionProvisioned)).To(BeTrue())
+	})
+
+	It("reports a failing provision script and does not loop it hot", func() {
+		app := e.app(func(a *v1alpha1.Application) {
+			a.Spec.Provision = &v1alpha1.Provision{Script: "echo about to fail; exit 3"}
+		})
+		got := eventuallyApp(app, "False", v1alpha1.ReasonProvisionFailed)
+		Expect(got.Status.Provision.ExitCode).To(HaveValue(BeEquivalentTo(3)))
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady).Message).To(ContainSubstring("exited with 3"))
+		finished := got.Status.Provision.FinishedAt
+		Consistently(func() *metav1.Time { return getApp(app).Status.Provision.FinishedAt }, "3s").Should(Equal(finished))
+	})
+
+	It("reports a provision script that times out", func() {
+		app := e.app(func(a *v1alpha1.Application) {
+			a.Spec.Provision = &v1alpha1.Provision{Script: "sleep 30", Timeout: &metav1.Duration{Duration: time.Second}}
+		})
+		got := eventuallyApp(app, "False", v1alpha1.ReasonProvisionFailed)
+		Expect(got.Status.Provision.ExitCode).To(BeNil())
+		Expect(got.Status.Provision.OutputTail).To(ContainSubstring("timed out"))
+	})
+})
+
+var _ = Describe("Application tenancy", func() {
+	It("refuses a namespace the host does not allow, creating nothing", func() {
+		e := newAppEnv(func(h *v1alpha1.ProxmoxHost) {
+			h.Spec.AllowedNamespaces = &metav1.LabelSelector{MatchLabels: map[string]string{"proxmox-allowed": "true"}}
+		})
+		creates := sim.RequestCount("POST /nodes/{node}/lxc")
+		app := e.app(nil)
+		got := eventuallyApp(app, "False", v1alpha1.ReasonNamespaceNotAllowed)
+		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionStalled)).To(BeTrue())
+		Expect(ownedBy(got)).To(BeZero())
+		Expect(sim.RequestCount("POST /nodes/{node}/lxc")).To(Equal(creates))
+	})
+})
+
+func eventReasons(app *v1alpha1.Application) []string {
+	var reasons []string
+	evs := &corev1.EventList{}
+	Expect(k8s.List(ctx, evs, client.InNamespace(app.Namespace))).To(Succeed())
+	for _, e := range evs.Items {
+		if e.InvolvedObject.Name == app.Name {
+			reasons = append(reasons, e.Reason)
+		}
+	}
+	return reasons
+}
+
+func deleteInSim(vmid int32) error { return sim.RemoveContainer(int(vmid)) }

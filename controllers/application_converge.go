@@ -1,0 +1,281 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/lxcconfig"
+	"github.com/pve-operator/pve-operator/internal/proxmox"
+	"github.com/pve-operator/pve-operator/internal/proxmox/inventory"
+)
+
+type inventorySnapshot = inventory.Snapshot
+
+// ConditionRestartRequired is True while declared changes wait in Proxmox'
+// pending configuration for the next restart of the container.
+const ConditionRestartRequired = "RestartRequired"
+
+// converge makes an owned container match the spec, one step per pass:
+// config (one PUT with the digest), then disk growth, then power state,
+// then provisioning.
+func (r *ApplicationReconciler) converge(ctx context.Context, s *appScope, ct proxmox.ContainerSummary) (ctrl.Result, error) {
+	app := s.app
+	observe(app, ct)
+	if ct.Status == "unknown" {
+		s.set(progressing(v1alpha1.ReasonHostNotReady, fmt.Sprintf("node %s of container %d is not reporting (offline?)", ct.Node, ct.VMID)))
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+	}
+	if ct.Lock != "" {
+		// Proxmox is busy with the container (backup, snapshot...): wait it
+		// out instead of fighting over the lock.
+		s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by Proxmox (%s); waiting", ct.VMID, ct.Lock)))
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+	}
+	if r.needsConfigPass(app, ct) {
+		if res, done, err := r.convergeConfig(ctx, s, ct); done || err != nil {
+			return res, err
+		}
+	} else {
+		s.restartRequired = restartKeys(app)
+	}
+	if res, done, err := r.convergePower(ctx, s, ct); done || err != nil {
+		return res, err
+	}
+	if ct.Status == "running" && (len(app.Status.IPAddresses) == 0 || r.needsConfigPass(app, ct)) {
+		r.observeIPs(ctx, s, ct)
+	}
+	if res, done := r.reconcileProvision(ctx, s, ct); done {
+		return res, nil
+	}
+	r.converged.Store(app.UID, convergeMark{generation: app.Generation, at: time.Now()})
+	s.settled = true
+	msg := fmt.Sprintf("container %d is %s on %s", ct.VMID, ct.Status, ct.Node)
+	if len(s.restartRequired) > 0 {
+		msg += fmt.Sprintf("; restart it to apply %s", strings.Join(s.restartRequired, ", "))
+	}
+	s.set(readyOutcome(v1alpha1.ReasonReconciled, msg))
+	res := ctrl.Result{RequeueAfter: driftInterval}
+	if ct.Status == "running" && len(app.Status.IPAddresses) == 0 && len(app.Spec.Network) > 0 {
+		// A DHCP lease arrives some seconds after start.
+		res.RequeueAfter = 5 * time.Second
+	}
+	return res, nil
+}
+
+// needsConfigPass says whether to read the container's config: after a spec
+// change, periodically to detect edits made in Proxmox, and before the
+// operator's tags are on an adopted container.
+func (r *ApplicationReconciler) needsConfigPass(app *v1alpha1.Application, ct proxmox.ContainerSummary) bool {
+	v, ok := r.converged.Load(app.UID)
+	if !ok {
+		return true
+	}
+	m := v.(convergeMark)
+	if m.generation != app.Generation || time.Since(m.at) > driftInterval {
+		return true
+	}
+	owner, tagged := lxcconfig.OwnerOf(ct.Tags)
+	return !tagged || owner != string(app.UID) || lxcconfig.JoinTags(ct.Tags) != lxcconfig.JoinTags(inventoryTags(app, ct))
+}
+
+// inventoryTags is what the tags should read in the inventory once converged.
+func inventoryTags(app *v1alpha1.Application, ct proxmox.ContainerSummary) []string {
+	if app.Spec.Tags == nil {
+		return ct.Tags
+	}
+	return append(append([]string{}, app.Spec.Tags...), lxcconfig.ManagedTag, lxcconfig.OwnerTag(string(app.UID)))
+}
+
+func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope, ct proxmox.ContainerSummary) (ctrl.Result, bool, error) {
+	app := s.app
+	c := s.host.Client
+	cfg, err := c.ContainerConfig(ctx, ct.Node, ct.VMID, false)
+	if err != nil {
+		return ctrl.Result{}, true, err
+	}
+	ch := lxcconfig.Diff(app, cfg)
+	for _, n := range ch.Notes {
+		r.eventOnce(app, "NotApplied", n)
+	}
+	if len(ch.Set) > 0 || len(ch.Delete) > 0 {
+		err := c.UpdateContainerConfig(ctx, ct.Node, ct.VMID, proxmox.ConfigUpdate{Set: ch.Set, Delete: ch.Delete, Digest: cfg.Digest()})
+		r.markMutation(app)
+		switch {
+		case proxmox.IsDigestMismatch(err):
+			// Someone edited the config since we read it: read it again.
+			return ctrl.Result{Requeue: true}, true, nil
+		case proxmox.IsLocked(err) || proxmox.IsLockTimeout(err):
+			s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by Proxmox; waiting to apply %s", ct.VMID, strings.Join(ch.Keys(), ", "))))
+			return ctrl.Result{RequeueAfter: 5 * time.Second}, true, nil
+		case err != nil:
+			s.set(progressing(v1alpha1.ReasonUpdating, fmt.Sprintf("applying %s to container %d failed: %v", strings.Join(ch.Keys(), ", "), ct.VMID, err)))
+			return ctrl.Result{RequeueAfter: 30 * time.Second}, true, nil
+		}
+		r.event(app, corev1.EventTypeNormal, v1alpha1.ReasonUpdating, fmt.Sprintf("applied %s to container %d", strings.Join(ch.Keys(), ", "), ct.VMID))
+		r.Hosts.RequestRefresh(s.host.Name)
+	}
+	if len(ch.Resizes) > 0 {
+		rs := ch.Resizes[0]
+		upid, err := c.ResizeDisk(ctx, ct.Node, ct.VMID, rs.Disk, rs.Size)
+		res, err := r.started(s, upid, err, v1alpha1.ReasonResizing, fmt.Sprintf("growing %s of container %d to %s", rs.Disk, ct.VMID, rs.Size))
+		return res, true, err
+	}
+	pending, err := c.Pending(ctx, ct.Node, ct.VMID)
+	if err != nil {
+		return ctrl.Result{}, true, err
+	}
+	s.restartRequired = pendingKeys(pending)
+	return ctrl.Result{}, false, nil
+}
+
+// pendingKeys lists the keys Proxmox will change at the next restart.
+func pendingKeys(pending []proxmox.PendingChange) []string {
+	var keys []string
+	for _, p := range pending {
+		if p.Delete || (p.Pending != "" && p.Pending != p.Value) {
+			keys = append(keys, p.Key)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// convergePower starts or shuts down the container to match powerState.
+func (r *ApplicationReconciler) convergePower(ctx context.Context, s *appScope, ct proxmox.ContainerSummary) (ctrl.Result, bool, error) {
+	app := s.app
+	want := app.Spec.PowerState
+	if want == "" {
+		want = v1alpha1.PowerStateRunning
+	}
+	switch {
+	case want == v1alpha1.PowerStateRunning && ct.Status == "stopped":
+		upid, err := s.host.Client.StartContainer(ctx, ct.Node, ct.VMID)
+		if proxmox.IsAlreadyRunning(err) {
+			r.Hosts.RequestRefresh(s.host.Name)
+			return ctrl.Result{RequeueAfter: minRefreshGap}, true, nil
+		}
+		res, err := r.started(s, upid, err, v1alpha1.ReasonStarting, fmt.Sprintf("starting container %d on %s", ct.VMID, ct.Node))
+		return res, true, err
+	case want == v1alpha1.PowerStateStopped && ct.Status == "running":
+		upid, err := s.host.Client.ShutdownContainer(ctx, ct.Node, ct.VMID, proxmox.ShutdownOptions{Timeout: 60, Force: true})
+		if proxmox.IsNotRunning(err) {
+			r.Hosts.RequestRefresh(s.host.Name)
+			return ctrl.Result{RequeueAfter: minRefreshGap}, true, nil
+		}
+		res, err := r.started(s, upid, err, v1alpha1.ReasonStopping, fmt.Sprintf("shutting down container %d on %s", ct.VMID, ct.Node))
+		return res, true, err
+	}
+	return ctrl.Result{}, false, nil
+}
+
+// observe copies what the inventory shows into status.
+func observe(app *v1alpha1.Application, ct proxmox.ContainerSummary) {
+	st := &app.Status
+	st.VMID = int32(ct.VMID)
+	st.Node = ct.Node
+	switch ct.Status {
+	case "running":
+		st.State = v1alpha1.ContainerStateRunning
+	case "stopped":
+		st.State = v1alpha1.ContainerStateStopped
+		st.IPAddresses = nil
+	default:
+		st.State = v1alpha1.ContainerStateUnknown
+	}
+	u := &v1alpha1.Usage{MemoryTotal: bytesQuantity(ct.MaxMem), DiskTotal: bytesQuantity(ct.MaxDisk)}
+	if ct.Status == "running" {
+		u.CPU = fmt.Sprintf("%.2f", ct.CPU)
+		u.MemoryUsed = bytesQuantity(ct.Mem)
+		u.DiskUsed = bytesQuantity(ct.Disk)
+	}
+	st.Usage = u
+}
+
+// observeIPs reads the container's addresses (one call, only when needed).
+func (r *ApplicationReconciler) observeIPs(ctx context.Context, s *appScope, ct proxmox.ContainerSummary) {
+	ifs, err := s.host.Client.Interfaces(ctx, ct.Node, ct.VMID)
+	if err != nil {
+		return
+	}
+	var v4, v6 []string
+	for _, i := range ifs {
+		if i.Name == "lo" {
+			continue
+		}
+		for _, a := range i.IPAddresses {
+			if a.Type == "inet" {
+				v4 = append(v4, a.Address)
+			} else if !strings.HasPrefix(strings.ToLower(a.Address), "fe80") {
+				v6 = append(v6, a.Address)
+			}
+		}
+		if len(i.IPAddresses) == 0 && i.Inet != "" {
+			v4 = append(v4, strings.Split(i.Inet, "/")[0])
+		}
+	}
+	s.app.Status.IPAddresses = append(v4, v6...)
+}
+
+// restartKeys carries the RestartRequired keys over between config passes.
+func restartKeys(app *v1alpha1.Application) []string {
+	c := meta.FindStatusCondition(app.Status.Conditions, ConditionRestartRequired)
+	if c == nil || c.Status != metav1.ConditionTrue {
+		return nil
+	}
+	msg := strings.TrimPrefix(c.Message, "pending until the next restart: ")
+	return strings.Split(msg, ", ")
+}
+
+func setRestartRequired(app *v1alpha1.Application, keys []string) {
+	if len(keys) == 0 {
+		meta.RemoveStatusCondition(&app.Status.Conditions, ConditionRestartRequired)
+		return
+	}
+	meta.SetStatusCondition(&app.Status.Conditions, metav1.Condition{
+		Type: ConditionRestartRequired, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonRestartRequired,
+		Message: "pending until the next restart: " + strings.Join(keys, ", "), ObservedGeneration: app.Generation,
+	})
+}
+
+func taskReason(typ string) string {
+	switch typ {
+	case "vzcreate", "vzrestore":
+		return v1alpha1.ReasonCreating
+	case "vzstart":
+		return v1alpha1.ReasonStarting
+	case "vzstop", "vzshutdown":
+		return v1alpha1.ReasonStopping
+	case "resize":
+		return v1alpha1.ReasonResizing
+	case "vzdestroy":
+		return v1alpha1.ReasonDeleting
+	}
+	return v1alpha1.ReasonTaskRunning
+}
+
+func taskVerb(typ string) string {
+	switch typ {
+	case "vzcreate":
+		return "creation"
+	case "vzrestore":
+		return "restore"
+	case "vzstart":
+		return "start"
+	case "vzstop", "vzshutdown":
+		return "shutdown"
+	case "resize":
+		return "resize"
+	case "vzdestroy":
+		return "deletion"
+	}
+	return typ
+}

@@ -1,0 +1,328 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/lxcconfig"
+	"github.com/pve-operator/pve-operator/internal/proxmox"
+)
+
+// pollTask checks the recorded task, if any. done is true when this pass
+// must end here (the task still runs, or its end needs a fresh inventory).
+func (r *ApplicationReconciler) pollTask(ctx context.Context, s *appScope) (ctrl.Result, bool, error) {
+	app := s.app
+	ref := app.Status.Task
+	if ref == nil {
+		return ctrl.Result{}, false, nil
+	}
+	res, st, err := checkTask(ctx, s.host.Client, ref)
+	if err != nil {
+		return ctrl.Result{}, true, err
+	}
+	switch res {
+	case taskRunning:
+		s.set(progressing(taskReason(ref.Type), fmt.Sprintf("%s of container %d running on %s (task %s)", taskVerb(ref.Type), app.Status.VMID, ref.Node, ref.UPID)))
+		return ctrl.Result{RequeueAfter: taskPoll}, true, nil
+	case taskFailed:
+		app.Status.Task = nil
+		r.markMutation(app)
+		if ref.Type == "vzcreate" {
+			// PVE removed the half-created container itself; a VMID we picked
+			// is free to be chosen again.
+			if app.Spec.VMID == nil {
+				app.Status.VMID = 0
+			}
+			s.set(stalled(v1alpha1.ReasonCreateFailed, fmt.Sprintf("creating the container failed: %s", st.ExitStatus)))
+			return ctrl.Result{RequeueAfter: time.Minute}, true, nil
+		}
+		s.set(progressing(v1alpha1.ReasonTaskFailed, fmt.Sprintf("%s of container %d failed: %s", taskVerb(ref.Type), app.Status.VMID, st.ExitStatus)))
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, true, nil
+	}
+	// Succeeded or lost: the container's state says what happened. Wait for
+	// an inventory listing taken after the task ended.
+	app.Status.Task = nil
+	r.markMutation(app)
+	r.Hosts.RequestRefresh(s.host.Name)
+	s.set(progressing(taskReason(ref.Type), fmt.Sprintf("%s of container %d finished", taskVerb(ref.Type), app.Status.VMID)))
+	return ctrl.Result{RequeueAfter: minRefreshGap + 500*time.Millisecond}, true, nil
+}
+
+// findOrCreate returns the Application's container from the inventory, or
+// starts creating it. ok is false when this pass must end.
+func (r *ApplicationReconciler) findOrCreate(ctx context.Context, s *appScope) (proxmox.ContainerSummary, ctrl.Result, bool, error) {
+	app := s.app
+	snap := s.host.Inventory.Snapshot()
+	if !r.freshEnough(app, snap.Time) {
+		r.Hosts.RequestRefresh(s.host.Name)
+		return proxmox.ContainerSummary{}, ctrl.Result{RequeueAfter: minRefreshGap}, false, nil
+	}
+	uid := string(app.UID)
+	vmid := int(app.Status.VMID)
+	if vmid == 0 && app.Spec.VMID != nil {
+		vmid = int(*app.Spec.VMID)
+	}
+	if vmid == 0 {
+		// Crash recovery: a create whose status write was lost is found by
+		// the ownership tag written in the same create call.
+		for _, ct := range snap.Containers {
+			if owner, ok := lxcconfig.OwnerOf(ct.Tags); ok && owner == uid {
+				vmid = ct.VMID
+				break
+			}
+		}
+	}
+	if ct, found := snap.Containers[vmid]; vmid != 0 && found {
+		return r.claim(s, ct)
+	}
+	if app.Spec.Adopt {
+		reason, what := v1alpha1.ReasonContainerNotFound, "no container with VMID %d exists on host %q to adopt"
+		if app.Status.Adopted {
+			reason, what = v1alpha1.ReasonContainerMissing, "adopted container %d was deleted outside the operator on host %q; adopted containers are not recreated"
+		}
+		s.set(stalled(reason, fmt.Sprintf(what, vmid, s.host.Name)))
+		return proxmox.ContainerSummary{}, ctrl.Result{RequeueAfter: time.Minute}, false, nil
+	}
+	if app.Status.VMID != 0 && app.Status.State != "" {
+		msg := fmt.Sprintf("container %d was deleted outside the operator; creating it again", app.Status.VMID)
+		r.event(app, corev1.EventTypeWarning, v1alpha1.ReasonContainerMissing, msg)
+		app.Status.State = ""
+		s.set(progressing(v1alpha1.ReasonContainerMissing, msg))
+		return proxmox.ContainerSummary{}, ctrl.Result{Requeue: true}, false, nil
+	}
+	res, err := r.create(ctx, s)
+	return proxmox.ContainerSummary{}, res, false, err
+}
+
+// claim decides whether an existing container belongs to this Application.
+// The operator never touches a container it does not own unless told to adopt it.
+func (r *ApplicationReconciler) claim(s *appScope, ct proxmox.ContainerSummary) (proxmox.ContainerSummary, ctrl.Result, bool, error) {
+	app := s.app
+	owner, tagged := lxcconfig.OwnerOf(ct.Tags)
+	switch {
+	case tagged && owner == string(app.UID):
+		app.Status.VMID = int32(ct.VMID)
+		return ct, ctrl.Result{}, true, nil
+	case tagged:
+		s.set(stalled(v1alpha1.ReasonVMIDConflict, fmt.Sprintf("container %d is owned by another Application (uid %s)", ct.VMID, owner)))
+		return ct, ctrl.Result{}, false, nil
+	case ct.Lock == "create":
+		// A create in flight, perhaps ours from before a restart: its tags
+		// appear when the task finishes.
+		s.set(progressing(v1alpha1.ReasonCreating, fmt.Sprintf("container %d is being created", ct.VMID)))
+		return ct, ctrl.Result{RequeueAfter: taskPoll}, false, nil
+	case app.Spec.Adopt:
+		app.Status.VMID = int32(ct.VMID)
+		if !app.Status.Adopted {
+			app.Status.Adopted = true
+			r.event(app, corev1.EventTypeNormal, "Adopted", fmt.Sprintf("adopting container %d on %s", ct.VMID, ct.Node))
+		}
+		return ct, ctrl.Result{}, true, nil
+	case app.Spec.VMID == nil:
+		// Someone else took the VMID we had picked before our create landed.
+		app.Status.VMID = 0
+		return ct, ctrl.Result{Requeue: true}, false, nil
+	}
+	s.set(stalled(v1alpha1.ReasonVMIDInUse, fmt.Sprintf(
+		"VMID %d is used by a container this Application does not own; set adopt: true to take it over", ct.VMID)))
+	return ct, ctrl.Result{}, false, nil
+}
+
+// create starts the vzcreate task. The VMID and node are written to status
+// before the call, and the ownership tag travels in the call itself, so a
+// crash at any instant leaves enough behind to find the container again.
+func (r *ApplicationReconciler) create(ctx context.Context, s *appScope) (ctrl.Result, error) {
+	app := s.app
+	if app.Spec.RestoreFrom != nil {
+		return r.createFromBackup(ctx, s)
+	}
+	node, o := pickNode(s.host.Inventory.Snapshot(), app)
+	if node == "" {
+		s.set(o)
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+	}
+	password, o, ok := r.rootPassword(ctx, app)
+	if !ok {
+		s.set(o)
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
+	vmid, res, ok, err := r.allocateVMID(ctx, s, node)
+	if !ok || err != nil {
+		return res, err
+	}
+	params := lxcconfig.CreateParams(app, vmid, lxcconfig.CreateOptions{Template: app.Spec.Template, RootPassword: password})
+	upid, err := s.host.Client.CreateContainer(ctx, node, vmid, containerSpec(params))
+	return r.started(s, upid, err, v1alpha1.ReasonCreating, fmt.Sprintf("creating container %d on %s from %s", vmid, node, app.Spec.Template))
+}
+
+// allocateVMID picks the VMID (spec, the one recorded earlier, or PVE's
+// next free one) and records it with the node in status before creating.
+func (r *ApplicationReconciler) allocateVMID(ctx context.Context, s *appScope, node string) (int, ctrl.Result, bool, error) {
+	app := s.app
+	vmid := int(app.Status.VMID)
+	switch {
+	case app.Spec.VMID != nil:
+		vmid = int(*app.Spec.VMID)
+	case vmid == 0:
+		id, err := s.host.Client.NextID(ctx)
+		if err != nil {
+			return 0, ctrl.Result{}, false, err
+		}
+		vmid = id
+	}
+	// The inventory lists only containers; PVE's registry also holds VMs.
+	if err := s.host.Client.CheckVMID(ctx, vmid); err != nil {
+		if proxmox.IsAlreadyExists(err) && app.Spec.VMID == nil {
+			app.Status.VMID = 0
+			return 0, ctrl.Result{Requeue: true}, false, nil
+		}
+		if proxmox.IsAlreadyExists(err) {
+			s.set(stalled(v1alpha1.ReasonVMIDInUse, fmt.Sprintf("VMID %d is taken by a guest this Application does not own", vmid)))
+			return 0, ctrl.Result{}, false, nil
+		}
+		return 0, ctrl.Result{}, false, err
+	}
+	before := app.DeepCopy()
+	app.Status.VMID = int32(vmid)
+	app.Status.Node = node
+	if err := r.Status().Patch(ctx, app, client.MergeFrom(before)); err != nil {
+		return 0, ctrl.Result{}, false, err
+	}
+	return vmid, ctrl.Result{}, true, nil
+}
+
+// started records a task a mutating call started, or classifies its failure.
+func (r *ApplicationReconciler) started(s *appScope, upid proxmox.UPID, err error, reason, msg string) (ctrl.Result, error) {
+	app := s.app
+	r.markMutation(app)
+	r.Hosts.RequestRefresh(s.host.Name)
+	switch {
+	case err == nil:
+		app.Status.Task = taskRef(upid, time.Now())
+		r.event(app, corev1.EventTypeNormal, reason, msg)
+		s.set(progressing(reason, msg))
+		return ctrl.Result{RequeueAfter: taskPoll}, nil
+	case proxmox.IsOutcomeUnknown(err):
+		// PVE may have acted: look at the next listing, never repeat blindly.
+		s.set(progressing(reason, msg+": the answer was lost; checking what Proxmox did"))
+		return ctrl.Result{RequeueAfter: 2 * minRefreshGap}, nil
+	case proxmox.IsAlreadyExists(err) && app.Spec.VMID == nil:
+		app.Status.VMID = 0
+		return ctrl.Result{Requeue: true}, nil
+	case proxmox.IsLocked(err) || proxmox.IsLockTimeout(err):
+		s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by Proxmox (%s); waiting", app.Status.VMID, proxmox.LockName(err))))
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+	case proxmox.IsAlreadyExists(err):
+		s.set(stalled(v1alpha1.ReasonVMIDInUse, err.Error()))
+		return ctrl.Result{}, nil
+	case reason == v1alpha1.ReasonCreating:
+		s.set(progressing(v1alpha1.ReasonCreateFailed, msg+": "+err.Error()))
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+	}
+	return ctrl.Result{}, err
+}
+
+// pickNode returns spec.node, or the online node with the most free memory
+// that offers the root storage for containers.
+func pickNode(snap *inventorySnapshot, app *v1alpha1.Application) (string, outcome) {
+	storage := ""
+	if app.Spec.RootFS != nil {
+		storage = app.Spec.RootFS.Storage
+	}
+	type cand struct {
+		name string
+		free uint64
+	}
+	var cands []cand
+	for _, n := range snap.Nodes {
+		if !n.Online() || (app.Spec.Node != "" && n.Name != app.Spec.Node) {
+			continue
+		}
+		if storage != "" && !nodeHasStorage(snap, n.Name, storage, "rootdir") {
+			continue
+		}
+		free := uint64(0)
+		if n.MaxMem > n.Mem {
+			free = n.MaxMem - n.Mem
+		}
+		cands = append(cands, cand{n.Name, free})
+	}
+	if len(cands) == 0 {
+		where := "no online node"
+		if app.Spec.Node != "" {
+			where = fmt.Sprintf("node %q is not online or", app.Spec.Node)
+		}
+		return "", progressing(v1alpha1.ReasonNoSuitableNode, fmt.Sprintf("%s has storage %q for containers", where, storage))
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		if cands[i].free != cands[j].free {
+			return cands[i].free > cands[j].free
+		}
+		return cands[i].name < cands[j].name
+	})
+	return cands[0].name, outcome{}
+}
+
+func nodeHasStorage(snap *inventorySnapshot, node, storage, content string) bool {
+	for _, st := range snap.Storages {
+		if st.ID == storage && (st.Node == node || st.Shared) && st.Accepts(content) {
+			return true
+		}
+	}
+	return false
+}
+
+// rootPassword reads the create-only root password Secret, if any.
+func (r *ApplicationReconciler) rootPassword(ctx context.Context, app *v1alpha1.Application) (string, outcome, bool) {
+	ref := app.Spec.RootPasswordSecretRef
+	if ref == nil {
+		return "", outcome{}, true
+	}
+	secret := &corev1.Secret{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: app.Namespace, Name: ref.Name}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return "", stalled(v1alpha1.ReasonSecretNotFound, fmt.Sprintf("Secret %q (rootPasswordSecretRef) not found", ref.Name)), false
+		}
+		return "", progressing(v1alpha1.ReasonSecretNotFound, fmt.Sprintf("cannot read Secret %q: %s", ref.Name, apierrors.ReasonForError(err))), false
+	}
+	pw, ok := secret.Data[ref.Key]
+	if !ok || len(pw) < 5 {
+		return "", stalled(v1alpha1.ReasonInvalidSpec, fmt.Sprintf("Secret %q has no key %q of at least 5 characters (Proxmox' minimum)", ref.Name, ref.Key)), false
+	}
+	return string(pw), outcome{}, true
+}
+
+// containerSpec passes the ordered create parameters to the client.
+func containerSpec(params []lxcconfig.KV) proxmox.ContainerSpec {
+	spec := proxmox.ContainerSpec{Extra: map[string]string{}}
+	for _, kv := range params {
+		switch kv.Key {
+		case "vmid":
+		case "ostemplate":
+			spec.OSTemplate = kv.Value
+		case "hostname":
+			spec.Hostname = kv.Value
+		case "description":
+			spec.Description = kv.Value
+		case "tags":
+			spec.Tags = lxcconfig.SplitTags(kv.Value)
+		case "unprivileged":
+			spec.Unprivileged = kv.Value == "1"
+		case "password":
+			spec.Password = kv.Value
+		case "ssh-public-keys":
+			spec.SSHPublicKeys = kv.Value
+		default:
+			spec.Extra[kv.Key] = kv.Value
+		}
+	}
+	return spec
+}

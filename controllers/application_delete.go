@@ -1,0 +1,141 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/lxcconfig"
+	"github.com/pve-operator/pve-operator/internal/proxmox"
+)
+
+// deletionPolicy is spec.deletionPolicy, defaulting to Delete for containers
+// the operator created and Retain for adopted ones.
+func deletionPolicy(app *v1alpha1.Application) v1alpha1.DeletionPolicy {
+	if app.Spec.DeletionPolicy != "" {
+		return app.Spec.DeletionPolicy
+	}
+	if app.Spec.Adopt || app.Status.Adopted {
+		return v1alpha1.DeletionPolicyRetain
+	}
+	return v1alpha1.DeletionPolicyDelete
+}
+
+// reconcileDelete destroys (Delete) or releases (Retain) the container, then
+// drops the finalizer. A container the Application does not own is never
+// touched. Backup archives are not this object's business.
+func (r *ApplicationReconciler) reconcileDelete(ctx context.Context, app *v1alpha1.Application) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(app, ApplicationFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	before := app.DeepCopy()
+	s := &appScope{app: app}
+	res, done, err := r.deleteContainer(ctx, s)
+	if err != nil || !done {
+		if s.outcome.reason == "" {
+			s.set(progressing(v1alpha1.ReasonDeleting, "deleting"))
+		}
+		r.recordTransition(app, before, s.outcome)
+		if perr := r.writeStatus(ctx, before, s); perr != nil {
+			return ctrl.Result{}, perr
+		}
+		return res, err
+	}
+	r.provisions.forget(app.UID)
+	r.converged.Delete(app.UID)
+	controllerutil.RemoveFinalizer(app, ApplicationFinalizer)
+	return ctrl.Result{}, client.IgnoreNotFound(r.Update(ctx, app))
+}
+
+func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope) (ctrl.Result, bool, error) {
+	app := s.app
+	if app.Status.VMID == 0 && app.Status.Task == nil {
+		return ctrl.Result{}, true, nil // nothing was ever created
+	}
+	entry, ok := r.Hosts.Get(app.Spec.HostRef.Name)
+	if !ok || entry.Inventory.Snapshot() == nil {
+		host := &v1alpha1.ProxmoxHost{}
+		if err := r.Get(ctx, client.ObjectKey{Name: app.Spec.HostRef.Name}, host); client.IgnoreNotFound(err) == nil && err != nil {
+			// The host object is gone: there is nothing left to talk to.
+			r.event(app, corev1.EventTypeWarning, v1alpha1.ReasonHostNotFound,
+				fmt.Sprintf("ProxmoxHost %q is gone; container %d is left as it is", app.Spec.HostRef.Name, app.Status.VMID))
+			return ctrl.Result{}, true, nil
+		}
+		s.set(progressing(v1alpha1.ReasonHostNotReady, "waiting for the ProxmoxHost to become Ready to delete the container"))
+		return ctrl.Result{RequeueAfter: 15 * time.Second}, false, nil
+	}
+	s.host = entry
+	if res, done, err := r.pollTask(ctx, s); done || err != nil {
+		if s.outcome.reason == v1alpha1.ReasonCreateFailed {
+			return ctrl.Result{}, true, nil
+		}
+		return res, false, err
+	}
+	snap := entry.Inventory.Snapshot()
+	if !r.freshEnough(app, snap.Time) {
+		r.Hosts.RequestRefresh(entry.Name)
+		return ctrl.Result{RequeueAfter: minRefreshGap}, false, nil
+	}
+	ct, found := snap.Containers[int(app.Status.VMID)]
+	if !found {
+		return ctrl.Result{}, true, nil
+	}
+	if owner, tagged := lxcconfig.OwnerOf(ct.Tags); !tagged || owner != string(app.UID) {
+		if ct.Lock == "create" {
+			return ctrl.Result{RequeueAfter: taskPoll}, false, nil
+		}
+		r.event(app, corev1.EventTypeNormal, "Released", fmt.Sprintf("container %d is not owned by this Application; left untouched", ct.VMID))
+		return ctrl.Result{}, true, nil
+	}
+	if ct.Lock != "" {
+		s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by Proxmox (%s); waiting to delete it", ct.VMID, ct.Lock)))
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, false, nil
+	}
+	if deletionPolicy(app) == v1alpha1.DeletionPolicyRetain {
+		return r.release(ctx, s, ct)
+	}
+	upid, err := entry.Client.DeleteContainer(ctx, ct.Node, ct.VMID, proxmox.DeleteOptions{Force: true, Purge: true})
+	if proxmox.IsProtected(err) {
+		if p := app.Spec.Protection; p != nil && !*p {
+			// The spec already says unprotected: apply that, then delete.
+			if uerr := entry.Client.UpdateContainerConfig(ctx, ct.Node, ct.VMID, proxmox.ConfigUpdate{Set: map[string]string{"protection": "0"}}); uerr == nil {
+				return ctrl.Result{Requeue: true}, false, nil
+			}
+		}
+		s.set(stalled(v1alpha1.ReasonDeleting, fmt.Sprintf(
+			"container %d has Proxmox protection enabled: set spec.protection: false, or lift it in Proxmox, to let the deletion finish", ct.VMID)))
+		return ctrl.Result{RequeueAfter: 15 * time.Second}, false, nil
+	}
+	res, err := r.started(s, upid, err, v1alpha1.ReasonDeleting, fmt.Sprintf("deleting container %d on %s", ct.VMID, ct.Node))
+	return res, false, err
+}
+
+// release removes the operator's tags so the container becomes unmanaged
+// (and adoptable again) and leaves everything else as it is.
+func (r *ApplicationReconciler) release(ctx context.Context, s *appScope, ct proxmox.ContainerSummary) (ctrl.Result, bool, error) {
+	var keep []string
+	for _, t := range ct.Tags {
+		if !lxcconfig.IsOperatorTag(t) {
+			keep = append(keep, t)
+		}
+	}
+	update := proxmox.ConfigUpdate{Set: map[string]string{"tags": lxcconfig.JoinTags(keep)}}
+	if len(keep) == 0 {
+		update = proxmox.ConfigUpdate{Delete: []string{"tags"}}
+	}
+	if err := s.host.Client.UpdateContainerConfig(ctx, ct.Node, ct.VMID, update); err != nil {
+		if proxmox.IsTransient(err) {
+			return ctrl.Result{RequeueAfter: 5 * time.Second}, false, nil
+		}
+		return ctrl.Result{}, false, err
+	}
+	r.Hosts.RequestRefresh(s.host.Name)
+	r.event(s.app, corev1.EventTypeNormal, "Retained", fmt.Sprintf("container %d is left in Proxmox (deletionPolicy Retain)", ct.VMID))
+	return ctrl.Result{}, true, nil
+}

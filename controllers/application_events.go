@@ -1,0 +1,65 @@
+package controllers
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+)
+
+// containerEvents turns inventory changes (host, VMID) and internal wake-ups
+// into reconcile requests for the Applications concerned. It runs as a
+// manager runnable so the cache it reads from is started.
+func (r *ApplicationReconciler) containerEvents(mgr ctrl.Manager) <-chan event.GenericEvent {
+	out := make(chan event.GenericEvent, 1024)
+	_ = mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case ev := <-r.Hosts.ContainerEvents():
+				apps := &v1alpha1.ApplicationList{}
+				if err := r.List(ctx, apps, client.MatchingFields{appVMIDIndex: hostVMIDKey(ev.Host, ev.VMID)}); err != nil {
+					continue
+				}
+				for i := range apps.Items {
+					send(ctx, out, &apps.Items[i])
+				}
+			case key := <-r.wake:
+				app := &v1alpha1.Application{}
+				app.Namespace, app.Name = key.Namespace, key.Name
+				send(ctx, out, app)
+			}
+		}
+	}))
+	return out
+}
+
+func send(ctx context.Context, out chan<- event.GenericEvent, o client.Object) {
+	select {
+	case out <- event.GenericEvent{Object: o}:
+	case <-ctx.Done():
+	}
+}
+
+// hostReadinessChanged passes host events that change whether Applications
+// can proceed: creation, deletion, spec changes and Ready flips.
+func hostReadinessChanged() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, ok1 := e.ObjectOld.(*v1alpha1.ProxmoxHost)
+			n, ok2 := e.ObjectNew.(*v1alpha1.ProxmoxHost)
+			if !ok1 || !ok2 {
+				return true
+			}
+			return o.Generation != n.Generation ||
+				meta.IsStatusConditionTrue(o.Status.Conditions, v1alpha1.ConditionReady) != meta.IsStatusConditionTrue(n.Status.Conditions, v1alpha1.ConditionReady)
+		},
+	}
+}

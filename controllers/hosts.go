@@ -1,0 +1,161 @@
+package controllers
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/proxmox"
+	"github.com/pve-operator/pve-operator/internal/proxmox/inventory"
+)
+
+// Hosts is the registry of connected ProxmoxHosts shared by the controllers.
+// The ProxmoxHost controller is its only writer: it builds each host's client
+// (through a proxmox.Cache) and refreshes its inventory once per sync
+// interval. The other controllers read containers from the inventory instead
+// of asking Proxmox, so watching N containers costs O(hosts) requests.
+type Hosts struct {
+	cache *proxmox.Cache
+
+	mu      sync.RWMutex
+	entries map[string]*HostEntry
+
+	// refresh wakes the ProxmoxHost controller for a prompt inventory
+	// refresh (after an Application changed something).
+	refresh chan event.GenericEvent
+	// containers carries inventory change events to the Application controller.
+	containers chan ContainerEvent
+}
+
+// HostEntry is one connected host.
+type HostEntry struct {
+	Name      string
+	Client    proxmox.Client
+	Inventory *inventory.Inventory
+	// Spec is the ProxmoxHost spec the client was built from.
+	Spec v1alpha1.ProxmoxHostSpec
+
+	fingerprint string
+	cancel      func()
+
+	mu          sync.Mutex
+	lastRefresh time.Time
+	refreshDue  bool
+}
+
+// ContainerEvent says a container on a host changed.
+type ContainerEvent struct {
+	Host   string
+	VMID   int
+	Change inventory.Change
+}
+
+// NewHosts returns an empty registry.
+func NewHosts() *Hosts {
+	return &Hosts{
+		cache:      proxmox.NewCache(),
+		entries:    map[string]*HostEntry{},
+		refresh:    make(chan event.GenericEvent, 64),
+		containers: make(chan ContainerEvent, 1024),
+	}
+}
+
+// Get returns the entry of a connected host.
+func (h *Hosts) Get(name string) (*HostEntry, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	e, ok := h.entries[name]
+	return e, ok
+}
+
+// ContainerEvents is the stream of container changes on every host.
+func (h *Hosts) ContainerEvents() <-chan ContainerEvent { return h.containers }
+
+// RequestRefresh asks for a prompt inventory refresh of host, e.g. after a
+// create or delete. Requests coalesce.
+func (h *Hosts) RequestRefresh(host string) {
+	if e, ok := h.Get(host); ok {
+		e.mu.Lock()
+		e.refreshDue = true
+		e.mu.Unlock()
+	}
+	h.wake(host)
+}
+
+func (h *Hosts) wake(host string) {
+	ev := event.GenericEvent{Object: &v1alpha1.ProxmoxHost{}}
+	ev.Object.SetName(host)
+	select {
+	case h.refresh <- ev:
+	default: // a wake-up is already queued
+	}
+}
+
+// connect returns the host's entry for cfg, replacing it (and its inventory)
+// when the client had to be rebuilt because the spec or Secret changed.
+func (h *Hosts) connect(host *v1alpha1.ProxmoxHost, version string, cfg proxmox.Config) (*HostEntry, error) {
+	client, err := h.cache.Get(host.Name, version, cfg)
+	if err != nil {
+		return nil, err
+	}
+	fp := proxmox.Fingerprint(cfg, version)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e, ok := h.entries[host.Name]; ok && e.fingerprint == fp {
+		e.Spec = *host.Spec.DeepCopy()
+		return e, nil
+	} else if ok {
+		e.cancel()
+	}
+	inv := inventory.New(client, inventory.Options{MinInterval: time.Second})
+	events, cancel := inv.Subscribe()
+	e := &HostEntry{Name: host.Name, Client: client, Inventory: inv, Spec: *host.Spec.DeepCopy(), fingerprint: fp, cancel: cancel}
+	go func() {
+		for ev := range events {
+			h.containers <- ContainerEvent{Host: host.Name, VMID: ev.VMID, Change: ev.Change}
+		}
+	}()
+	h.entries[host.Name] = e
+	return e, nil
+}
+
+// forget drops a deleted host.
+func (h *Hosts) forget(name string) {
+	h.mu.Lock()
+	if e, ok := h.entries[name]; ok {
+		e.cancel()
+		delete(h.entries, name)
+	}
+	h.mu.Unlock()
+	h.cache.Forget(name)
+}
+
+// minRefreshGap is the least time between two listings of one host that
+// RequestRefresh can cause, so a burst of Applications costs one listing.
+const minRefreshGap = time.Second
+
+// refreshIfDue lists the host when its snapshot is older than interval, or a
+// refresh was requested and the last one is at least minRefreshGap old. It
+// returns how soon it should be called again at the latest.
+func (e *HostEntry) refreshIfDue(ctx context.Context, interval time.Duration, now time.Time) (time.Duration, error) {
+	e.mu.Lock()
+	age := now.Sub(e.lastRefresh)
+	due := e.Inventory.Snapshot() == nil || age >= interval-minRefreshGap || (e.refreshDue && age >= minRefreshGap)
+	next := interval - age
+	if e.refreshDue && !due {
+		next = minRefreshGap - age
+	}
+	if due {
+		e.refreshDue = false
+		e.lastRefresh = now
+		next = interval
+	}
+	e.mu.Unlock()
+	if !due {
+		return next, e.Inventory.LastError()
+	}
+	return next, e.Inventory.Refresh(ctx)
+}

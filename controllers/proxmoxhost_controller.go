@@ -1,0 +1,249 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/proxmox"
+)
+
+// Index of ProxmoxHosts by the Secrets they reference ("namespace/name"),
+// so a rotated Secret wakes exactly the hosts that use it.
+const hostSecretIndex = "spec.secretRefs"
+
+// ProxmoxHostReconciler connects to each ProxmoxHost, keeps its inventory
+// fresh and reports what it sees in status.
+type ProxmoxHostReconciler struct {
+	client.Client
+	Hosts    *Hosts
+	Recorder events.EventRecorder
+	// CredentialsNamespace, when set, is the only namespace credentials may come from.
+	CredentialsNamespace string
+	// Proxmox client tuning applied to every host.
+	Timeout         time.Duration
+	QPS             float64
+	Burst           int
+	MaxTasksPerHost int
+	// Now is the clock; tests may replace it.
+	Now func() time.Time
+}
+
+// Reconcile connects to the host and refreshes its inventory and status:
+//  1. read the credentials Secret (a missing or malformed one stalls the host);
+//  2. get the cached client, rebuilt only when the spec or Secret changed;
+//  3. list the host once per sync interval (or sooner when asked) and ask its version;
+//  4. write version, nodes, storages and container counts, and the conditions.
+func (r *ProxmoxHostReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	host := &v1alpha1.ProxmoxHost{}
+	if err := r.Get(ctx, req.NamespacedName, host); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Hosts.forget(req.Name)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	before := host.Status.DeepCopy()
+	result, o := r.reconcile(ctx, host)
+	r.recordTransition(host, before, o)
+	setConditions(&host.Status.Conditions, host.Generation, o)
+	host.Status.ObservedGeneration = host.Generation
+	if err := r.patchStatus(ctx, host, before); err != nil {
+		return ctrl.Result{}, err
+	}
+	return result, nil
+}
+
+func (r *ProxmoxHostReconciler) reconcile(ctx context.Context, host *v1alpha1.ProxmoxHost) (ctrl.Result, outcome) {
+	interval := syncInterval(host)
+	creds, secretVersion, o, ok := r.credentials(ctx, host)
+	if !ok {
+		// A Secret watch wakes us when it appears; the periodic retry covers
+		// RBAC or cache trouble.
+		return ctrl.Result{RequeueAfter: interval}, o
+	}
+	cfg := proxmox.Config{
+		Endpoint:           host.Spec.Endpoint,
+		Credentials:        creds,
+		Timeout:            r.Timeout,
+		RateLimit:          proxmox.RateLimit{QPS: r.QPS, Burst: r.Burst},
+		MaxConcurrentTasks: r.MaxTasksPerHost,
+	}
+	if t := host.Spec.TLS; t != nil {
+		cfg.InsecureSkipVerify = t.InsecureSkipVerify
+		cfg.CABundle = []byte(t.CABundle)
+	}
+	entry, err := r.Hosts.connect(host, fmt.Sprintf("%d/%s", host.Generation, secretVersion), cfg)
+	if err != nil {
+		return ctrl.Result{}, stalled(v1alpha1.ReasonCredentialsInvalid, "cannot build a Proxmox client from the spec: "+err.Error())
+	}
+	next, err := entry.refreshIfDue(ctx, interval, r.now())
+	if err == nil {
+		var version proxmox.Version
+		if version, err = entry.Client.Version(ctx); err == nil {
+			host.Status.Version = version.Version
+		}
+	}
+	if err != nil {
+		reason, msg := classifyHostError(host, err)
+		logf.FromContext(ctx).Info("Proxmox host not reachable", "reason", reason, "message", msg)
+		// Connection problems heal by themselves (or by a Secret/spec change,
+		// which wakes us): retry on the sync interval, not in a hot loop.
+		return ctrl.Result{RequeueAfter: min(interval, 30*time.Second)}, progressing(reason, msg)
+	}
+	fillInventoryStatus(&host.Status, entry.Inventory.Snapshot())
+	snap := entry.Inventory.Snapshot()
+	if len(snap.Nodes) == 0 {
+		// PVE filters listings by privilege instead of refusing them: a
+		// token without Sys.Audit sees an empty cluster, never a 403.
+		return ctrl.Result{RequeueAfter: interval}, progressing(v1alpha1.ReasonForbidden,
+			"the credentials can see no nodes: grant the token Sys.Audit on /nodes (e.g. the PVEAuditor role) and VM.Audit on /vms")
+	}
+	return ctrl.Result{RequeueAfter: next}, readyOutcome(v1alpha1.ReasonConnected,
+		fmt.Sprintf("connected to Proxmox VE %s: %d nodes, %d containers", host.Status.Version, len(snap.Nodes), len(snap.Containers)))
+}
+
+// credentials reads the Secret named by credentialsRef. Messages name the
+// Secret and the missing keys, never a value.
+func (r *ProxmoxHostReconciler) credentials(ctx context.Context, host *v1alpha1.ProxmoxHost) (proxmox.Credentials, string, outcome, bool) {
+	ref := host.Spec.CredentialsRef
+	if r.CredentialsNamespace != "" && ref.Namespace != r.CredentialsNamespace {
+		return proxmox.Credentials{}, "", stalled(v1alpha1.ReasonCredentialsNotFound,
+			fmt.Sprintf("credentials must be in namespace %q (the operator's --credentials-namespace), not %q", r.CredentialsNamespace, ref.Namespace)), false
+	}
+	secret := &corev1.Secret{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return proxmox.Credentials{}, "", stalled(v1alpha1.ReasonCredentialsNotFound,
+				fmt.Sprintf("Secret %s/%s not found", ref.Namespace, ref.Name)), false
+		}
+		return proxmox.Credentials{}, "", progressing(v1alpha1.ReasonCredentialsNotFound,
+			fmt.Sprintf("cannot read Secret %s/%s: %s", ref.Namespace, ref.Name, apierrors.ReasonForError(err))), false
+	}
+	c := proxmox.Credentials{
+		TokenID:     string(secret.Data["tokenID"]),
+		TokenSecret: string(secret.Data["tokenSecret"]),
+		Username:    string(secret.Data["username"]),
+		Password:    string(secret.Data["password"]),
+	}
+	token := c.TokenID != "" && c.TokenSecret != ""
+	user := c.Username != "" && c.Password != ""
+	if !token && !user {
+		return proxmox.Credentials{}, "", stalled(v1alpha1.ReasonCredentialsInvalid,
+			fmt.Sprintf("Secret %s/%s must hold tokenID and tokenSecret, or username and password", ref.Namespace, ref.Name)), false
+	}
+	return c, secret.ResourceVersion, outcome{}, true
+}
+
+// classifyHostError maps a typed Proxmox error to a condition reason and a
+// message safe to show: the client guarantees its errors carry no secrets.
+func classifyHostError(host *v1alpha1.ProxmoxHost, err error) (string, string) {
+	ep := host.Spec.Endpoint
+	ref := host.Spec.CredentialsRef
+	switch {
+	case proxmox.IsUnauthorized(err):
+		return v1alpha1.ReasonAuthenticationFailed, fmt.Sprintf("Proxmox at %s rejected the credentials in Secret %s/%s", ep, ref.Namespace, ref.Name)
+	case proxmox.IsForbidden(err):
+		return v1alpha1.ReasonForbidden, fmt.Sprintf("the credentials lack a privilege on %s: %v", ep, err)
+	case proxmox.IsTLS(err):
+		return v1alpha1.ReasonTLSVerificationFailed, fmt.Sprintf("cannot verify the TLS certificate of %s (set spec.tls.caBundle to its CA): %v", ep, err)
+	case proxmox.IsUnreachable(err):
+		return v1alpha1.ReasonUnreachable, fmt.Sprintf("cannot reach %s: %v", ep, err)
+	}
+	return v1alpha1.ReasonProxmoxError, fmt.Sprintf("Proxmox at %s answered with an error: %v", ep, err)
+}
+
+func (r *ProxmoxHostReconciler) recordTransition(host *v1alpha1.ProxmoxHost, before *v1alpha1.ProxmoxHostStatus, o outcome) {
+	if r.Recorder == nil {
+		return
+	}
+	prev := findCondition(before.Conditions, v1alpha1.ConditionReady)
+	if prev != nil && prev.Reason == o.reason {
+		return
+	}
+	kind := corev1.EventTypeNormal
+	if !o.ready {
+		kind = corev1.EventTypeWarning
+	}
+	r.Recorder.Eventf(host, nil, kind, o.reason, "Sync", "%s", o.message)
+}
+
+func (r *ProxmoxHostReconciler) patchStatus(ctx context.Context, host *v1alpha1.ProxmoxHost, before *v1alpha1.ProxmoxHostStatus) error {
+	orig := host.DeepCopy()
+	orig.Status = *before
+	return r.Status().Patch(ctx, host, client.MergeFrom(orig))
+}
+
+func (r *ProxmoxHostReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func syncInterval(host *v1alpha1.ProxmoxHost) time.Duration {
+	if host.Spec.SyncInterval != nil && host.Spec.SyncInterval.Duration > 0 {
+		return host.Spec.SyncInterval.Duration
+	}
+	return 30 * time.Second
+}
+
+func findCondition(conds []metav1.Condition, t string) *metav1.Condition {
+	for i := range conds {
+		if conds[i].Type == t {
+			return &conds[i]
+		}
+	}
+	return nil
+}
+
+// SetupWithManager registers the controller, its Secret index and watches.
+func (r *ProxmoxHostReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.ProxmoxHost{}, hostSecretIndex, func(o client.Object) []string {
+		h := o.(*v1alpha1.ProxmoxHost)
+		refs := []string{h.Spec.CredentialsRef.Namespace + "/" + h.Spec.CredentialsRef.Name}
+		if h.Spec.SSH != nil {
+			refs = append(refs, h.Spec.SSH.CredentialsRef.Namespace+"/"+h.Spec.SSH.CredentialsRef.Name)
+		}
+		return refs
+	}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.ProxmoxHost{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Metadata only: the operator never holds every Secret's data in memory.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.hostsForSecret), builder.OnlyMetadata).
+		WatchesRawSource(source.Channel(r.Hosts.refresh, &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
+		Named("proxmoxhost").
+		Complete(r)
+}
+
+func (r *ProxmoxHostReconciler) hostsForSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	hosts := &v1alpha1.ProxmoxHostList{}
+	if err := r.List(ctx, hosts, client.MatchingFields{hostSecretIndex: o.GetNamespace() + "/" + o.GetName()}); err != nil {
+		logf.FromContext(ctx).Error(err, "list hosts for Secret", "secret", client.ObjectKeyFromObject(o))
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(hosts.Items))
+	for _, h := range hosts.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Name: h.Name}})
+	}
+	return reqs
+}

@@ -1,0 +1,89 @@
+package manager
+
+import (
+	"crypto/tls"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/controllers"
+)
+
+// Scheme holds the Kubernetes types and this project's API.
+var Scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(Scheme))
+}
+
+// New builds a manager with every controller registered.
+func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	o.defaults()
+	mopts := ctrl.Options{
+		Scheme: Scheme,
+		Metrics: metricsserver.Options{
+			BindAddress:   o.MetricsAddr,
+			SecureServing: o.SecureMetrics,
+			// HTTP/2 stays off because of the rapid-reset CVEs (CVE-2023-44487).
+			TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
+		},
+		HealthProbeBindAddress:  o.ProbeAddr,
+		LeaderElection:          o.LeaderElection,
+		LeaderElectionID:        "pve-operator.proxmox.pve-operator.io",
+		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		// Secrets are read straight from the apiserver: caching every Secret
+		// in the cluster would hold credentials in memory and need
+		// cluster-wide list/watch.
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
+	}
+	if o.CredentialsNamespace != "" {
+		// Watching Secrets (for rotation) is then confined to that namespace.
+		secretMeta := &metav1.PartialObjectMetadata{}
+		secretMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		only := cache.ByObject{Namespaces: map[string]cache.Config{o.CredentialsNamespace: {}}}
+		mopts.Cache = cache.Options{ByObject: map[client.Object]cache.ByObject{secretMeta: only}}
+	}
+	mgr, err := ctrl.NewManager(cfg, mopts)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, err
+	}
+
+	hosts := controllers.NewHosts()
+	if err := (&controllers.ProxmoxHostReconciler{
+		Client:               mgr.GetClient(),
+		Hosts:                hosts,
+		Recorder:             mgr.GetEventRecorder("pve-operator"),
+		CredentialsNamespace: o.CredentialsNamespace,
+		Timeout:              o.ProxmoxTimeout,
+		QPS:                  o.ProxmoxQPS,
+		Burst:                o.ProxmoxBurst,
+		MaxTasksPerHost:      o.MaxTasksPerHost,
+	}).SetupWithManager(mgr, o.HostConcurrency); err != nil {
+		return nil, err
+	}
+	if err := (&controllers.ApplicationReconciler{
+		Client:   mgr.GetClient(),
+		Hosts:    hosts,
+		Recorder: mgr.GetEventRecorder("pve-operator"),
+	}).SetupWithManager(mgr, o.ApplicationConcurrency); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}

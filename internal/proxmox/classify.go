@@ -1,0 +1,171 @@
+package proxmox
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"regexp"
+	"strings"
+	"syscall"
+)
+
+// This file is the one place that reads PVE's wording. PVE reports nearly
+// every failure as HTTP 500 with a free-text first line, so classification is
+// by message; the texts are quoted from the PVE sources in pve-api.md §3-§7.
+
+var lockedRe = regexp.MustCompile(`(?:CT|VM) is locked \(([^)]+)\)`)
+
+// classifyResponse turns a non-2xx response into a typed error. body is the
+// (bounded) response body, reason the HTTP reason phrase without the code.
+// scrub removes secrets from texts that PVE may have echoed back.
+func classifyResponse(status int, reason string, body []byte, scrub func(string) string) error {
+	apiErr := &APIError{StatusCode: status, Message: scrub(firstLine(reason))}
+	var env struct {
+		Message string            `json:"message"`
+		Errors  map[string]string `json:"errors"`
+	}
+	if len(body) > 0 && json.Unmarshal(body, &env) == nil {
+		if m := firstLine(env.Message); m != "" {
+			apiErr.Message = scrub(m)
+		}
+		for k, v := range env.Errors {
+			if apiErr.Params == nil {
+				apiErr.Params = map[string]string{}
+			}
+			apiErr.Params[k] = scrub(firstLine(v))
+		}
+	}
+	switch {
+	case status == 401:
+		return &UnauthorizedError{Err: apiErr}
+	case status == 403:
+		return &ForbiddenError{Err: apiErr}
+	case status == 595 || status == 596 || status == 502 || status == 503 || status == 504:
+		// 595/596 are pveproxy failing to reach the node it proxies to.
+		return &UnreachableError{Err: apiErr}
+	case status == 400:
+		for _, msg := range apiErr.Params {
+			if typed := classifyMessage(msg, apiErr); typed != nil {
+				return typed
+			}
+		}
+		return &BadRequestError{Params: apiErr.Params, Err: apiErr}
+	}
+	if typed := classifyMessage(apiErr.Message, apiErr); typed != nil {
+		return typed
+	}
+	return apiErr
+}
+
+// classifyMessage maps one PVE error text to a typed error wrapping cause, or
+// returns nil when the text says nothing the caller can act on. It serves
+// synchronous errors and task exit statuses alike.
+func classifyMessage(msg string, cause error) error {
+	switch {
+	case lockedRe.MatchString(msg):
+		return &LockedError{Lock: lockedRe.FindStringSubmatch(msg)[1], Err: cause}
+	case strings.Contains(msg, "can't lock file") && strings.Contains(msg, "got timeout"):
+		return &LockTimeoutError{Err: cause}
+	case strings.Contains(msg, "detected modified configuration"):
+		return &DigestMismatchError{Err: cause}
+	case strings.Contains(msg, "no such task"):
+		return &NoSuchTaskError{Err: cause}
+	case strings.Contains(msg, "already exists"),
+		strings.Contains(msg, "already used"):
+		return &AlreadyExistsError{Err: cause}
+	case strings.Contains(msg, "does not exist"):
+		return &NotFoundError{Resource: missingResource(msg), Err: cause}
+	case strings.Contains(msg, "protection mode enabled"),
+		strings.Contains(msg, "protected volume"):
+		return &ProtectedError{Err: cause}
+	case strings.Contains(msg, "already running"),
+		strings.Contains(msg, "container is running"),
+		strings.Contains(msg, "if the CT is running"),
+		strings.Contains(msg, "overwrite running container"):
+		return &AlreadyRunningError{Err: cause}
+	case strings.Contains(msg, "not running"):
+		return &NotRunningError{Err: cause}
+	}
+	return nil
+}
+
+func missingResource(msg string) string {
+	switch {
+	case strings.Contains(msg, "Configuration file"):
+		return "container"
+	case strings.Contains(msg, "storage '"):
+		return "storage"
+	case strings.Contains(msg, "snapshot '"):
+		return "snapshot"
+	case strings.Contains(msg, "volume"):
+		return "volume"
+	case strings.Contains(msg, "CT "):
+		return "container"
+	}
+	return ""
+}
+
+// classifyTransport turns an error from the HTTP round trip (or from reading
+// the body) into a typed error. ctx errors of the caller pass through as is,
+// so a cancelled reconcile is not mistaken for an unreachable host.
+func classifyTransport(ctx context.Context, err error, mutating, sent bool) error {
+	if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return ctx.Err()
+	}
+	if isTLSFailure(err) {
+		return &TLSError{Err: err}
+	}
+	return &UnreachableError{Err: err, Mutating: mutating, RequestSent: sent}
+}
+
+func isTLSFailure(err error) bool {
+	var (
+		unknownAuthority x509.UnknownAuthorityError
+		hostname         x509.HostnameError
+		invalid          x509.CertificateInvalidError
+		verify           *tls.CertificateVerificationError
+		alert            tls.AlertError
+		recordHeader     tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &unknownAuthority), errors.As(err, &hostname), errors.As(err, &invalid),
+		errors.As(err, &verify), errors.As(err, &alert), errors.As(err, &recordHeader):
+		return true
+	}
+	return strings.Contains(err.Error(), "tls: ")
+}
+
+// isNetworkFailure reports errors that mean the answer did not (fully)
+// arrive, as opposed to an answer that arrived and could not be decoded.
+func isNetworkFailure(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, net.ErrClosed)
+}
+
+// classifyExitStatus turns a stopped task's exit status into nil (OK or
+// WARNINGS) or a *TaskFailedError.
+func classifyExitStatus(upid, exit, detail string) error {
+	if exit == "OK" || strings.HasPrefix(exit, "WARNINGS") {
+		return nil
+	}
+	cause := errors.New(exit)
+	msg := exit
+	if detail != "" {
+		msg = detail
+	}
+	return &TaskFailedError{UPID: upid, ExitStatus: exit, Detail: detail, Err: classifyMessage(msg, cause)}
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimSpace(s)
+}

@@ -1,0 +1,63 @@
+package proxmox
+
+import "testing"
+
+func TestBaseURL(t *testing.T) {
+	tests := []struct {
+		name     string
+		endpoint string
+		want     string
+		ok       bool
+	}{
+		{"a bare host:port gets /api2/json", "https://pve1.example.com:8006", "https://pve1.example.com:8006/api2/json", true},
+		{"a trailing slash is tolerated", "https://pve1.example.com:8006/", "https://pve1.example.com:8006/api2/json", true},
+		{"an existing /api2/json is kept once", "https://pve1.example.com:8006/api2/json", "https://pve1.example.com:8006/api2/json", true},
+		{"a reverse-proxy prefix is kept", "https://proxy.example.com/pve/", "https://proxy.example.com/pve/api2/json", true},
+		{"plain http is refused", "http://pve1:8006", "", false},
+		{"a URL with credentials is refused", "https://root:pw@pve1:8006", "", false},
+		{"a missing host is refused", "https:///api2/json", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Config{Endpoint: tt.endpoint}.baseURL()
+			if (err == nil) != tt.ok || got != tt.want {
+				t.Fatalf("baseURL(%q) = %q, %v", tt.endpoint, got, err)
+			}
+		})
+	}
+}
+
+func TestTLSConfig(t *testing.T) {
+	t.Run("verification is on and TLS 1.2 is the floor by default", func(t *testing.T) {
+		tc, err := Config{}.tlsConfig()
+		if err != nil || tc.InsecureSkipVerify || tc.MinVersion < 0x0303 || tc.RootCAs != nil {
+			t.Fatalf("tlsConfig() = %+v, %v", tc, err)
+		}
+	})
+	t.Run("a CA bundle without certificates is an error", func(t *testing.T) {
+		if _, err := (Config{CABundle: []byte("not a pem")}).tlsConfig(); err == nil {
+			t.Fatal("garbage CA bundle accepted")
+		}
+	})
+}
+
+func TestCredentialsValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		c    Credentials
+		ok   bool
+	}{
+		{"a token with a secret", Credentials{TokenID: "root@pam!op", TokenSecret: "s"}, true},
+		{"a user with a password", Credentials{Username: "root@pam", Password: "p"}, true},
+		{"a token without a secret", Credentials{TokenID: "root@pam!op"}, false},
+		{"a token ID without a token name", Credentials{TokenID: "root@pam", TokenSecret: "s"}, false},
+		{"nothing", Credentials{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.c.validate(); (err == nil) != tt.ok {
+				t.Fatalf("validate() = %v", err)
+			}
+		})
+	}
+}

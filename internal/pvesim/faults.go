@@ -1,0 +1,605 @@
+package pvesim
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// FaultAction is what a RequestFault does to a matching request.
+type FaultAction string
+
+const (
+	// FaultError answers with Status and Message without touching state.
+	// 502/503/504/595/596 come with an empty body (a proxy's answer), other
+	// statuses with PVE's JSON error envelope.
+	FaultError FaultAction = "error"
+	// FaultDrop closes the connection before the request is handled.
+	FaultDrop FaultAction = "drop"
+	// FaultDropAfterCommit handles the request (state changes, tasks start)
+	// and then closes the connection without a response.
+	FaultDropAfterCommit FaultAction = "drop-after-commit"
+	// FaultPartialAfterCommit handles the request, then sends a 200 whose
+	// body is cut off mid-JSON.
+	FaultPartialAfterCommit FaultAction = "partial-after-commit"
+	// FaultInvalidJSONAfterCommit handles the request, then sends a complete
+	// 200 whose body is not JSON.
+	FaultInvalidJSONAfterCommit FaultAction = "invalid-json-after-commit"
+	// FaultDelay waits Delay before handling (headers are delayed).
+	FaultDelay FaultAction = "delay"
+	// FaultHang never answers; the request ends when the client gives up.
+	FaultHang FaultAction = "hang"
+)
+
+// RequestFault selects requests and breaks them.
+type RequestFault struct {
+	// Method matches the HTTP method; empty matches any.
+	Method string `json:"method,omitempty"`
+	// Path matches the path below /api2/json: a route template
+	// ("/nodes/{node}/lxc/{vmid}/config"), a glob ("*" within a segment,
+	// "**" across segments) or, with a leading "~", a regular expression.
+	// Empty matches every path.
+	Path string `json:"path,omitempty"`
+	// Count is how many matching requests are affected: 0 means 1, a
+	// negative value means until cleared.
+	Count   int           `json:"count,omitempty"`
+	Action  FaultAction   `json:"action"`
+	Status  int           `json:"status,omitempty"`
+	Message string        `json:"message,omitempty"`
+	Delay   time.Duration `json:"-"`
+}
+
+type requestFaultState struct {
+	id        string
+	f         RequestFault
+	remaining int
+	re        *regexp.Regexp
+}
+
+// globToRegexp converts a path glob to an anchored expression.
+func globToRegexp(glob string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(glob); i++ {
+		switch c := glob[i]; c {
+		case '*':
+			if i+1 < len(glob) && glob[i+1] == '*' {
+				b.WriteString(".*")
+				i++
+			} else {
+				b.WriteString("[^/]*")
+			}
+		case '?':
+			b.WriteString("[^/]")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
+}
+
+func compileFaultPath(p string) (*regexp.Regexp, error) {
+	p = strings.TrimPrefix(p, "/api2/json")
+	if p == "" {
+		return nil, nil
+	}
+	if strings.HasPrefix(p, "~") {
+		return regexp.Compile(p[1:])
+	}
+	return globToRegexp(p), nil
+}
+
+func (fs *requestFaultState) matches(method, rel string, rt *route) bool {
+	if fs.f.Method != "" && !strings.EqualFold(fs.f.Method, method) {
+		return false
+	}
+	if fs.f.Path == "" {
+		return true
+	}
+	if rt != nil && strings.TrimPrefix(fs.f.Path, "/api2/json") == rt.template {
+		return true
+	}
+	return fs.re != nil && fs.re.MatchString(rel)
+}
+
+// InjectFault arms a request fault and returns its id.
+func (s *Server) InjectFault(f RequestFault) (string, error) {
+	re, err := compileFaultPath(f.Path)
+	if err != nil {
+		return "", fmt.Errorf("fault path %q: %w", f.Path, err)
+	}
+	switch f.Action {
+	case FaultError, FaultDrop, FaultDropAfterCommit, FaultPartialAfterCommit, FaultInvalidJSONAfterCommit, FaultDelay, FaultHang:
+	default:
+		return "", fmt.Errorf("unknown fault action %q", f.Action)
+	}
+	if f.Action == FaultError && f.Status == 0 {
+		f.Status = http.StatusInternalServerError
+	}
+	n := f.Count
+	if n == 0 {
+		n = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faultSeq++
+	id := fmt.Sprintf("fault-%d", s.faultSeq)
+	s.reqFaults = append(s.reqFaults, &requestFaultState{id: id, f: f, remaining: n, re: re})
+	return id, nil
+}
+
+// FailRequests makes the next n requests matching method and path fail with
+// status and message (the reason phrase is its first line).
+func (s *Server) FailRequests(method, path string, n, status int, message string) string {
+	id, err := s.InjectFault(RequestFault{Method: method, Path: path, Count: n, Action: FaultError, Status: status, Message: message})
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+// DropAfterCommit makes the next n matching requests take effect and then
+// lose their response.
+func (s *Server) DropAfterCommit(method, path string, n int) string {
+	id, err := s.InjectFault(RequestFault{Method: method, Path: path, Count: n, Action: FaultDropAfterCommit})
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+// DelayRequests delays the next n matching requests by d.
+func (s *Server) DelayRequests(method, path string, n int, d time.Duration) string {
+	id, err := s.InjectFault(RequestFault{Method: method, Path: path, Count: n, Action: FaultDelay, Delay: d})
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+// HangRequests makes the next n matching requests hang until the client
+// cancels them.
+func (s *Server) HangRequests(method, path string, n int) string {
+	id, err := s.InjectFault(RequestFault{Method: method, Path: path, Count: n, Action: FaultHang})
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+// RemoveFault disarms one request or task fault.
+func (s *Server) RemoveFault(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, f := range s.reqFaults {
+		if f.id == id {
+			s.reqFaults = append(s.reqFaults[:i:i], s.reqFaults[i+1:]...)
+			return true
+		}
+	}
+	for i, f := range s.taskFaults {
+		if f.id == id {
+			s.taskFaults = append(s.taskFaults[:i:i], s.taskFaults[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// ClearFaults disarms every request and task fault (stalled tasks stay
+// stalled until released).
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reqFaults = nil
+	s.taskFaults = nil
+}
+
+// takeRequestFault consumes the first armed fault matching the request.
+func (s *Server) takeRequestFault(method, rel string, rt *route) *RequestFault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, fs := range s.reqFaults {
+		if !fs.matches(method, rel, rt) {
+			continue
+		}
+		f := fs.f
+		if fs.remaining > 0 {
+			fs.remaining--
+			if fs.remaining == 0 {
+				s.reqFaults = append(s.reqFaults[:i:i], s.reqFaults[i+1:]...)
+			}
+		}
+		return &f
+	}
+	return nil
+}
+
+// applyFaultBefore runs the pre-handling part of a fault; false means the
+// response has been dealt with.
+func (s *Server) applyFaultBefore(w http.ResponseWriter, r *http.Request, f *RequestFault) bool {
+	switch f.Action {
+	case FaultError:
+		msg := f.Message
+		empty := false
+		switch f.Status {
+		case 502, 503, 504, 595, 596:
+			empty = true
+		}
+		if msg == "" {
+			msg = http.StatusText(f.Status)
+			if f.Status == 595 {
+				msg = "Connection refused"
+			} else if msg == "" {
+				msg = "simulated failure"
+			}
+		}
+		drainBody(r)
+		writeError(w, &apiError{status: f.Status, msg: msg, emptyBody: empty}, s.now())
+		return false
+	case FaultDrop:
+		dropConnection(w, r)
+		return false
+	case FaultDelay:
+		select {
+		case <-time.After(f.Delay):
+			return true
+		case <-r.Context().Done():
+			return false
+		case <-s.quit:
+			return false
+		}
+	case FaultHang:
+		select {
+		case <-r.Context().Done():
+		case <-s.quit:
+		}
+		dropConnection(w, r)
+		return false
+	}
+	return true
+}
+
+// applyFaultAfter runs the post-commit part; true means the response has
+// been dealt with.
+func (s *Server) applyFaultAfter(w http.ResponseWriter, r *http.Request, f *RequestFault) bool {
+	switch f.Action {
+	case FaultDropAfterCommit:
+		dropConnection(w, r)
+		return true
+	case FaultPartialAfterCommit:
+		writePartial(w, r, s.now())
+		return true
+	case FaultInvalidJSONAfterCommit:
+		drainBody(r)
+		writeRaw(w, 200, "OK", []byte("<html><head><title>502 Proxy Error</title></head></html>"), s.now())
+		return true
+	}
+	return false
+}
+
+// ---- task faults -------------------------------------------------------------
+
+// TaskFaultAction is what a TaskFault does to a matching task.
+type TaskFaultAction string
+
+const (
+	// TaskFaultFail ends the task with ExitStatus after its normal duration;
+	// the operation is rolled back as on a real failure.
+	TaskFaultFail TaskFaultAction = "fail"
+	// TaskFaultStall keeps the task running until ReleaseTasks/ReleaseTask
+	// or DELETE …/tasks/{upid}.
+	TaskFaultStall TaskFaultAction = "stall"
+	// TaskFaultWarnings finishes successfully with "TASK WARNINGS: n".
+	TaskFaultWarnings TaskFaultAction = "warnings"
+	// TaskFaultGhost reports OK without changing any state.
+	TaskFaultGhost TaskFaultAction = "ghost"
+	// TaskFaultForget runs normally, then its status and log answer
+	// "no such task" (log rotation, node reboot).
+	TaskFaultForget TaskFaultAction = "forget"
+)
+
+// TaskFault selects tasks by type, id and node when they are created.
+type TaskFault struct {
+	// Type is the worker type (vzcreate, vzstart, vzdump…); empty matches any.
+	Type string `json:"type,omitempty"`
+	// ID is the task id (usually the VMID); empty matches any.
+	ID   string `json:"id,omitempty"`
+	Node string `json:"node,omitempty"`
+	// Count: 0 means 1, negative means until cleared.
+	Count      int             `json:"count,omitempty"`
+	Action     TaskFaultAction `json:"action"`
+	ExitStatus string          `json:"exitstatus,omitempty"`
+	Warnings   int             `json:"warnings,omitempty"`
+}
+
+type taskFaultState struct {
+	id        string
+	f         TaskFault
+	remaining int
+}
+
+// InjectTaskFault arms a task fault and returns its id.
+func (s *Server) InjectTaskFault(f TaskFault) (string, error) {
+	switch f.Action {
+	case TaskFaultFail, TaskFaultStall, TaskFaultWarnings, TaskFaultGhost, TaskFaultForget:
+	default:
+		return "", fmt.Errorf("unknown task fault action %q", f.Action)
+	}
+	n := f.Count
+	if n == 0 {
+		n = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faultSeq++
+	id := fmt.Sprintf("taskfault-%d", s.faultSeq)
+	s.taskFaults = append(s.taskFaults, &taskFaultState{id: id, f: f, remaining: n})
+	return id, nil
+}
+
+// FailTasks makes the next n tasks of type typ (and id, if set) fail with
+// exitStatus.
+func (s *Server) FailTasks(typ, id string, n int, exitStatus string) string {
+	fid, _ := s.InjectTaskFault(TaskFault{Type: typ, ID: id, Count: n, Action: TaskFaultFail, ExitStatus: exitStatus})
+	return fid
+}
+
+// StallTasks keeps the next n matching tasks running until released.
+func (s *Server) StallTasks(typ, id string, n int) string {
+	fid, _ := s.InjectTaskFault(TaskFault{Type: typ, ID: id, Count: n, Action: TaskFaultStall})
+	return fid
+}
+
+// WarnTasks makes the next n matching tasks end with "WARNINGS: warnings".
+func (s *Server) WarnTasks(typ, id string, n, warnings int) string {
+	fid, _ := s.InjectTaskFault(TaskFault{Type: typ, ID: id, Count: n, Action: TaskFaultWarnings, Warnings: warnings})
+	return fid
+}
+
+func (s *Server) takeTaskFault(t *task) *TaskFault {
+	for i, fs := range s.taskFaults {
+		f := fs.f
+		if (f.Type != "" && f.Type != t.typ) || (f.ID != "" && f.ID != t.id) || (f.Node != "" && f.Node != t.node) {
+			continue
+		}
+		if fs.remaining > 0 {
+			fs.remaining--
+			if fs.remaining == 0 {
+				s.taskFaults = append(s.taskFaults[:i:i], s.taskFaults[i+1:]...)
+			}
+		}
+		return &f
+	}
+	return nil
+}
+
+// ReleaseTasks lets every stalled (and every future stalled-then-released)
+// task finish; it returns how many tasks were stalled.
+func (s *Server) ReleaseTasks() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range s.taskList {
+		if t.running && t.fault != nil && t.fault.Action == TaskFaultStall {
+			if t.stalled {
+				n++
+			}
+			select {
+			case <-t.release:
+			default:
+				close(t.release)
+			}
+		}
+	}
+	return n
+}
+
+// ReleaseTask releases one stalled task.
+func (s *Server) ReleaseTask(upid string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tasks[upid]
+	if t == nil || !t.running {
+		return false
+	}
+	select {
+	case <-t.release:
+	default:
+		close(t.release)
+	}
+	return true
+}
+
+// ForgetTask makes a task answer "no such task" from now on.
+func (s *Server) ForgetTask(upid string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tasks[upid]
+	if t == nil {
+		return false
+	}
+	t.forgotten = true
+	return true
+}
+
+// StopTask interrupts a task as DELETE /nodes/{node}/tasks/{upid} does.
+func (s *Server) StopTask(upid string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tasks[upid]
+	if t == nil || !t.running || t.interrupted {
+		return false
+	}
+	t.interrupted = true
+	close(t.interrupt)
+	return true
+}
+
+// ---- state faults ------------------------------------------------------------
+
+func (s *Server) withCT(vmid int, f func(ct *container) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ct := s.cts[vmid]
+	if ct == nil {
+		return fmt.Errorf("CT %d does not exist", vmid)
+	}
+	if err := f(ct); err != nil {
+		return err
+	}
+	ct.touch()
+	s.bumpVersion()
+	return nil
+}
+
+// SetLock writes (or with "" removes) the config lock behind the API's back,
+// e.g. the stale lock:backup a crashed vzdump leaves.
+func (s *Server) SetLock(vmid int, lock string) error {
+	return s.withCT(vmid, func(ct *container) error { ct.setLock(lock); return nil })
+}
+
+// SetConfigValue edits one option as another user would (value "" deletes
+// it); the digest changes.
+func (s *Server) SetConfigValue(vmid int, key, value string) error {
+	return s.withCT(vmid, func(ct *container) error {
+		if value == "" {
+			delete(ct.conf, key)
+		} else {
+			ct.conf[key] = value
+		}
+		return nil
+	})
+}
+
+// BumpDigest changes the config digest without changing any value, as an
+// edit elsewhere in the file would.
+func (s *Server) BumpDigest(vmid int) error {
+	return s.withCT(vmid, func(ct *container) error { ct.digestSalt++; return nil })
+}
+
+// SetIgnoreShutdown makes the guest ignore shutdown requests.
+func (s *Server) SetIgnoreShutdown(vmid int, ignore bool) error {
+	return s.withCT(vmid, func(ct *container) error { ct.ignoreShutdown = ignore; return nil })
+}
+
+// SetRunning changes the power state out of band (a crash, a manual start).
+func (s *Server) SetRunning(vmid int, running bool) error {
+	return s.withCT(vmid, func(ct *container) error {
+		if running && !ct.running {
+			s.markRunning(ct)
+		} else if !running {
+			s.markStopped(ct)
+		}
+		return nil
+	})
+}
+
+// RemoveContainer deletes a CT out of band (its disks too).
+func (s *Server) RemoveContainer(vmid int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ct := s.cts[vmid]
+	if ct == nil {
+		return fmt.Errorf("CT %d does not exist", vmid)
+	}
+	s.freeDisks(ct)
+	delete(s.cts, vmid)
+	s.bumpVersion()
+	return nil
+}
+
+// SetNodeOnline takes a node offline (its guests show status "unknown", and
+// calls to it fail with 595) or back online.
+func (s *Server) SetNodeOnline(name string, online bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.nodes[name]
+	if n == nil {
+		return fmt.Errorf("no node %q", name)
+	}
+	n.online = online
+	s.bumpVersion()
+	return nil
+}
+
+// RevokeToken makes a token fail authentication (401) until RestoreToken.
+func (s *Server) RevokeToken(id string) error { return s.setRevoked(id, true) }
+
+// RestoreToken undoes RevokeToken.
+func (s *Server) RestoreToken(id string) error { return s.setRevoked(id, false) }
+
+func (s *Server) setRevoked(id string, revoked bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.principals[id]
+	if p == nil || p.token == "" {
+		return fmt.Errorf("no token %q", id)
+	}
+	p.revoked = revoked
+	return nil
+}
+
+// DropPrivilege denies priv to a user or token on path and below ("/" for
+// everywhere), producing PVE's 403 "Permission check failed (path, priv)".
+func (s *Server) DropPrivilege(principalID, path, priv string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.principals[principalID]
+	if p == nil {
+		return fmt.Errorf("no user or token %q", principalID)
+	}
+	if path == "" {
+		path = "/"
+	}
+	if p.denied[path] == nil {
+		p.denied[path] = map[string]bool{}
+	}
+	p.denied[path][priv] = true
+	s.bumpVersion()
+	return nil
+}
+
+// RestorePrivileges removes every DropPrivilege of a principal.
+func (s *Server) RestorePrivileges(principalID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.principals[principalID]
+	if p == nil {
+		return fmt.Errorf("no user or token %q", principalID)
+	}
+	p.denied = map[string]map[string]bool{}
+	s.bumpVersion()
+	return nil
+}
+
+// ExpireTickets invalidates every ticket and CSRF token issued so far.
+func (s *Server) ExpireTickets() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ticketGen++
+}
+
+// SetStorageExtraUsed marks bytes of a storage instance as used by things
+// outside the simulation (node "" for a shared storage), to fill it up.
+func (s *Server) SetStorageExtraUsed(storage, node string, bytes uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.storeFor(storage, node)
+	if st == nil {
+		return fmt.Errorf("no storage %q on node %q", storage, node)
+	}
+	st.extra = bytes
+	s.bumpVersion()
+	return nil
+}
+
+// SetUnauthorizedDelay changes the 401 delay (PVE: 3 s).
+func (s *Server) SetUnauthorizedDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.UnauthorizedDelay = d
+}

@@ -1,0 +1,199 @@
+package pvesim
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// The state file lets the long-running cmd/pvesim keep containers, backups
+// and task history across restarts. Tasks that were running when the state
+// was saved come back stopped with "unexpected status", like after a node
+// reboot.
+
+type persistedState struct {
+	Version    int                  `json:"version"`
+	Nodes      []NodeView           `json:"nodes"`
+	Containers []persistedContainer `json:"containers"`
+	VMs        []persistedVM        `json:"vms,omitempty"`
+	Volumes    []persistedVolume    `json:"volumes"`
+	Tasks      []persistedTask      `json:"tasks,omitempty"`
+	Pools      []string             `json:"pools,omitempty"`
+}
+
+type persistedContainer struct {
+	VMID          int                          `json:"vmid"`
+	Node          string                       `json:"node"`
+	Config        map[string]string            `json:"config"`
+	Pending       map[string]string            `json:"pending,omitempty"`
+	PendingDelete []string                     `json:"pendingDelete,omitempty"`
+	Snapshots     map[string]map[string]string `json:"snapshots,omitempty"`
+	Running       bool                         `json:"running"`
+	StartedAt     time.Time                    `json:"startedAt,omitempty"`
+	Pool          string                       `json:"pool,omitempty"`
+}
+
+type persistedVM struct {
+	VMID int    `json:"vmid"`
+	Node string `json:"node"`
+	Name string `json:"name"`
+}
+
+type persistedVolume struct {
+	Storage    string            `json:"storage"`
+	Node       string            `json:"node,omitempty"`
+	Volid      string            `json:"volid"`
+	Content    string            `json:"content"`
+	Format     string            `json:"format"`
+	Size       uint64            `json:"size"`
+	CTime      int64             `json:"ctime"`
+	VMID       int               `json:"vmid,omitempty"`
+	Notes      string            `json:"notes,omitempty"`
+	Protected  bool              `json:"protected,omitempty"`
+	Subtype    string            `json:"subtype,omitempty"`
+	BackupConf map[string]string `json:"backupConf,omitempty"`
+}
+
+type persistedTask struct {
+	UPID       string   `json:"upid"`
+	Lines      []string `json:"lines"`
+	Running    bool     `json:"running"`
+	ExitStatus string   `json:"exitstatus"`
+	EndTime    int64    `json:"endtime"`
+}
+
+// SaveState writes the simulated state as JSON (atomically).
+func (s *Server) SaveState(path string) error {
+	s.mu.Lock()
+	st := persistedState{Version: 1, Pools: sortedKeys(s.pools)}
+	for _, name := range s.nodeOrder {
+		st.Nodes = append(st.Nodes, NodeView{Name: name, Online: s.nodes[name].online})
+	}
+	for _, ct := range s.cts {
+		pc := persistedContainer{
+			VMID: ct.vmid, Node: ct.node, Config: ct.conf.clone(), Pending: ct.pending.clone(),
+			PendingDelete: ct.pendingDel, Running: ct.running, StartedAt: ct.startedAt, Pool: s.poolMembers[ct.vmid],
+		}
+		if len(ct.snaps) > 0 {
+			pc.Snapshots = map[string]map[string]string{}
+			for n, sn := range ct.snaps {
+				pc.Snapshots[n] = sn.conf.clone()
+			}
+		}
+		st.Containers = append(st.Containers, pc)
+	}
+	for _, vm := range s.qemus {
+		st.VMs = append(st.VMs, persistedVM{VMID: vm.vmid, Node: vm.node, Name: vm.name})
+	}
+	for key, inst := range s.stores {
+		for _, v := range inst.vols {
+			st.Volumes = append(st.Volumes, persistedVolume{
+				Storage: key.id, Node: key.node, Volid: v.volid, Content: v.content, Format: v.format,
+				Size: v.size, CTime: v.ctime, VMID: v.vmid, Notes: v.notes, Protected: v.protected,
+				Subtype: v.subtype, BackupConf: v.backupConf,
+			})
+		}
+	}
+	for _, t := range s.taskList {
+		st.Tasks = append(st.Tasks, persistedTask{UPID: t.upid, Lines: t.lines, Running: t.running, ExitStatus: t.exitstatus, EndTime: t.endtime})
+	}
+	s.mu.Unlock()
+
+	data, err := json.MarshalIndent(st, "", " ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// loadStateFile replaces the seeded state with the saved one; it runs before
+// the server starts serving.
+func (s *Server) loadStateFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var st persistedState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("parse: %w", err)
+	}
+	for _, n := range st.Nodes {
+		if node := s.nodes[n.Name]; node != nil {
+			node.online = n.Online
+		}
+	}
+	for _, p := range st.Pools {
+		s.pools[p] = true
+	}
+	for _, inst := range s.stores {
+		inst.vols = nil
+		inst.byID = map[string]*volume{}
+	}
+	for _, pv := range st.Volumes {
+		inst := s.stores[storeKey{pv.Storage, pv.Node}]
+		if inst == nil {
+			continue
+		}
+		inst.add(&volume{
+			volid: pv.Volid, content: pv.Content, format: pv.Format, size: pv.Size, ctime: pv.CTime,
+			vmid: pv.VMID, notes: pv.Notes, protected: pv.Protected, subtype: pv.Subtype, backupConf: pv.BackupConf,
+		})
+	}
+	for _, pc := range st.Containers {
+		if s.nodes[pc.Node] == nil {
+			continue
+		}
+		ct := newContainer(pc.VMID, pc.Node, s.opts.Now())
+		ct.conf = pc.Config
+		if pc.Pending != nil {
+			ct.pending = pc.Pending
+		}
+		ct.pendingDel = pc.PendingDelete
+		for n, sc := range pc.Snapshots {
+			ct.snaps[n] = &snapshot{name: n, conf: sc}
+		}
+		ct.running = pc.Running
+		ct.startedAt = pc.StartedAt
+		if ct.running {
+			ct.pid = 10000 + pc.VMID
+		}
+		if pc.Pool != "" {
+			s.poolMembers[pc.VMID] = pc.Pool
+		}
+		s.cts[pc.VMID] = ct
+	}
+	for _, vm := range st.VMs {
+		s.qemus[vm.VMID] = &qemuVM{vmid: vm.VMID, node: vm.Node, name: vm.Name}
+	}
+	for _, pt := range st.Tasks {
+		info, ok := decodeUPID(pt.UPID)
+		if !ok || s.nodes[info.node] == nil {
+			continue
+		}
+		t := &task{
+			upid: pt.UPID, node: info.node, pid: info.pid, pstart: info.pstart, starttime: info.start,
+			typ: info.typ, id: info.id, user: info.user, lines: pt.Lines, exitstatus: pt.ExitStatus,
+			endtime: pt.EndTime, done: make(chan struct{}), interrupt: make(chan struct{}), release: make(chan struct{}),
+		}
+		if pt.Running {
+			t.exitstatus = "unexpected status"
+			t.endtime = s.opts.Now().Unix()
+		}
+		close(t.done)
+		s.tasks[t.upid] = t
+		s.taskList = append(s.taskList, t)
+		if n := s.nodes[info.node]; n.nextPID <= info.pid {
+			n.nextPID = info.pid + 1
+		}
+	}
+	return nil
+}
