@@ -79,7 +79,12 @@ func (r *ApplicationReconciler) uniqueness(ctx context.Context, app *v1alpha1.Ap
 	if err := r.List(ctx, apps, client.MatchingFields{appHostIndex: app.Spec.HostRef.Name}); err != nil {
 		return outcome{}, false, err
 	}
-	vmid := claimedVMID(app)
+	// Only explicit VMIDs are claims to arbitrate here; a VMID the operator
+	// allocated is settled by PVE (one create wins) and the ownership tag.
+	vmid := 0
+	if app.Spec.VMID != nil {
+		vmid = int(*app.Spec.VMID)
+	}
 	hostname := lxcconfig.Hostname(app)
 	sort.Slice(apps.Items, func(i, j int) bool { return claimsFirst(&apps.Items[i], &apps.Items[j]) })
 	for i := range apps.Items {

@@ -134,6 +134,9 @@ func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope,
 		return ctrl.Result{}, true, err
 	}
 	s.restartRequired = pendingKeys(pending)
+	// The config matches this generation: later passes (after a start,
+	// say) need not read it again until the spec changes or drift is due.
+	r.converged.Store(app.UID, convergeMark{generation: app.Generation, at: time.Now()})
 	return ctrl.Result{}, false, nil
 }
 

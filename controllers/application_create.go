@@ -111,6 +111,10 @@ func (r *ApplicationReconciler) claim(s *appScope, ct proxmox.ContainerSummary) 
 	case tagged && owner == string(app.UID):
 		app.Status.VMID = int32(ct.VMID)
 		return ct, ctrl.Result{}, true, nil
+	case tagged && app.Spec.VMID == nil && !app.Spec.Adopt:
+		// Another Application's create won the VMID we had picked: pick again.
+		app.Status.VMID = 0
+		return ct, ctrl.Result{Requeue: true}, false, nil
 	case tagged:
 		s.set(stalled(v1alpha1.ReasonVMIDConflict, fmt.Sprintf("container %d is owned by another Application (uid %s)", ct.VMID, owner)))
 		return ct, ctrl.Result{}, false, nil
@@ -144,7 +148,7 @@ func (r *ApplicationReconciler) create(ctx context.Context, s *appScope) (ctrl.R
 	if app.Spec.RestoreFrom != nil {
 		return r.createFromBackup(ctx, s)
 	}
-	node, o := pickNode(s.host.Inventory.Snapshot(), app)
+	node, o := pickNode(s.host, app)
 	if node == "" {
 		s.set(o)
 		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
@@ -158,6 +162,7 @@ func (r *ApplicationReconciler) create(ctx context.Context, s *appScope) (ctrl.R
 	if !ok || err != nil {
 		return res, err
 	}
+	s.host.place(node, plannedMemory(app))
 	params := lxcconfig.CreateParams(app, vmid, lxcconfig.CreateOptions{Template: app.Spec.Template, RootPassword: password})
 	upid, err := s.host.Client.CreateContainer(ctx, node, vmid, containerSpec(params))
 	return r.started(s, upid, err, v1alpha1.ReasonCreating, fmt.Sprintf("creating container %d on %s from %s", vmid, node, app.Spec.Template))
@@ -172,7 +177,7 @@ func (r *ApplicationReconciler) allocateVMID(ctx context.Context, s *appScope, n
 	case app.Spec.VMID != nil:
 		vmid = int(*app.Spec.VMID)
 	case vmid == 0:
-		id, err := s.host.Client.NextID(ctx)
+		id, err := s.host.allocateVMID(ctx)
 		if err != nil {
 			return 0, ctrl.Result{}, false, err
 		}
@@ -232,7 +237,8 @@ func (r *ApplicationReconciler) started(s *appScope, upid proxmox.UPID, err erro
 
 // pickNode returns spec.node, or the online node with the most free memory
 // that offers the root storage for containers.
-func pickNode(snap *inventorySnapshot, app *v1alpha1.Application) (string, outcome) {
+func pickNode(host *HostEntry, app *v1alpha1.Application) (string, outcome) {
+	snap := host.Inventory.Snapshot()
 	storage := ""
 	if app.Spec.RootFS != nil {
 		storage = app.Spec.RootFS.Storage
@@ -250,8 +256,8 @@ func pickNode(snap *inventorySnapshot, app *v1alpha1.Application) (string, outco
 			continue
 		}
 		free := uint64(0)
-		if n.MaxMem > n.Mem {
-			free = n.MaxMem - n.Mem
+		if used := n.Mem + host.placedOn(n.Name); n.MaxMem > used {
+			free = n.MaxMem - used
 		}
 		cands = append(cands, cand{n.Name, free})
 	}
@@ -269,6 +275,15 @@ func pickNode(snap *inventorySnapshot, app *v1alpha1.Application) (string, outco
 		return cands[i].name < cands[j].name
 	})
 	return cands[0].name, outcome{}
+}
+
+// plannedMemory is the memory a new container will be given (PVE's default
+// is 512 MiB).
+func plannedMemory(app *v1alpha1.Application) uint64 {
+	if r := app.Spec.Resources; r != nil && r.Memory != nil {
+		return uint64(r.Memory.Value())
+	}
+	return 512 << 20
 }
 
 func nodeHasStorage(snap *inventorySnapshot, node, storage, content string) bool {

@@ -44,6 +44,65 @@ type HostEntry struct {
 	mu          sync.Mutex
 	lastRefresh time.Time
 	refreshDue  bool
+
+	// allocMu serializes VMID allocation; reserved holds VMIDs handed out
+	// recently, which PVE's nextid does not know about until the create
+	// lands, so concurrent creates do not all pick the same one.
+	allocMu  sync.Mutex
+	reserved map[int]time.Time
+	// placed is memory promised to creates on each node since the last
+	// listing, so a burst of creates spreads over the nodes.
+	placed map[string]uint64
+
+	lastVersionCheck time.Time
+}
+
+// place records memory a create will use on node until the next listing.
+func (e *HostEntry) place(node string, bytes uint64) {
+	e.allocMu.Lock()
+	defer e.allocMu.Unlock()
+	if e.placed == nil {
+		e.placed = map[string]uint64{}
+	}
+	e.placed[node] += bytes
+}
+
+// placedOn returns the memory promised on node since the last listing.
+func (e *HostEntry) placedOn(node string) uint64 {
+	e.allocMu.Lock()
+	defer e.allocMu.Unlock()
+	return e.placed[node]
+}
+
+// reservationTTL is how long a handed-out VMID stays reserved.
+const reservationTTL = 2 * time.Minute
+
+// allocateVMID returns a VMID no other create of this operator is using:
+// PVE's next free one, skipping recent reservations.
+func (e *HostEntry) allocateVMID(ctx context.Context) (int, error) {
+	e.allocMu.Lock()
+	defer e.allocMu.Unlock()
+	now := time.Now()
+	for id, at := range e.reserved {
+		if now.Sub(at) > reservationTTL {
+			delete(e.reserved, id)
+		}
+	}
+	id, err := e.Client.NextID(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for {
+		if _, taken := e.reserved[id]; !taken {
+			break
+		}
+		id++
+	}
+	if e.reserved == nil {
+		e.reserved = map[int]time.Time{}
+	}
+	e.reserved[id] = now
+	return id, nil
 }
 
 // ContainerEvent says a container on a host changed.
@@ -157,5 +216,23 @@ func (e *HostEntry) refreshIfDue(ctx context.Context, interval time.Duration, no
 	if !due {
 		return next, e.Inventory.LastError()
 	}
-	return next, e.Inventory.Refresh(ctx)
+	err := e.Inventory.Refresh(ctx)
+	if err == nil {
+		e.allocMu.Lock()
+		e.placed = nil
+		e.allocMu.Unlock()
+	}
+	return next, err
+}
+
+// versionDue reports whether the host's version should be asked again: once
+// per sync interval is enough to notice an upgrade.
+func (e *HostEntry) versionDue(interval time.Duration, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if now.Sub(e.lastVersionCheck) < interval-minRefreshGap {
+		return false
+	}
+	e.lastVersionCheck = now
+	return true
 }

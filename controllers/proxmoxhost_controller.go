@@ -94,7 +94,7 @@ func (r *ProxmoxHostReconciler) reconcile(ctx context.Context, host *v1alpha1.Pr
 		return ctrl.Result{}, stalled(v1alpha1.ReasonCredentialsInvalid, "cannot build a Proxmox client from the spec: "+err.Error())
 	}
 	next, err := entry.refreshIfDue(ctx, interval, r.now())
-	if err == nil {
+	if err == nil && (host.Status.Version == "" || entry.versionDue(interval, r.now())) {
 		var version proxmox.Version
 		if version, err = entry.Client.Version(ctx); err == nil {
 			host.Status.Version = version.Version

@@ -80,7 +80,11 @@ func main() {
 	flag.IntVar(&c.Changes, "changes", 30, "Spec changes to time (cores), one at a time.")
 	flag.BoolVar(&c.JSON, "json", false, "Print JSON instead of a table.")
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	logTo := io.Discard
+	if os.Getenv("PVEBENCH_LOG") != "" {
+		logTo = os.Stderr
+	}
+	ctrl.SetLogger(zap.New(zap.WriteTo(logTo)))
 	r, err := run(c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pvebench:", err)
@@ -263,17 +267,32 @@ func waitAll(ctx context.Context, k8s client.Client, n int, timeout time.Duratio
 			return err
 		}
 		ready := 0
+		reasons := map[string]int{}
 		for _, a := range list.Items {
 			if meta.IsStatusConditionTrue(a.Status.Conditions, v1alpha1.ConditionReady) {
 				ready++
+			} else if c := meta.FindStatusCondition(a.Status.Conditions, v1alpha1.ConditionReady); c != nil {
+				reasons[c.Reason+": "+c.Message]++
 			}
 		}
 		if ready == n {
 			return nil
 		}
+		progress("%d/%d Applications Ready; others: %v", ready, n, reasons)
 		time.Sleep(250 * time.Millisecond)
 	}
 	return fmt.Errorf("not all %d Applications Ready within %s", n, timeout)
+}
+
+var lastProgress time.Time
+
+// progress prints to stderr at most every 5 s, so long runs show life.
+func progress(format string, args ...any) {
+	if time.Since(lastProgress) < 5*time.Second {
+		return
+	}
+	lastProgress = time.Now()
+	fmt.Fprintf(os.Stderr, "pvebench: "+format+"\n", args...)
 }
 
 func snapshotPhase(name string, d time.Duration, sim *pvesim.Server) phase {
