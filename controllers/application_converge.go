@@ -50,7 +50,7 @@ func (r *ApplicationReconciler) converge(ctx context.Context, s *appScope, ct pr
 	if res, done, err := r.convergePower(ctx, s, ct); done || err != nil {
 		return res, err
 	}
-	if ct.Status == "running" && (len(app.Status.IPAddresses) == 0 || r.needsConfigPass(app, ct)) {
+	if ct.Status == "running" && hasNetwork(app) && (len(app.Status.IPAddresses) == 0 || r.needsConfigPass(app, ct)) {
 		r.observeIPs(ctx, s, ct)
 	}
 	if res, done := r.reconcileProvision(ctx, s, ct); done {
@@ -129,11 +129,15 @@ func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope,
 		res, err := r.started(s, upid, err, v1alpha1.ReasonResizing, fmt.Sprintf("growing %s of container %d to %s", rs.Disk, ct.VMID, rs.Size))
 		return res, true, err
 	}
-	pending, err := c.Pending(ctx, ct.Node, ct.VMID)
-	if err != nil {
-		return ctrl.Result{}, true, err
+	s.restartRequired = nil
+	if ct.Status == "running" {
+		// A stopped container has nothing pending: it starts with its config.
+		pending, err := c.Pending(ctx, ct.Node, ct.VMID)
+		if err != nil {
+			return ctrl.Result{}, true, err
+		}
+		s.restartRequired = pendingKeys(pending)
 	}
-	s.restartRequired = pendingKeys(pending)
 	// The config matches this generation: later passes (after a start,
 	// say) need not read it again until the spec changes or drift is due.
 	r.converged.Store(app.UID, convergeMark{generation: app.Generation, at: time.Now()})
@@ -178,6 +182,12 @@ func (r *ApplicationReconciler) convergePower(ctx context.Context, s *appScope, 
 		return res, true, err
 	}
 	return ctrl.Result{}, false, nil
+}
+
+// hasNetwork says whether the container may have addresses worth a call:
+// declared interfaces, or an adopted container's own.
+func hasNetwork(app *v1alpha1.Application) bool {
+	return len(app.Spec.Network) > 0 || app.Spec.Adopt
 }
 
 // observe copies what the inventory shows into status.

@@ -31,7 +31,7 @@ func (r *ApplicationReconciler) pollTask(ctx context.Context, s *appScope) (ctrl
 	switch res {
 	case taskRunning:
 		s.set(progressing(taskReason(ref.Type), fmt.Sprintf("%s of container %d running on %s (task %s)", taskVerb(ref.Type), app.Status.VMID, ref.Node, ref.UPID)))
-		return ctrl.Result{RequeueAfter: taskPoll}, true, nil
+		return ctrl.Result{RequeueAfter: pollAfter(ref, time.Now())}, true, nil
 	case taskFailed:
 		app.Status.Task = nil
 		r.markMutation(app)
@@ -173,6 +173,7 @@ func (r *ApplicationReconciler) create(ctx context.Context, s *appScope) (ctrl.R
 func (r *ApplicationReconciler) allocateVMID(ctx context.Context, s *appScope, node string) (int, ctrl.Result, bool, error) {
 	app := s.app
 	vmid := int(app.Status.VMID)
+	fresh := false
 	switch {
 	case app.Spec.VMID != nil:
 		vmid = int(*app.Spec.VMID)
@@ -181,10 +182,11 @@ func (r *ApplicationReconciler) allocateVMID(ctx context.Context, s *appScope, n
 		if err != nil {
 			return 0, ctrl.Result{}, false, err
 		}
-		vmid = id
+		vmid, fresh = id, true
 	}
 	// The inventory lists only containers; PVE's registry also holds VMs.
-	if err := s.host.Client.CheckVMID(ctx, vmid); err != nil {
+	// A VMID nextid has just handed out needs no second question.
+	if err := checkUnlessFresh(ctx, s.host, vmid, fresh); err != nil {
 		if proxmox.IsAlreadyExists(err) && app.Spec.VMID == nil {
 			app.Status.VMID = 0
 			return 0, ctrl.Result{Requeue: true}, false, nil
@@ -204,6 +206,13 @@ func (r *ApplicationReconciler) allocateVMID(ctx context.Context, s *appScope, n
 	return vmid, ctrl.Result{}, true, nil
 }
 
+func checkUnlessFresh(ctx context.Context, host *HostEntry, vmid int, fresh bool) error {
+	if fresh {
+		return nil
+	}
+	return host.Client.CheckVMID(ctx, vmid)
+}
+
 // started records a task a mutating call started, or classifies its failure.
 func (r *ApplicationReconciler) started(s *appScope, upid proxmox.UPID, err error, reason, msg string) (ctrl.Result, error) {
 	app := s.app
@@ -214,7 +223,7 @@ func (r *ApplicationReconciler) started(s *appScope, upid proxmox.UPID, err erro
 		app.Status.Task = taskRef(upid, time.Now())
 		r.event(app, corev1.EventTypeNormal, reason, msg)
 		s.set(progressing(reason, msg))
-		return ctrl.Result{RequeueAfter: taskPoll}, nil
+		return ctrl.Result{RequeueAfter: pollAfter(app.Status.Task, time.Now())}, nil
 	case proxmox.IsOutcomeUnknown(err):
 		// PVE may have acted: look at the next listing, never repeat blindly.
 		s.set(progressing(reason, msg+": the answer was lost; checking what Proxmox did"))

@@ -43,3 +43,15 @@ func checkTask(ctx context.Context, c proxmox.TaskReader, ref *v1alpha1.TaskRefe
 	}
 	return taskSucceeded, st, nil
 }
+
+// pollAfter is when to ask about a running task again: soon for a young
+// task, then less often (up to 10 s) so hundreds of long creates do not eat
+// the host's request budget. Inventory events (the lock clearing, the state
+// changing) wake the Application sooner.
+func pollAfter(ref *v1alpha1.TaskReference, now time.Time) time.Duration {
+	if ref == nil || ref.StartedAt == nil {
+		return time.Second
+	}
+	d := now.Sub(ref.StartedAt.Time) / 2
+	return min(max(d, time.Second), 10*time.Second)
+}

@@ -33,6 +33,9 @@ type Options struct {
 	ProxmoxBurst int
 	// ProxmoxTimeout bounds one Proxmox HTTP request.
 	ProxmoxTimeout time.Duration
+	// SkipNameValidation allows several managers in one process (tests that
+	// restart the operator); controller names must otherwise be unique.
+	SkipNameValidation bool
 }
 
 // BindFlags registers the options as command-line flags.
