@@ -12,6 +12,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -39,6 +40,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
 		},
 		HealthProbeBindAddress:  o.ProbeAddr,
+		Controller:              config.Controller{SkipNameValidation: &o.SkipNameValidation},
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "pve-operator.proxmox.pve-operator.io",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
