@@ -3,6 +3,8 @@ package controllers_test
 import (
 	"fmt"
 	"net"
+	"net/http"
+	"strings"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -297,6 +299,30 @@ var _ = Describe("Application", func() {
 		Expect(sim.SetLock(int(app.Status.VMID), "")).To(Succeed())
 		eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
 		Expect(simCT(app.Status.VMID).Config).To(HaveKeyWithValue("cores", "2"))
+	})
+
+	It("follows a container migrated to another node instead of recreating it", func() {
+		app := eventuallyApp(e.app(nil), "True", v1alpha1.ReasonReconciled)
+		from := app.Status.Node
+		to := "pve1"
+		if from == to {
+			to = "pve2"
+		}
+		// Migrate it as an admin (or HA) would, through the API.
+		req, err := http.NewRequest("POST", fmt.Sprintf("%s/nodes/%s/lxc/%d/migrate", sim.URL(), from, app.Status.VMID),
+			strings.NewReader("target="+to+"&restart=1"))
+		Expect(err).NotTo(HaveOccurred())
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "PVEAPIToken="+pvesim.DefaultTokenID+"="+pvesim.DefaultTokenSecret)
+		resp, err := sim.HTTPClient().Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(resp.Body.Close()).To(Succeed())
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), resp.Status)
+		Eventually(func() string { return getApp(app).Status.Node }, "30s").Should(Equal(to))
+		got := eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
+		Expect(got.Status.VMID).To(Equal(app.Status.VMID))
+		Expect(sim.Tasks("vzcreate", strconv.Itoa(int(app.Status.VMID)))).To(HaveLen(1), "never recreated")
+		Expect(ownedBy(got)).To(Equal(1))
 	})
 
 	It("recreates a container deleted out of band, reporting ContainerMissing", func() {
