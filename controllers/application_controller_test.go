@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
