@@ -40,6 +40,11 @@ manifests: ## Generate CRDs and RBAC into config/.
 verify-generated: ## Fail when committed generated files differ from a fresh `make generate manifests`.
 	hack/verify-generated.sh
 
+.PHONY: verify-fmt
+verify-fmt: ## Fail when a Go file is not gofmt-formatted.
+	@files=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^hack/envtest/')); \
+	if [ -n "$$files" ]; then echo "not gofmt-formatted: $$files (run make fmt)" >&2; exit 1; fi
+
 .PHONY: fmt
 fmt: ## Run gofmt on the code.
 	gofmt -s -w $$(git ls-files '*.go' | grep -v '^hack/envtest/')
@@ -61,7 +66,7 @@ envtest: ## Build kube-apiserver, etcd and kubectl (cached outside the clone) an
 	hack/envtest/build.sh
 
 .PHONY: test
-test: verify-generated vet envtest ## Check generated files are fresh, then run every test against a real apiserver.
+test: verify-generated verify-fmt vet envtest ## Check generated files are fresh, then run every test against a real apiserver.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 $(TEST_FLAGS)
 
 ##@ Build
