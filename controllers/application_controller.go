@@ -53,9 +53,12 @@ type ApplicationReconciler struct {
 	wake       chan ctrlEvent
 }
 
+// convergeMark remembers the last config pass: the generation it applied,
+// when, and which keys Proxmox left pending for a restart.
 type convergeMark struct {
-	generation int64
-	at         time.Time
+	generation  int64
+	at          time.Time
+	restartKeys []string
 }
 
 // Reconcile drives an Application towards its spec. Each step returns early

@@ -173,6 +173,23 @@ var _ = Describe("Application", func() {
 		Expect(sim.Tasks("vzdestroy", strconv.Itoa(int(app.Status.VMID)))).To(BeEmpty())
 	})
 
+	It("leaves a change that needs a restart pending and says so", func() {
+		app := eventuallyApp(e.app(nil), "True", v1alpha1.ReasonReconciled)
+		update(app, func(a *v1alpha1.Application) {
+			a.Spec.DNS = &v1alpha1.DNS{Nameservers: []string{"9.9.9.9"}, SearchDomain: "example.com"}
+		})
+		Eventually(func(g Gomega) {
+			got := getApp(app)
+			c := meta.FindStatusCondition(got.Status.Conditions, controllers.ConditionRestartRequired)
+			g.Expect(c).NotTo(BeNil(), "conditions: %+v; pending in Proxmox: %v", got.Status.Conditions, simCT(app.Status.VMID).Pending)
+			g.Expect(c.Message).To(ContainSubstring("nameserver"))
+		}).Should(Succeed())
+		ct := simCT(app.Status.VMID)
+		Expect(ct.Pending).To(HaveKeyWithValue("nameserver", "9.9.9.9"))
+		Expect(ct.Status).To(Equal("running"), "the operator does not restart on its own")
+		Expect(sim.Tasks("vzreboot", strconv.Itoa(int(app.Status.VMID)))).To(BeEmpty())
+	})
+
 	It("follows powerState and corrects an out-of-band stop", func() {
 		app := eventuallyApp(e.app(nil), "True", v1alpha1.ReasonReconciled)
 		update(app, func(a *v1alpha1.Application) { a.Spec.PowerState = v1alpha1.PowerStateStopped })

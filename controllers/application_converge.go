@@ -44,8 +44,10 @@ func (r *ApplicationReconciler) converge(ctx context.Context, s *appScope, ct pr
 		if res, done, err := r.convergeConfig(ctx, s, ct); done || err != nil {
 			return res, err
 		}
-	} else {
-		s.restartRequired = restartKeys(app)
+	} else if v, ok := r.converged.Load(app.UID); ok {
+		// From memory, not from status: the cached object may predate the
+		// status write of the pass that read Proxmox' pending list.
+		s.restartRequired = v.(convergeMark).restartKeys
 	}
 	if res, done, err := r.convergePower(ctx, s, ct); done || err != nil {
 		return res, err
@@ -56,7 +58,11 @@ func (r *ApplicationReconciler) converge(ctx context.Context, s *appScope, ct pr
 	if res, done := r.reconcileProvision(ctx, s, ct); done {
 		return res, nil
 	}
-	r.converged.Store(app.UID, convergeMark{generation: app.Generation, at: time.Now()})
+	if v, ok := r.converged.Load(app.UID); ok {
+		m := v.(convergeMark)
+		m.generation = app.Generation
+		r.converged.Store(app.UID, m)
+	}
 	s.settled = true
 	msg := fmt.Sprintf("container %d is %s on %s", ct.VMID, ct.Status, ct.Node)
 	if len(s.restartRequired) > 0 {
@@ -140,7 +146,7 @@ func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope,
 	}
 	// The config matches this generation: later passes (after a start,
 	// say) need not read it again until the spec changes or drift is due.
-	r.converged.Store(app.UID, convergeMark{generation: app.Generation, at: time.Now()})
+	r.converged.Store(app.UID, convergeMark{generation: app.Generation, at: time.Now(), restartKeys: s.restartRequired})
 	return ctrl.Result{}, false, nil
 }
 
@@ -236,16 +242,6 @@ func (r *ApplicationReconciler) observeIPs(ctx context.Context, s *appScope, ct 
 		}
 	}
 	s.app.Status.IPAddresses = append(v4, v6...)
-}
-
-// restartKeys carries the RestartRequired keys over between config passes.
-func restartKeys(app *v1alpha1.Application) []string {
-	c := meta.FindStatusCondition(app.Status.Conditions, ConditionRestartRequired)
-	if c == nil || c.Status != metav1.ConditionTrue {
-		return nil
-	}
-	msg := strings.TrimPrefix(c.Message, "pending until the next restart: ")
-	return strings.Split(msg, ", ")
 }
 
 func setRestartRequired(app *v1alpha1.Application, keys []string) {
