@@ -106,7 +106,7 @@ func run(c config) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer env.Stop()
+	defer func() { _ = env.Stop() }()
 	opts := pvesim.DefaultOptions()
 	opts.Durations = pvesim.TaskDurations{
 		pvesim.TaskCreate: {Min: c.Create, Max: c.Create},

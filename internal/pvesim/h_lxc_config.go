@@ -418,6 +418,7 @@ func hResize(s *Server, rq *request) (any, *apiError) {
 				return
 			}
 			if st.avail() < newSize-cur {
+				//nolint:staticcheck // PVE's exact, capitalized text
 				err = fmt.Errorf("Insufficient free space in thin pool (%d < %d)", st.avail(), newSize-cur)
 			}
 		})

@@ -384,6 +384,7 @@ func (j *vzdumpJob) backupOne(tr *taskRun, vmid int) error {
 		}
 		if boolParam(p, "protected") {
 			if max := st.def.spec.MaxProtectedBackups; max > 0 && countProtected(st, vmid) >= max {
+				//nolint:staticcheck // PVE's exact, capitalized text
 				err = fmt.Errorf("The number of protected backups per guest is limited to %d on storage '%s'", max, j.storage)
 				return
 			}

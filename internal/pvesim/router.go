@@ -105,12 +105,3 @@ func matchSegs(tmpl, segs []string) (map[string]string, bool) {
 	}
 	return params, true
 }
-
-// templateFor returns the counter key for a concrete path, or "" if no route
-// matches any method.
-func (rt *router) templateFor(method, path string) string {
-	if r, _ := rt.match(method, path); r != nil {
-		return r.key
-	}
-	return ""
-}
