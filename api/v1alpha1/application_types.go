@@ -168,8 +168,9 @@ type ApplicationSpec struct {
 	SSHPublicKeys []string `json:"sshPublicKeys,omitempty"`
 
 	// provision is a shell script run inside the container (pct exec over SSH)
-	// once it is running, and again whenever the script changes. Needs
-	// spec.ssh on the ProxmoxHost.
+	// once it is running, and again whenever the script changes; a failed run
+	// is retried with backoff. Scripts should be idempotent: a run interrupted
+	// by an operator restart runs again. Needs spec.ssh on the ProxmoxHost.
 	// +optional
 	Provision *Provision `json:"provision,omitempty"`
 
