@@ -50,6 +50,7 @@ type ApplicationReconciler struct {
 
 	provisions provisionRuns
 	converged  sync.Map // UID -> convergeMark
+	holds      sync.Map // UID -> time.Time: a Restore owns the container until then
 	wake       chan ctrlEvent
 }
 
@@ -120,6 +121,10 @@ func (s *appScope) set(o outcome) { s.outcome = o }
 func (r *ApplicationReconciler) reconcileNormal(ctx context.Context, s *appScope) (ctrl.Result, error) {
 	if res, ok, err := r.admit(ctx, s); !ok || err != nil {
 		return res, err
+	}
+	if r.held(s.app.UID) {
+		s.set(progressing(v1alpha1.ReasonRestoring, fmt.Sprintf("a Restore is overwriting container %d; waiting for it", s.app.Status.VMID)))
+		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 	}
 	if res, done, err := r.pollTask(ctx, s); done || err != nil {
 		return res, err

@@ -35,7 +35,7 @@ func (r *ApplicationReconciler) pollTask(ctx context.Context, s *appScope) (ctrl
 	case taskFailed:
 		app.Status.Task = nil
 		r.markMutation(app)
-		if ref.Type == "vzcreate" {
+		if ref.Type == "vzcreate" || ref.Type == "vzrestore" {
 			// PVE removed the half-created container itself; a VMID we picked
 			// is free to be chosen again.
 			if app.Spec.VMID == nil {

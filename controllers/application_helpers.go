@@ -56,9 +56,12 @@ func (r *ApplicationReconciler) wakeApp(uid types.NamespacedName) {
 	}
 }
 
-// createFromBackup creates the container from a Backup archive
-// (spec.restoreFrom); it arrives with the Backup controller.
-func (r *ApplicationReconciler) createFromBackup(_ context.Context, s *appScope) (ctrl.Result, error) {
-	s.set(stalled(v1alpha1.ReasonInvalidSpec, fmt.Sprintf("restoreFrom (Backup %q) is not supported by this operator version yet", s.app.Spec.RestoreFrom.BackupRef.Name)))
-	return ctrl.Result{}, nil
+// createFromBackup creates the container from a Completed Archive Backup
+// (spec.restoreFrom) instead of a template; see restoreNewContainer.
+func (r *ApplicationReconciler) createFromBackup(ctx context.Context, s *appScope) (ctrl.Result, error) {
+	res, err := r.restoreNewContainer(ctx, s)
+	if err != nil {
+		return res, fmt.Errorf("create container from Backup %q: %w", s.app.Spec.RestoreFrom.BackupRef.Name, err)
+	}
+	return res, nil
 }

@@ -65,9 +65,19 @@ const (
 	ReasonFailed              = "Failed"
 	ReasonArchiveProtected    = "ArchiveProtected"
 	ReasonExpired             = "Expired"
+	// ReasonSnapshotModeFallback: vzdump could not use snapshot mode (the
+	// container's storage has no snapshots) and fell back to suspend mode.
+	ReasonSnapshotModeFallback = "SnapshotModeFallback"
+	// ReasonRestoring: a Restore is overwriting the container.
+	ReasonRestoring = "Restoring"
+	// ReasonSnapshotRemoved: a half-made snapshot of a failed Backup was removed.
+	ReasonSnapshotRemoved = "SnapshotRemoved"
 
 	// BackupSchedule reasons.
 	ReasonInvalidSchedule = "InvalidSchedule"
 	ReasonSuspended       = "Suspended"
 	ReasonScheduled       = "Scheduled"
+	// ReasonMissedSchedule: a run was missed (the operator was down) by more
+	// than the starting deadline and was skipped.
+	ReasonMissedSchedule = "MissedSchedule"
 )

@@ -2,6 +2,7 @@ package manager
 
 import (
 	"crypto/tls"
+	"net/http"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
@@ -38,6 +40,8 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			SecureServing: o.SecureMetrics,
 			// HTTP/2 stays off because of the rapid-reset CVEs (CVE-2023-44487).
 			TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
+			// Scrapers authenticate with a token and need GET /metrics via RBAC.
+			FilterProvider: metricsFilter(o.SecureMetrics),
 		},
 		HealthProbeBindAddress:  o.ProbeAddr,
 		Controller:              config.Controller{SkipNameValidation: &o.SkipNameValidation},
@@ -80,12 +84,43 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}).SetupWithManager(mgr, o.HostConcurrency); err != nil {
 		return nil, err
 	}
-	if err := (&controllers.ApplicationReconciler{
+	apps := &controllers.ApplicationReconciler{
 		Client:   mgr.GetClient(),
 		Hosts:    hosts,
 		Recorder: mgr.GetEventRecorder("pve-operator"),
-	}).SetupWithManager(mgr, o.ApplicationConcurrency); err != nil {
+	}
+	if err := apps.SetupWithManager(mgr, o.ApplicationConcurrency); err != nil {
+		return nil, err
+	}
+	if err := (&controllers.BackupReconciler{
+		Client:   mgr.GetClient(),
+		Hosts:    hosts,
+		Recorder: mgr.GetEventRecorder("pve-operator"),
+	}).SetupWithManager(mgr, o.BackupConcurrency); err != nil {
+		return nil, err
+	}
+	if err := (&controllers.RestoreReconciler{
+		Client:   mgr.GetClient(),
+		Hosts:    hosts,
+		Recorder: mgr.GetEventRecorder("pve-operator"),
+		Apps:     apps,
+	}).SetupWithManager(mgr, o.BackupConcurrency); err != nil {
+		return nil, err
+	}
+	if err := (&controllers.BackupScheduleReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("pve-operator"),
+	}).SetupWithManager(mgr, o.BackupConcurrency); err != nil {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// metricsFilter authenticates and authorizes metrics scrapers through the
+// apiserver (TokenReview + SubjectAccessReview) when metrics are secure.
+func metricsFilter(secure bool) func(*rest.Config, *http.Client) (metricsserver.Filter, error) {
+	if !secure {
+		return nil
+	}
+	return filters.WithAuthenticationAndAuthorization
 }
