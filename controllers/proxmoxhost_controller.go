@@ -55,6 +55,7 @@ func (r *ProxmoxHostReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Get(ctx, req.NamespacedName, host); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Hosts.forget(req.Name)
+			forgetHostMetrics(req.Name)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err
@@ -84,6 +85,7 @@ func (r *ProxmoxHostReconciler) reconcile(ctx context.Context, host *v1alpha1.Pr
 		Timeout:            r.Timeout,
 		RateLimit:          proxmox.RateLimit{QPS: r.QPS, Burst: r.Burst},
 		MaxConcurrentTasks: r.MaxTasksPerHost,
+		Observe:            proxmoxObserver(host.Name),
 	}
 	if t := host.Spec.TLS; t != nil {
 		cfg.InsecureSkipVerify = t.InsecureSkipVerify
@@ -109,6 +111,7 @@ func (r *ProxmoxHostReconciler) reconcile(ctx context.Context, host *v1alpha1.Pr
 	}
 	fillInventoryStatus(&host.Status, entry.Inventory.Snapshot())
 	snap := entry.Inventory.Snapshot()
+	setContainerMetrics(host.Name, snap)
 	if len(snap.Nodes) == 0 {
 		// PVE filters listings by privilege instead of refusing them: a
 		// token without Sys.Audit sees an empty cluster, never a 403.

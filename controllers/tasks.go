@@ -30,6 +30,14 @@ const (
 
 // checkTask asks PVE once about a recorded task; it never waits.
 func checkTask(ctx context.Context, c proxmox.TaskReader, ref *v1alpha1.TaskReference) (taskResult, proxmox.TaskStatus, error) {
+	res, st, err := taskState(ctx, c, ref)
+	if err == nil && res != taskRunning {
+		observeTask(ref, res, time.Now())
+	}
+	return res, st, err
+}
+
+func taskState(ctx context.Context, c proxmox.TaskReader, ref *v1alpha1.TaskReference) (taskResult, proxmox.TaskStatus, error) {
 	st, err := c.TaskStatus(ctx, ref.UPID)
 	switch {
 	case proxmox.IsNoSuchTask(err):

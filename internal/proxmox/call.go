@@ -77,8 +77,14 @@ func (c *APIClient) once(ctx context.Context, pc *pve.Client, r request) error {
 		defer release()
 	}
 	xctx, x := withExchange(ctx)
+	start := time.Now()
 	err := c.send(xctx, pc, r)
-	return c.classify(ctx, x, err, r.mutating(), r.secrets)
+	err = c.classify(ctx, x, err, r.mutating(), r.secrets)
+	if c.observe != nil {
+		status, _, _, _ := x.snapshot()
+		c.observe(r.method, Route(r.path), status, Outcome(err), time.Since(start))
+	}
+	return err
 }
 
 func (c *APIClient) send(ctx context.Context, pc *pve.Client, r request) error {

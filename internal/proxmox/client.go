@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	pve "github.com/luthermonson/go-proxmox"
 )
@@ -123,6 +124,7 @@ type APIClient struct {
 	creds      Credentials
 	redactor   redactor
 	limits     *limits
+	observe    func(method, route string, code int, outcome string, d time.Duration)
 
 	// sessionMu serialises logins so concurrent first calls log in once.
 	sessionMu sync.Mutex
@@ -157,6 +159,7 @@ func New(cfg Config) (*APIClient, error) {
 		creds:    cfg.Credentials,
 		redactor: redactor{secrets: cfg.Credentials.secrets()},
 		limits:   newLimits(cfg.RateLimit, cfg.MaxConcurrentTasks),
+		observe:  cfg.Observe,
 	}
 	if cfg.Credentials.useToken() {
 		token := pve.WithAPIToken(cfg.Credentials.TokenID, cfg.Credentials.TokenSecret)

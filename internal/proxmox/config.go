@@ -100,6 +100,15 @@ type Config struct {
 	// DefaultMaxConcurrentTasks. It does not bound tasks running inside PVE:
 	// the client never waits for a task.
 	MaxConcurrentTasks int
+	// Observe, when set, is called after every HTTP attempt of an API call
+	// (retries of a read are separate attempts; the password login is not
+	// observed). method is the HTTP method, route the path template from
+	// Route (node names, VMIDs, UPIDs, volume IDs and other names replaced
+	// by placeholders), code the HTTP status (0 when no response arrived),
+	// outcome "success" or the error class from Outcome, d the time on the
+	// wire (rate-limit waits excluded). It must be fast and safe for
+	// concurrent use. It is not part of Fingerprint.
+	Observe func(method, route string, code int, outcome string, d time.Duration)
 }
 
 func (c Config) withDefaults() Config {
