@@ -158,6 +158,11 @@ func (r *ApplicationReconciler) create(ctx context.Context, s *appScope) (ctrl.R
 		s.set(o)
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	}
+	// Refuse before creating anything what provisioning would refuse later.
+	if o, ok := r.provisionPrerequisites(ctx, s); !ok {
+		s.set(o)
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
+	}
 	vmid, res, ok, err := r.allocateVMID(ctx, s, node)
 	if !ok || err != nil {
 		return res, err

@@ -171,6 +171,19 @@ func (r *ApplicationReconciler) reconcileProvision(ctx context.Context, s *appSc
 	return ctrl.Result{RequeueAfter: 30 * time.Second}, true
 }
 
+// provisionPrerequisites checks that a declared provision script can run at
+// all: the host has SSH access and the script's ConfigMap key exists.
+func (r *ApplicationReconciler) provisionPrerequisites(ctx context.Context, s *appScope) (outcome, bool) {
+	if s.app.Spec.Provision == nil {
+		return outcome{}, true
+	}
+	if s.host.Spec.SSH == nil {
+		return stalled(v1alpha1.ReasonInvalidSpec, fmt.Sprintf("provision needs SSH access: ProxmoxHost %q has no spec.ssh", s.host.Name)), false
+	}
+	_, o, ok := r.provisionScript(ctx, s.app)
+	return o, ok
+}
+
 func provisionFailure(st *v1alpha1.ProvisionStatus) string {
 	if st.ExitCode == nil {
 		return "the provision script could not be run: " + st.OutputTail

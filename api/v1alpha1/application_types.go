@@ -258,6 +258,7 @@ type MountPoint struct {
 	// +required
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:Pattern=`^/[^,;=\s]*[^/,;=\s]$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)[.][.]?(/|$)')",message="path must not contain . or .. segments"
 	Path string `json:"path"`
 
 	// readOnly mounts the volume read-only.
