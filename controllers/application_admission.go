@@ -75,10 +75,7 @@ func (r *ApplicationReconciler) namespaceAllowed(ctx context.Context, host *v1al
 // (host, hostname) across all namespaces. The older Application keeps the
 // claim (ties broken by namespace/name); the later one stalls untouched.
 func (r *ApplicationReconciler) uniqueness(ctx context.Context, app *v1alpha1.Application) (outcome, bool, error) {
-	apps := &v1alpha1.ApplicationList{}
-	if err := r.List(ctx, apps, client.MatchingFields{appHostIndex: app.Spec.HostRef.Name}); err != nil {
-		return outcome{}, false, err
-	}
+	host := app.Spec.HostRef.Name
 	// Only explicit VMIDs are claims to arbitrate here; a VMID the operator
 	// allocated is settled by PVE (one create wins) and the ownership tag.
 	vmid := 0
@@ -86,9 +83,22 @@ func (r *ApplicationReconciler) uniqueness(ctx context.Context, app *v1alpha1.Ap
 		vmid = int(*app.Spec.VMID)
 	}
 	hostname := lxcconfig.Hostname(app)
-	sort.Slice(apps.Items, func(i, j int) bool { return claimsFirst(&apps.Items[i], &apps.Items[j]) })
-	for i := range apps.Items {
-		other := &apps.Items[i]
+	// Two indexed lookups instead of listing every Application on the host:
+	// a full resync would otherwise cost O(N²) object copies.
+	rivals, err := r.listByIndex(ctx, appHostnameIndex, hostnameKey(host, hostname))
+	if err != nil {
+		return outcome{}, false, err
+	}
+	if vmid != 0 {
+		byVMID, err := r.listByIndex(ctx, appVMIDIndex, hostVMIDKey(host, vmid))
+		if err != nil {
+			return outcome{}, false, err
+		}
+		rivals = append(rivals, byVMID...)
+	}
+	sort.Slice(rivals, func(i, j int) bool { return claimsFirst(&rivals[i], &rivals[j]) })
+	for i := range rivals {
+		other := &rivals[i]
 		if other.UID == app.UID {
 			// Everything sorted after this one lost to it, not the other way round.
 			break
@@ -98,15 +108,25 @@ func (r *ApplicationReconciler) uniqueness(ctx context.Context, app *v1alpha1.Ap
 		}
 		if vmid != 0 && claimedVMID(other) == vmid {
 			return stalled(v1alpha1.ReasonVMIDConflict, fmt.Sprintf("VMID %d on host %q is already claimed by Application %s/%s",
-				vmid, app.Spec.HostRef.Name, other.Namespace, other.Name)), true, nil
+				vmid, host, other.Namespace, other.Name)), true, nil
 		}
 		if lxcconfig.Hostname(other) == hostname {
 			return stalled(v1alpha1.ReasonHostnameConflict, fmt.Sprintf("hostname %q on host %q is already used by Application %s/%s",
-				hostname, app.Spec.HostRef.Name, other.Namespace, other.Name)), true, nil
+				hostname, host, other.Namespace, other.Name)), true, nil
 		}
 	}
 	return outcome{}, false, nil
 }
+
+func (r *ApplicationReconciler) listByIndex(ctx context.Context, index, key string) ([]v1alpha1.Application, error) {
+	apps := &v1alpha1.ApplicationList{}
+	if err := r.List(ctx, apps, client.MatchingFields{index: key}); err != nil {
+		return nil, err
+	}
+	return apps.Items, nil
+}
+
+func hostnameKey(host, hostname string) string { return host + "/" + hostname }
 
 func claimedVMID(a *v1alpha1.Application) int {
 	if a.Spec.VMID != nil {

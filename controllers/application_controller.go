@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/lxcconfig"
 	"github.com/pve-operator/pve-operator/internal/sshexec"
 )
 
@@ -29,8 +30,9 @@ const (
 	// Proxmox side effect and removed once deletion (or release) is done.
 	ApplicationFinalizer = "proxmox.pve-operator.io/container"
 
-	appHostIndex = "spec.hostRef.name"
-	appVMIDIndex = "status.hostVMID"
+	appHostIndex     = "spec.hostRef.name"
+	appVMIDIndex     = "status.hostVMID"
+	appHostnameIndex = "spec.hostHostname"
 
 	// driftInterval is how often a settled Application re-reads its config
 	// to detect edits made in Proxmox. Inventory events (status, tags, name,
@@ -156,7 +158,7 @@ func (r *ApplicationReconciler) writeStatus(ctx context.Context, before *v1alpha
 }
 
 func (r *ApplicationReconciler) recordTransition(app *v1alpha1.Application, before *v1alpha1.Application, o outcome) {
-	if r.Recorder == nil || o.reason == "" {
+	if o.reason == "" {
 		return
 	}
 	if prev := findCondition(before.Status.Conditions, v1alpha1.ConditionReady); prev != nil && prev.Reason == o.reason {
@@ -166,7 +168,7 @@ func (r *ApplicationReconciler) recordTransition(app *v1alpha1.Application, befo
 	if o.stalled || o.reason == v1alpha1.ReasonCreateFailed || o.reason == v1alpha1.ReasonProvisionFailed || o.reason == v1alpha1.ReasonTaskFailed {
 		kind = corev1.EventTypeWarning
 	}
-	r.Recorder.Eventf(app, nil, kind, o.reason, "Reconcile", "%s", o.message)
+	r.event(app, kind, o.reason, o.message)
 }
 
 // ctrlEvent wakes one Application (provision finished, inventory change).
@@ -178,6 +180,12 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(context.Background(), &v1alpha1.Application{}, appHostIndex, func(o client.Object) []string {
 		return []string{o.(*v1alpha1.Application).Spec.HostRef.Name}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(context.Background(), &v1alpha1.Application{}, appHostnameIndex, func(o client.Object) []string {
+		a := o.(*v1alpha1.Application)
+		return []string{hostnameKey(a.Spec.HostRef.Name, lxcconfig.Hostname(a))}
 	}); err != nil {
 		return err
 	}

@@ -215,6 +215,16 @@ var _ = Describe("Application", func() {
 		Consistently(func() int { return ownedBy(got) }, "2s").Should(BeZero())
 	})
 
+	It("lets only the first of two Applications claiming one explicit VMID create it", func() {
+		a := e.app(func(a *v1alpha1.Application) { a.Spec.VMID = ptr.To[int32](7200) })
+		b := e.app(func(a *v1alpha1.Application) { a.Spec.VMID = ptr.To[int32](7200) })
+		eventuallyApp(a, "True", v1alpha1.ReasonReconciled)
+		got := eventuallyApp(b, "False", v1alpha1.ReasonVMIDConflict)
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady).Message).To(ContainSubstring(a.Name))
+		Expect(ownedBy(got)).To(BeZero())
+		Expect(simCT(7200).Config["tags"]).To(ContainSubstring(lxcconfig.OwnerTag(string(getApp(a).UID))))
+	})
+
 	It("stalls with VMIDInUse instead of touching a foreign container with the same VMID", func() {
 		Expect(sim.AddContainer("pve1", 7001, map[string]string{"hostname": "foreign", "cores": "1", "memory": "256"}, true)).To(Succeed())
 		before := simCT(7001)

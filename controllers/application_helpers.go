@@ -29,9 +29,7 @@ func (r *ApplicationReconciler) freshEnough(app *v1alpha1.Application, listed ti
 }
 
 func (r *ApplicationReconciler) event(app *v1alpha1.Application, kind, reason, msg string) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(app, nil, kind, reason, "Reconcile", "%s", msg)
-	}
+	emit(r.Recorder, app, kind, reason, msg)
 }
 
 var notedOnce sync.Map // uid/message -> struct{}
