@@ -70,6 +70,24 @@ envtest: ## Build kube-apiserver, etcd and kubectl (cached outside the clone) an
 test: verify-generated verify-fmt vet envtest ## Check generated files are fresh, then run every test against a real apiserver.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 $(TEST_FLAGS)
 
+# Sizes of the long fault and crash runs (make test runs 12 Applications and 20 kill points).
+FAULT_APPS ?= 60
+CRASH_KILLS ?= 200
+CRASH_SEED ?= 1
+
+.PHONY: test-faults
+test-faults: envtest ## Fault suite at FAULT_APPS Applications and SIGKILL crash-consistency over CRASH_KILLS kill points (seed CRASH_SEED).
+	FAULT_APPS=$(FAULT_APPS) CRASH_KILLS=$(CRASH_KILLS) CRASH_SEED=$(CRASH_SEED) KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) \
+		$(GO) test ./test/faults ./test/crash -count=1 -p 1 -v -timeout 90m $(TEST_FLAGS)
+
+# Benchmark size and extra pvebench flags, e.g. make bench BENCH_N=1000 BENCH_FLAGS='-create 2s -start 1s -json'.
+BENCH_N ?= 100
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: envtest ## Run cmd/pvebench (the manager binary against the simulator) with BENCH_N Applications.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) run ./cmd/pvebench -n $(BENCH_N) $(BENCH_FLAGS)
+
 ##@ Build
 
 .PHONY: build

@@ -90,7 +90,11 @@ func (r *BackupReconciler) snapshotTaskEnded(ctx context.Context, s *backupScope
 		return ctrl.Result{RequeueAfter: requeueSoon}, nil
 	}
 	snaps, err := s.host.Client.Snapshots(ctx, b.Status.Node, int(b.Status.VMID))
-	if err != nil && !proxmox.IsNotFound(err) {
+	if proxmox.IsNotFound(err) {
+		r.fail(s, v1alpha1.ReasonTaskFailed, fmt.Sprintf("the snapshot task ended but container %d no longer exists (deleted meanwhile), and its snapshots with it", b.Status.VMID))
+		return ctrl.Result{RequeueAfter: requeueSoon}, nil
+	}
+	if err != nil {
 		return ctrl.Result{}, err
 	}
 	if sn, ok := findSnapshot(snaps, b.Status.SnapshotName); ok && sn.State == "" {

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,26 +86,8 @@ func TestRestartBetweenCreateAndStatusWrite(t *testing.T) {
 
 func setup(t *testing.T, ctx context.Context, k8s client.Client, sim *pvesim.Server) {
 	t.Helper()
-	objs := []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "pve-operator-system"}},
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}},
-		&corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: "pve-operator-system"},
-			StringData: map[string]string{"tokenID": pvesim.DefaultTokenID, "tokenSecret": pvesim.DefaultTokenSecret},
-		},
-		&v1alpha1.ProxmoxHost{
-			ObjectMeta: metav1.ObjectMeta{Name: "pve"},
-			Spec: v1alpha1.ProxmoxHostSpec{
-				Endpoint:       sim.URL(),
-				CredentialsRef: v1alpha1.SecretReference{Name: "creds", Namespace: "pve-operator-system"},
-				TLS:            &v1alpha1.TLSConfig{CABundle: string(sim.CACertPEM())},
-			},
-		},
-	}
-	for _, o := range objs {
-		if err := k8s.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
+	if err := testenv.CreateHost(ctx, k8s, sim, testenv.HostFixture{Name: "pve", Namespaces: []string{"team"}}); err != nil {
+		t.Fatal(err)
 	}
 }
 

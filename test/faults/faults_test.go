@@ -3,12 +3,13 @@ package faults_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,7 +21,14 @@ import (
 	"github.com/pve-operator/pve-operator/internal/testenv"
 )
 
-const apps = 12
+// apps is how many Applications (and Backups) the suite runs: 12 in
+// `make test`, FAULT_APPS (e.g. 60 in `make test-faults`) when set.
+var apps = func() int {
+	if n, err := strconv.Atoi(os.Getenv("FAULT_APPS")); err == nil && n >= 3 {
+		return n
+	}
+	return 12
+}()
 
 // TestConvergesUnderFaults creates Applications while Proxmox fails calls
 // with 5xx, drops answers after committing, fails and stalls tasks, races
@@ -50,13 +58,16 @@ func TestConvergesUnderFaults(t *testing.T) {
 	mctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { _ = mgr.Start(mctx) }()
-	setup(t, ctx, k8s, sim)
+	if err := testenv.CreateHost(ctx, k8s, sim, testenv.HostFixture{Name: "pve", Namespaces: []string{"team"}, SyncInterval: 5 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
 
 	// A container the operator must never touch.
 	if err := sim.AddContainer("pve3", 9000, map[string]string{"hostname": "foreign", "memory": "256"}, true); err != nil {
 		t.Fatal(err)
 	}
-	foreign, _ := sim.Container(9000)
+	ct9000, _ := sim.Container(9000)
+	foreign := map[int]string{9000: ct9000.Digest}
 
 	// Faults during creation.
 	sim.FailRequests("POST", "/nodes/{node}/lxc", 2, 500, "unable to create CT - simulated server error")
@@ -66,7 +77,7 @@ func TestConvergesUnderFaults(t *testing.T) {
 	sim.FailTasks("vzcreate", "", 1, "unable to create CT - simulated failure")
 	stalled := sim.StallTasks("vzstart", "", 1)
 	for i := range apps {
-		if err := k8s.Create(ctx, app(i)); err != nil {
+		if err := k8s.Create(ctx, testenv.SmallApp("team", fmt.Sprintf("app-%d", i), "pve")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -100,7 +111,7 @@ func TestConvergesUnderFaults(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	checkInvariants(t, ctx, k8s, sim, foreign.Digest)
+	checkInvariants(t, ctx, k8s, sim, foreign)
 
 	// A spec change racing concurrent edits in Proxmox (digest changes).
 	list := &v1alpha1.ApplicationList{}
@@ -131,9 +142,26 @@ func TestConvergesUnderFaults(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	checkInvariants(t, ctx, k8s, sim, foreign.Digest)
+	checkInvariants(t, ctx, k8s, sim, foreign)
 
-	// Deletion with failures: everything the operator created goes, nothing else.
+	backupsUnderFaults(t, ctx, k8s, sim, list.Items, foreign)
+	if t.Failed() {
+		return
+	}
+
+	// Deletion with failures: everything the operator created goes, nothing
+	// else; Backups first (their archives with them), then Applications.
+	sim.FailRequests("DELETE", "/nodes/{node}/storage/{storage}/content/{volume...}", 1, 500, "simulated server error")
+	sim.DropAfterCommit("DELETE", "/nodes/{node}/storage/{storage}/content/{volume...}", 1)
+	if err := k8s.DeleteAllOf(ctx, &v1alpha1.Backup{}, client.InNamespace("team")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "all Backups deleted", 2*time.Minute, func() bool {
+		l := &v1alpha1.BackupList{}
+		_ = k8s.List(ctx, l, client.InNamespace("team"))
+		return len(l.Items) == 0
+	})
+	checkInvariants(t, ctx, k8s, sim, foreign)
 	sim.FailRequests("DELETE", "/nodes/{node}/lxc/{vmid}", 2, 500, "CT is locked (backup)")
 	if err := k8s.DeleteAllOf(ctx, &v1alpha1.Application{}, client.InNamespace("team")); err != nil {
 		t.Fatal(err)
@@ -148,79 +176,99 @@ func TestConvergesUnderFaults(t *testing.T) {
 			t.Errorf("container %d is left behind after its Application was deleted", ct.VMID)
 		}
 	}
-	if ct, ok := sim.Container(9000); !ok || ct.Digest != foreign.Digest {
-		t.Errorf("the foreign container was modified or deleted")
-	}
+	checkInvariants(t, ctx, k8s, sim, foreign)
 }
 
-// checkInvariants: every Application maps to exactly one container, which is
-// the one in its status; every owned container belongs to an existing
-// Application; the foreign container is unchanged.
-func checkInvariants(t *testing.T, ctx context.Context, k8s client.Client, sim *pvesim.Server, foreignDigest string) {
+// backupsUnderFaults backs up every Application (archives, and snapshots
+// of every third) while vzdump requests fail or lose their answers, one
+// container holds a stale lock for a while and one vzdump task fails inside
+// Proxmox: every Backup must end Completed except the one whose task
+// failed, which must say why; the archives and snapshots must be there.
+func backupsUnderFaults(t *testing.T, ctx context.Context, k8s client.Client, sim *pvesim.Server, apps []v1alpha1.Application, foreign map[int]string) {
 	t.Helper()
-	list := &v1alpha1.ApplicationList{}
-	if err := k8s.List(ctx, list, client.InNamespace("team")); err != nil {
-		t.Fatal(err)
-	}
-	byUID := map[string]v1alpha1.Application{}
-	for _, a := range list.Items {
-		byUID[string(a.UID)] = a
-	}
-	owned := map[string][]int{}
-	for _, ct := range sim.State().Containers {
-		uid, ok := lxcconfig.OwnerOf(lxcconfig.SplitTags(ct.Config["tags"]))
-		if !ok {
-			continue
+	create := func(i int, a v1alpha1.Application) {
+		typ := v1alpha1.BackupTypeArchive
+		if i%3 == 1 {
+			typ = v1alpha1.BackupTypeSnapshot
 		}
-		if _, exists := byUID[uid]; !exists {
-			t.Errorf("container %d is owned by no existing Application (orphan)", ct.VMID)
-		}
-		owned[uid] = append(owned[uid], ct.VMID)
-	}
-	for uid, a := range byUID {
-		if got := owned[uid]; len(got) != 1 || got[0] != int(a.Status.VMID) {
-			t.Errorf("Application %s owns containers %v, status says %d", a.Name, got, a.Status.VMID)
-		}
-	}
-	if ct, ok := sim.Container(9000); !ok || ct.Digest != foreignDigest {
-		t.Errorf("the foreign container was modified or deleted")
-	}
-}
-
-func app(i int) *v1alpha1.Application {
-	return &v1alpha1.Application{
-		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app-%d", i), Namespace: "team"},
-		Spec: v1alpha1.ApplicationSpec{
-			HostRef:   v1alpha1.LocalObjectReference{Name: "pve"},
-			Template:  pvesim.DebianTemplate,
-			Resources: &v1alpha1.Resources{Cores: ptr.To[int32](1), Memory: ptr.To(resource.MustParse("256Mi"))},
-			RootFS:    &v1alpha1.RootFS{Storage: "local-lvm", Size: resource.MustParse("1Gi")},
-		},
-	}
-}
-
-func setup(t *testing.T, ctx context.Context, k8s client.Client, sim *pvesim.Server) {
-	t.Helper()
-	for _, o := range []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "pve-operator-system"}},
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}},
-		&corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: "pve-operator-system"},
-			StringData: map[string]string{"tokenID": pvesim.DefaultTokenID, "tokenSecret": pvesim.DefaultTokenSecret},
-		},
-		&v1alpha1.ProxmoxHost{
-			ObjectMeta: metav1.ObjectMeta{Name: "pve"},
-			Spec: v1alpha1.ProxmoxHostSpec{
-				Endpoint:       sim.URL(),
-				CredentialsRef: v1alpha1.SecretReference{Name: "creds", Namespace: "pve-operator-system"},
-				TLS:            &v1alpha1.TLSConfig{CABundle: string(sim.CACertPEM())},
-				SyncInterval:   &metav1.Duration{Duration: 5 * time.Second},
+		b := &v1alpha1.Backup{
+			ObjectMeta: metav1.ObjectMeta{Name: "bk-" + a.Name, Namespace: "team"},
+			Spec: v1alpha1.BackupSpec{
+				ApplicationRef:   v1alpha1.LocalObjectReference{Name: a.Name},
+				BackupParameters: v1alpha1.BackupParameters{Type: typ},
 			},
-		},
-	} {
-		if err := k8s.Create(ctx, o); err != nil {
+		}
+		if err := k8s.Create(ctx, b); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// First alone, so that no other fault (a lost answer, after which the
+	// operator cannot know the task failed and rightly tries again) hides
+	// it: a vzdump task failing inside Proxmox.
+	sim.FailTasks("vzdump", strconv.Itoa(int(apps[0].Status.VMID)), 1, "job errors")
+	create(0, apps[0])
+	waitFor(t, "the first Backup to fail", time.Minute, func() bool {
+		b := &v1alpha1.Backup{}
+		_ = k8s.Get(ctx, client.ObjectKey{Namespace: "team", Name: "bk-" + apps[0].Name}, b)
+		return b.Status.Phase == v1alpha1.BackupPhaseFailed
+	})
+	sim.FailRequests("POST", "/nodes/{node}/vzdump", 2, 500, "simulated server error")
+	sim.DropAfterCommit("POST", "/nodes/{node}/vzdump", 1)
+	sim.FailRequests("POST", "/nodes/{node}/lxc/{vmid}/snapshot", 1, 503, "Service Unavailable")
+	sim.DropAfterCommit("POST", "/nodes/{node}/lxc/{vmid}/snapshot", 1)
+	locked := int(apps[len(apps)-1].Status.VMID)
+	if err := sim.SetLock(locked, "backup"); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range apps[1:] {
+		create(i+1, a)
+	}
+	time.Sleep(3 * time.Second)
+	if err := sim.SetLock(locked, ""); err != nil {
+		t.Fatal(err)
+	}
+	var completed, failed []v1alpha1.Backup
+	waitFor(t, "all Backups to finish", 2*time.Minute, func() bool {
+		l := &v1alpha1.BackupList{}
+		if err := k8s.List(ctx, l, client.InNamespace("team")); err != nil {
+			return false
+		}
+		completed, failed = nil, nil
+		for _, b := range l.Items {
+			switch b.Status.Phase {
+			case v1alpha1.BackupPhaseCompleted:
+				completed = append(completed, b)
+			case v1alpha1.BackupPhaseFailed:
+				failed = append(failed, b)
+			}
+		}
+		return len(completed)+len(failed) == len(apps)
+	})
+	if len(failed) != 1 {
+		for _, b := range failed {
+			t.Logf("Backup %s failed: %v", b.Name, meta.FindStatusCondition(b.Status.Conditions, v1alpha1.ConditionReady))
+		}
+		for _, tk := range sim.Tasks("vzdump", "") {
+			t.Logf("vzdump task %s: exit %q", tk.UPID, tk.ExitStatus)
+		}
+		t.Errorf("%d Backups failed, want exactly the one whose vzdump task failed", len(failed))
+	} else if c := meta.FindStatusCondition(failed[0].Status.Conditions, v1alpha1.ConditionReady); c == nil || !strings.Contains(c.Message, "job errors") {
+		t.Errorf("the failed Backup does not say why: %v", c)
+	}
+	t.Logf("%d Backups Completed, %d Failed (the injected task failure)", len(completed), len(failed))
+	checkInvariants(t, ctx, k8s, sim, foreign)
+}
+
+// checkInvariants fails the test on every violation of the data invariants
+// (see testenv.CheckInvariants).
+func checkInvariants(t *testing.T, ctx context.Context, k8s client.Client, sim *pvesim.Server, foreign map[int]string) {
+	t.Helper()
+	violations, err := testenv.CheckInvariants(ctx, k8s, sim, "team", foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range violations {
+		t.Error(v)
 	}
 }
 

@@ -1,0 +1,122 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/lxcconfig"
+	"github.com/pve-operator/pve-operator/internal/pvesim"
+)
+
+// backupNotesPrefix is how the operator marks the archives it takes (the
+// first word of the vzdump notes); see controllers/backup_archive.go.
+const backupNotesPrefix = "pve-operator-backup="
+
+// CheckInvariants checks the promises the operator makes about data, in
+// one namespace, and returns every violation found (none is success):
+//
+//   - every Application not being deleted owns exactly one container, the
+//     one its status names;
+//   - every container carrying an owner tag belongs to an existing
+//     Application (no orphans);
+//   - every container in foreign (VMID → digest at the start) still exists
+//     with the same digest: the operator never modified or deleted it;
+//   - every Completed Backup's archive (or snapshot) exists;
+//   - no Backup has more than one archive, and no archive the operator
+//     took outlives its Backup (all fixtures use deletionPolicy Delete).
+func CheckInvariants(ctx context.Context, k8s client.Reader, sim *pvesim.Server, namespace string, foreign map[int]string) ([]string, error) {
+	apps := &v1alpha1.ApplicationList{}
+	if err := k8s.List(ctx, apps, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	backups := &v1alpha1.BackupList{}
+	if err := k8s.List(ctx, backups, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	state := sim.State()
+	var v []string
+
+	byUID := map[string]v1alpha1.Application{}
+	for _, a := range apps.Items {
+		byUID[string(a.UID)] = a
+	}
+	owned := map[string][]int{}
+	containers := map[int]pvesim.ContainerView{}
+	for _, ct := range state.Containers {
+		containers[ct.VMID] = ct
+		uid, ok := lxcconfig.OwnerOf(lxcconfig.SplitTags(ct.Config["tags"]))
+		if !ok {
+			continue
+		}
+		if _, exists := byUID[uid]; !exists {
+			v = append(v, fmt.Sprintf("container %d is owned by no existing Application (orphan, owner %s)", ct.VMID, uid))
+		}
+		owned[uid] = append(owned[uid], ct.VMID)
+	}
+	for uid, a := range byUID {
+		got := owned[uid]
+		switch {
+		case a.DeletionTimestamp != nil && len(got) <= 1:
+		case len(got) != 1 || got[0] != int(a.Status.VMID):
+			v = append(v, fmt.Sprintf("Application %s owns containers %v, status says %d", a.Name, got, a.Status.VMID))
+		}
+	}
+	for vmid, digest := range foreign {
+		ct, ok := containers[vmid]
+		switch {
+		case !ok:
+			v = append(v, fmt.Sprintf("foreign container %d was deleted", vmid))
+		case ct.Digest != digest:
+			v = append(v, fmt.Sprintf("foreign container %d was modified (digest %s, was %s)", vmid, ct.Digest, digest))
+		}
+	}
+
+	archives := map[string][]string{}
+	volids := map[string]bool{}
+	for _, vol := range state.Volumes {
+		volids[vol.Volid] = true
+		first, _, _ := strings.Cut(vol.Notes, " ")
+		if uid, ok := strings.CutPrefix(first, backupNotesPrefix); ok && vol.Content == "backup" {
+			archives[uid] = append(archives[uid], vol.Volid)
+		}
+	}
+	backupUIDs := map[string]bool{}
+	for _, b := range backups.Items {
+		backupUIDs[string(b.UID)] = true
+		if n := len(archives[string(b.UID)]); n > 1 {
+			v = append(v, fmt.Sprintf("Backup %s has %d archives: %v", b.Name, n, archives[string(b.UID)]))
+		}
+		if b.Status.Phase != v1alpha1.BackupPhaseCompleted {
+			continue
+		}
+		if b.Spec.Type == v1alpha1.BackupTypeSnapshot {
+			ct, ok := containers[int(b.Status.VMID)]
+			if ok && !hasSnapshot(ct, b.Status.SnapshotName) {
+				v = append(v, fmt.Sprintf("Completed Backup %s: snapshot %q is missing on container %d", b.Name, b.Status.SnapshotName, b.Status.VMID))
+			}
+			continue
+		}
+		if !volids[b.Status.VolID] {
+			v = append(v, fmt.Sprintf("Completed Backup %s: archive %q does not exist", b.Name, b.Status.VolID))
+		}
+	}
+	for uid, vols := range archives {
+		if !backupUIDs[uid] {
+			v = append(v, fmt.Sprintf("archives %v outlive their Backup %s", vols, uid))
+		}
+	}
+	return v, nil
+}
+
+func hasSnapshot(ct pvesim.ContainerView, name string) bool {
+	for _, s := range ct.Snapshots {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}

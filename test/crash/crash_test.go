@@ -1,0 +1,414 @@
+package crash_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/manager"
+	"github.com/pve-operator/pve-operator/internal/pvesim"
+	"github.com/pve-operator/pve-operator/internal/testenv"
+)
+
+const ns = "team"
+
+// TestCrashConsistency SIGKILLs the manager process at seeded random moments
+// while a workload creates and deletes Applications, takes archive and
+// snapshot Backups, deletes Backups and restores them, restarts it each
+// time, and finally lets one manager run to convergence. Then everything
+// must have converged and the data invariants must hold.
+//
+// CRASH_KILLS sets the number of kill points (default 20; `make test-faults`
+// runs 200) and CRASH_SEED the seed of the kill schedule and of the
+// workload's choices. The interleaving with the simulator's tasks is not
+// reproducible to the millisecond, the schedule is. CRASH_DEBUG=1 logs the
+// simulator's tasks and containers at the end.
+func TestCrashConsistency(t *testing.T) {
+	kills := envInt(t, "CRASH_KILLS", 20)
+	seed := int64(envInt(t, "CRASH_SEED", 1))
+	t.Logf("kill points: %d, seed: %d (rerun with CRASH_SEED=%d CRASH_KILLS=%d)", kills, seed, seed, kills)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	env, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = env.Stop() }()
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := env.WriteKubeconfig(kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := testenv.BuildManager(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tasks long enough that kills land while they run.
+	ms := time.Millisecond
+	opts := pvesim.DefaultOptions()
+	opts.Durations = pvesim.TaskDurations{
+		pvesim.TaskCreate:   {Min: 400 * ms, Max: 1200 * ms},
+		pvesim.TaskStart:    {Min: 200 * ms, Max: 500 * ms},
+		pvesim.TaskVzdump:   {Min: 500 * ms, Max: 1500 * ms},
+		pvesim.TaskRestore:  {Min: 400 * ms, Max: 1200 * ms},
+		pvesim.TaskDestroy:  {Min: 200 * ms, Max: 600 * ms},
+		pvesim.TaskShutdown: {Min: 200 * ms, Max: 400 * ms},
+		pvesim.TaskStop:     {Min: 100 * ms, Max: 300 * ms},
+	}
+	sim, err := pvesim.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sim.Close() }()
+	k8s, err := client.New(env.Config, client.Options{Scheme: manager.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testenv.CreateHost(ctx, k8s, sim, testenv.HostFixture{Name: "pve", Namespaces: []string{ns}, SyncInterval: 5 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	// Containers the operator must never touch, one stopped, one running.
+	if err := sim.AddContainer("pve3", 9000, map[string]string{"hostname": "foreign", "memory": "256"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := sim.AddContainer("pve1", 9001, map[string]string{"hostname": "foreign-running", "memory": "512"}, true); err != nil {
+		t.Fatal(err)
+	}
+	foreign := map[int]string{}
+	for _, id := range []int{9000, 9001} {
+		ct, _ := sim.Container(id)
+		foreign[id] = ct.Digest
+	}
+
+	logPath := filepath.Join(dir, "manager.log")
+	start := func() *testenv.ManagerProcess {
+		p, err := testenv.StartManager(bin, kubeconfig, logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	defer func() {
+		if t.Failed() {
+			keepLog(t, logPath)
+		}
+	}()
+
+	w := &workload{k8s: k8s, rng: rand.New(rand.NewPCG(uint64(seed), 1))}
+	wctx, stopWorkload := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { w.run(wctx, t) })
+
+	// The kill loop: start, let it work for a random while, SIGKILL.
+	effective := 0
+	for i := range kills {
+		before := mutatingRequests(sim)
+		p := start()
+		// Kill at a random moment after it began talking to Proxmox: a kill
+		// during start-up (cache sync) tests nothing.
+		talking := totalRequests(sim)
+		_ = testenv.Poll(ctx, 10*time.Second, func() (bool, error) { return totalRequests(sim) > talking, nil })
+		time.Sleep(time.Duration(rng.IntN(4000)) * ms)
+		p.Kill()
+		running := 0
+		for _, tk := range sim.State().Tasks {
+			if tk.Running {
+				running++
+			}
+		}
+		after := mutatingRequests(sim)
+		if after > before || running > 0 {
+			effective++
+		}
+		if i%20 == 19 {
+			t.Logf("kill %d/%d: %d mutating requests so far, %d tasks running at the kill", i+1, kills, after, running)
+		}
+	}
+	stopWorkload()
+	wg.Wait()
+	t.Logf("%d of %d kill points interrupted Proxmox work (a mutating request in that run or a task running at the kill); workload: %s",
+		effective, kills, w.summary())
+	if effective == 0 {
+		t.Fatal("no kill point interrupted any Proxmox work: the test exercised nothing")
+	}
+
+	// One last manager runs until everything settles.
+	p := start()
+	defer func() {
+		if err := p.Stop(30 * time.Second); err != nil {
+			t.Errorf("manager did not shut down cleanly: %v", err)
+		}
+	}()
+	if err := testenv.Poll(ctx, 4*time.Minute, func() (bool, error) { return settled(ctx, k8s) }); err != nil {
+		reportUnsettled(t, ctx, k8s)
+		t.Fatalf("not converged after the last restart: %v", err)
+	}
+	reportOutcomes(t, ctx, k8s)
+	if os.Getenv("CRASH_DEBUG") != "" {
+		st := sim.State()
+		for _, tk := range st.Tasks {
+			t.Logf("task %s %s %s start %d end %d exit %q", tk.Type, tk.ID, tk.Node, tk.StartTime, tk.EndTime, tk.ExitStatus)
+		}
+		for _, ct := range st.Containers {
+			t.Logf("ct %d tags %q snaps %+v", ct.VMID, ct.Config["tags"], ct.Snapshots)
+		}
+	}
+	violations, err := testenv.CheckInvariants(ctx, k8s, sim, ns, foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range violations {
+		t.Error(v)
+	}
+	t.Logf("converged: %d invariant violations", len(violations))
+}
+
+// workload drives creates, deletes, backups and restores in rounds until
+// stopped, never waiting for the operator longer than a few seconds: kills
+// must land in the middle of everything.
+type workload struct {
+	k8s client.Client
+	rng *rand.Rand
+
+	mu                                       sync.Mutex
+	apps, deletes, backups, restores, rounds int
+}
+
+func (w *workload) summary() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return fmt.Sprintf("%d rounds, %d Applications created, %d deleted, %d Backups, %d Restores",
+		w.rounds, w.apps, w.deletes, w.backups, w.restores)
+}
+
+func (w *workload) count(f *int) {
+	w.mu.Lock()
+	*f++
+	w.mu.Unlock()
+}
+
+func (w *workload) run(ctx context.Context, t *testing.T) {
+	create := func(o client.Object, counter *int) {
+		if err := w.k8s.Create(ctx, o); err != nil && ctx.Err() == nil {
+			t.Errorf("create %s: %v", o.GetName(), err)
+			return
+		}
+		w.count(counter)
+	}
+	del := func(o client.Object) {
+		if err := w.k8s.Delete(ctx, o); client.IgnoreNotFound(err) != nil && ctx.Err() == nil {
+			t.Errorf("delete %s: %v", o.GetName(), err)
+		}
+	}
+	for r := 0; ctx.Err() == nil; r++ {
+		for i := range 3 {
+			create(testenv.SmallApp(ns, appName(r, i), "pve"), &w.apps)
+		}
+		// Wait a little for the previous round's first app, then back it up
+		// twice (archive and snapshot) and restore the round before's backup.
+		if r > 0 {
+			w.waitReady(ctx, appName(r-1, 0), 8*time.Second)
+			create(backup(fmt.Sprintf("bk-%d", r-1), appName(r-1, 0), v1alpha1.BackupTypeArchive), &w.backups)
+			create(backup(fmt.Sprintf("snap-%d", r-1), appName(r-1, 1), v1alpha1.BackupTypeSnapshot), &w.backups)
+		}
+		if r > 1 && w.rng.IntN(2) == 0 && w.waitBackup(ctx, fmt.Sprintf("bk-%d", r-2), 8*time.Second) {
+			create(&v1alpha1.Restore{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("rs-%d", r-2), Namespace: ns},
+				Spec:       v1alpha1.RestoreSpec{BackupRef: v1alpha1.LocalObjectReference{Name: fmt.Sprintf("bk-%d", r-2)}},
+			}, &w.restores)
+		}
+		// Delete two rounds back: Applications (one chosen at random is
+		// kept) and, half the time, the archive Backup.
+		if r > 2 {
+			keep := w.rng.IntN(3)
+			for i := range 3 {
+				if i != keep {
+					del(&v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Name: appName(r-3, i), Namespace: ns}})
+					w.count(&w.deletes)
+				}
+			}
+			if w.rng.IntN(2) == 0 {
+				del(&v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bk-%d", r-3), Namespace: ns}})
+			}
+		}
+		w.count(&w.rounds)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(1000+w.rng.IntN(3000)) * time.Millisecond):
+		}
+	}
+}
+
+func (w *workload) waitReady(ctx context.Context, name string, d time.Duration) {
+	_ = testenv.Poll(ctx, d, func() (bool, error) {
+		a := &v1alpha1.Application{}
+		if err := w.k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, a); err != nil {
+			return false, nil
+		}
+		return meta.IsStatusConditionTrue(a.Status.Conditions, v1alpha1.ConditionReady), nil
+	})
+}
+
+// waitBackup waits a little for a Backup to complete: a Restore of one
+// that has not is refused at once and would exercise nothing.
+func (w *workload) waitBackup(ctx context.Context, name string, d time.Duration) bool {
+	return testenv.Poll(ctx, d, func() (bool, error) {
+		b := &v1alpha1.Backup{}
+		if err := w.k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, b); err != nil {
+			return false, nil
+		}
+		return b.Status.Phase == v1alpha1.BackupPhaseCompleted, nil
+	}) == nil
+}
+
+func appName(round, i int) string { return fmt.Sprintf("app-%d-%d", round, i) }
+
+func backup(name, app string, typ v1alpha1.BackupType) *v1alpha1.Backup {
+	return &v1alpha1.Backup{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: v1alpha1.BackupSpec{
+			ApplicationRef:   v1alpha1.LocalObjectReference{Name: app},
+			BackupParameters: v1alpha1.BackupParameters{Type: typ},
+		},
+	}
+}
+
+// settled: every Application Ready or gone, every Backup and Restore in a
+// final phase, nothing left mid-deletion.
+func settled(ctx context.Context, k8s client.Client) (bool, error) {
+	apps := &v1alpha1.ApplicationList{}
+	backups := &v1alpha1.BackupList{}
+	restores := &v1alpha1.RestoreList{}
+	for _, l := range []client.ObjectList{apps, backups, restores} {
+		if err := k8s.List(ctx, l, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+	}
+	for _, a := range apps.Items {
+		if a.DeletionTimestamp != nil || !meta.IsStatusConditionTrue(a.Status.Conditions, v1alpha1.ConditionReady) {
+			return false, nil
+		}
+	}
+	for _, b := range backups.Items {
+		final := b.Status.Phase == v1alpha1.BackupPhaseCompleted || b.Status.Phase == v1alpha1.BackupPhaseFailed
+		// A Backup of an Application deleted before it ran waits for the
+		// Application to come back; that is settled too.
+		waiting := meta.IsStatusConditionPresentAndEqual(b.Status.Conditions, v1alpha1.ConditionReady, metav1.ConditionFalse) &&
+			meta.FindStatusCondition(b.Status.Conditions, v1alpha1.ConditionReady).Reason == v1alpha1.ReasonApplicationNotFound
+		if b.DeletionTimestamp != nil || !(final || waiting) {
+			return false, nil
+		}
+	}
+	for _, r := range restores.Items {
+		if r.Status.Phase != v1alpha1.RestorePhaseCompleted && r.Status.Phase != v1alpha1.RestorePhaseFailed {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// reportOutcomes logs the Backups and Restores that did not complete and
+// why: a crash may fail one (a Backup of a container deleted meanwhile), and
+// the log says so instead of hiding it.
+func reportOutcomes(t *testing.T, ctx context.Context, k8s client.Client) {
+	backups := &v1alpha1.BackupList{}
+	restores := &v1alpha1.RestoreList{}
+	_ = k8s.List(ctx, backups, client.InNamespace(ns))
+	_ = k8s.List(ctx, restores, client.InNamespace(ns))
+	done := 0
+	for _, b := range backups.Items {
+		if b.Status.Phase == v1alpha1.BackupPhaseCompleted {
+			done++
+		} else if c := meta.FindStatusCondition(b.Status.Conditions, v1alpha1.ConditionReady); c != nil {
+			t.Logf("Backup %s (%s): %s: %s: %s", b.Name, b.Spec.Type, b.Status.Phase, c.Reason, c.Message)
+		}
+	}
+	t.Logf("%d of %d Backups Completed", done, len(backups.Items))
+	done = 0
+	for _, r := range restores.Items {
+		if r.Status.Phase == v1alpha1.RestorePhaseCompleted {
+			done++
+		} else if c := meta.FindStatusCondition(r.Status.Conditions, v1alpha1.ConditionReady); c != nil {
+			t.Logf("Restore %s: %s: %s: %s", r.Name, r.Status.Phase, c.Reason, c.Message)
+		}
+	}
+	t.Logf("%d of %d Restores Completed", done, len(restores.Items))
+}
+
+func reportUnsettled(t *testing.T, ctx context.Context, k8s client.Client) {
+	apps := &v1alpha1.ApplicationList{}
+	_ = k8s.List(ctx, apps, client.InNamespace(ns))
+	for _, a := range apps.Items {
+		if c := meta.FindStatusCondition(a.Status.Conditions, v1alpha1.ConditionReady); a.DeletionTimestamp != nil || c == nil || c.Status != metav1.ConditionTrue {
+			t.Logf("Application %s (vmid %d, deleting %v): %v", a.Name, a.Status.VMID, a.DeletionTimestamp != nil, c)
+		}
+	}
+	backups := &v1alpha1.BackupList{}
+	_ = k8s.List(ctx, backups, client.InNamespace(ns))
+	for _, b := range backups.Items {
+		t.Logf("Backup %s: phase %s, deleting %v, %v", b.Name, b.Status.Phase, b.DeletionTimestamp != nil,
+			meta.FindStatusCondition(b.Status.Conditions, v1alpha1.ConditionReady))
+	}
+	restores := &v1alpha1.RestoreList{}
+	_ = k8s.List(ctx, restores, client.InNamespace(ns))
+	for _, r := range restores.Items {
+		t.Logf("Restore %s: phase %s, %v", r.Name, r.Status.Phase, meta.FindStatusCondition(r.Status.Conditions, v1alpha1.ConditionReady))
+	}
+}
+
+func totalRequests(sim *pvesim.Server) int {
+	n := 0
+	for _, v := range sim.RequestCounts() {
+		n += v
+	}
+	return n
+}
+
+func mutatingRequests(sim *pvesim.Server) int {
+	n := 0
+	for k, v := range sim.RequestCounts() {
+		if !strings.HasPrefix(k, "GET ") {
+			n += v
+		}
+	}
+	return n
+}
+
+// keepLog copies the manager's log next to the test's working directory's
+// artifacts when the test fails (t.TempDir is removed afterwards).
+func keepLog(t *testing.T, path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	out := filepath.Join(os.TempDir(), fmt.Sprintf("pve-operator-crash-%d.log", time.Now().Unix()))
+	if os.WriteFile(out, data, 0o600) == nil {
+		t.Logf("manager log kept at %s", out)
+	}
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		t.Fatalf("%s=%q: want a non-negative integer", name, v)
+	}
+	return n
+}
