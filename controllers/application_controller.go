@@ -49,6 +49,9 @@ type ApplicationReconciler struct {
 	Recorder events.EventRecorder
 	// SSH builds the runner for provision scripts; nil uses sshexec.New.
 	SSH func(cfg sshexec.Config) (sshexec.Runner, error)
+	// TaskDeadline is how long a task may run before the Application is
+	// Stalled with TaskStuck; 0 means DefaultTaskDeadline.
+	TaskDeadline time.Duration
 
 	provisions provisionRuns
 	converged  sync.Map // UID -> convergeMark

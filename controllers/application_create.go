@@ -31,6 +31,9 @@ func (r *ApplicationReconciler) pollTask(ctx context.Context, s *appScope) (ctrl
 	switch res {
 	case taskRunning:
 		s.set(progressing(taskReason(ref.Type), fmt.Sprintf("%s of container %d running on %s (task %s)", taskVerb(ref.Type), app.Status.VMID, ref.Node, ref.UPID)))
+		if o, late := overdue(ref, fmt.Sprintf("%s of container %d", taskVerb(ref.Type), app.Status.VMID), r.TaskDeadline, time.Now()); late {
+			s.set(o)
+		}
 		return ctrl.Result{RequeueAfter: pollAfter(ref, time.Now())}, true, nil
 	case taskFailed:
 		app.Status.Task = nil

@@ -59,6 +59,9 @@ type BackupReconciler struct {
 	// LockDeadline is how long a locked container is waited for before the
 	// Backup fails; 0 means one hour.
 	LockDeadline time.Duration
+	// TaskDeadline is how long a task may run before the Backup is Stalled
+	// with TaskStuck; 0 means DefaultTaskDeadline.
+	TaskDeadline time.Duration
 
 	// lockRetries counts lock retries per Backup UID for the backoff. It is
 	// only a pacing aid: losing it on restart restarts the backoff, the
@@ -244,6 +247,9 @@ func (r *BackupReconciler) pollTask(ctx context.Context, s *backupScope) (ctrl.R
 	if res == taskRunning {
 		b.Status.Phase = v1alpha1.BackupPhaseRunning
 		s.set(progressing(v1alpha1.ReasonTaskRunning, fmt.Sprintf("%s of container %d running on %s (task %s)", backupTaskVerb(ref.Type), b.Status.VMID, ref.Node, ref.UPID)))
+		if o, late := overdue(ref, fmt.Sprintf("%s of container %d", backupTaskVerb(ref.Type), b.Status.VMID), r.TaskDeadline, r.now()); late {
+			s.set(o)
+		}
 		return ctrl.Result{RequeueAfter: taskPoll}, nil
 	}
 	b.Status.Task = nil

@@ -42,6 +42,9 @@ type RestoreReconciler struct {
 	// task there is no PVE lock to do that) and has it read the config again
 	// afterwards.
 	Apps *ApplicationReconciler
+	// TaskDeadline is how long a task may run before the Restore is Stalled
+	// with TaskStuck; 0 means DefaultTaskDeadline.
+	TaskDeadline time.Duration
 }
 
 type restoreScope struct {
@@ -347,6 +350,9 @@ func (r *RestoreReconciler) pollTask(ctx context.Context, s *restoreScope) (ctrl
 	}
 	if res == taskRunning {
 		s.set(progressing(v1alpha1.ReasonRestoring, fmt.Sprintf("%s of container %d running (task %s)", restoreTaskVerb(ref.Type), rs.Status.VMID, ref.UPID)))
+		if o, late := overdue(ref, fmt.Sprintf("%s of container %d", restoreTaskVerb(ref.Type), rs.Status.VMID), r.TaskDeadline, r.now()); late {
+			s.set(o)
+		}
 		return ctrl.Result{RequeueAfter: taskPoll}, nil
 	}
 	rs.Status.Task = nil

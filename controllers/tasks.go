@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,6 +28,30 @@ const (
 	// taskLost: PVE no longer knows the UPID; judge by the resulting state.
 	taskLost
 )
+
+// DefaultTaskDeadline is how long a Proxmox task may run before the object
+// it belongs to reports it as stuck. Container tasks take seconds to
+// minutes; one running for an hour waits on something a human must look at
+// (a hung storage or NFS mount, a vzdump queued behind another).
+const DefaultTaskDeadline = time.Hour
+
+// overdue returns a Stalled outcome when the recorded task has run longer
+// than deadline (0: DefaultTaskDeadline). The operator keeps polling it and
+// goes on when it ends; Stalled only tells kubectl wait and kstatus that
+// waiting longer will not help by itself.
+func overdue(ref *v1alpha1.TaskReference, what string, deadline time.Duration, now time.Time) (outcome, bool) {
+	if deadline <= 0 {
+		deadline = DefaultTaskDeadline
+	}
+	if ref == nil || ref.StartedAt == nil || now.Sub(ref.StartedAt.Time) <= deadline {
+		return outcome{}, false
+	}
+	ran := now.Sub(ref.StartedAt.Time).Round(time.Second)
+	return stalled(v1alpha1.ReasonTaskStuck, fmt.Sprintf(
+		"%s (task %s on %s) has been running for %s, longer than the task deadline %s: look at the task in Proxmox "+
+			"(Datacenter > Tasks) and stop it if it hangs; the operator goes on when it ends",
+		what, ref.UPID, ref.Node, ran, deadline)), true
+}
 
 // checkTask asks PVE once about a recorded task; it never waits.
 func checkTask(ctx context.Context, c proxmox.TaskReader, ref *v1alpha1.TaskReference) (taskResult, proxmox.TaskStatus, error) {

@@ -57,6 +57,9 @@ const (
 
 	// Backup and Restore reasons.
 	ReasonApplicationNotFound = "ApplicationNotFound"
+	// ReasonTaskStuck: a Proxmox task has run past the operator's task
+	// deadline (--task-deadline); Stalled until it ends.
+	ReasonTaskStuck           = "TaskStuck"
 	ReasonApplicationNotReady = "ApplicationNotReady"
 	ReasonBackupNotFound      = "BackupNotFound"
 	ReasonBackupNotCompleted  = "BackupNotCompleted"

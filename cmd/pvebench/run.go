@@ -61,6 +61,13 @@ func run(c config, dir string) (*report, error) {
 		return nil, err
 	}
 	opts := pvesim.DefaultOptions()
+	// Thin pools big enough for N 1 GiB root disks (the default 500 GiB per
+	// node holds 1,500): the bench measures the operator, not a full disk.
+	for i := range opts.Storages {
+		if opts.Storages[i].ID == "local-lvm" {
+			opts.Storages[i].Total = max(opts.Storages[i].Total, uint64(c.N)*(1<<30))
+		}
+	}
 	opts.Durations = pvesim.TaskDurations{
 		pvesim.TaskCreate: {Min: c.Create, Max: c.Create},
 		pvesim.TaskStart:  {Min: c.Start, Max: c.Start},

@@ -85,25 +85,28 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	apps := &controllers.ApplicationReconciler{
-		Client:   mgr.GetClient(),
-		Hosts:    hosts,
-		Recorder: mgr.GetEventRecorder("pve-operator"),
+		Client:       mgr.GetClient(),
+		Hosts:        hosts,
+		Recorder:     mgr.GetEventRecorder("pve-operator"),
+		TaskDeadline: o.TaskDeadline,
 	}
 	if err := apps.SetupWithManager(mgr, o.ApplicationConcurrency); err != nil {
 		return nil, err
 	}
 	if err := (&controllers.BackupReconciler{
-		Client:   mgr.GetClient(),
-		Hosts:    hosts,
-		Recorder: mgr.GetEventRecorder("pve-operator"),
+		Client:       mgr.GetClient(),
+		Hosts:        hosts,
+		Recorder:     mgr.GetEventRecorder("pve-operator"),
+		TaskDeadline: o.TaskDeadline,
 	}).SetupWithManager(mgr, o.BackupConcurrency); err != nil {
 		return nil, err
 	}
 	if err := (&controllers.RestoreReconciler{
-		Client:   mgr.GetClient(),
-		Hosts:    hosts,
-		Recorder: mgr.GetEventRecorder("pve-operator"),
-		Apps:     apps,
+		Client:       mgr.GetClient(),
+		Hosts:        hosts,
+		Recorder:     mgr.GetEventRecorder("pve-operator"),
+		Apps:         apps,
+		TaskDeadline: o.TaskDeadline,
 	}).SetupWithManager(mgr, o.BackupConcurrency); err != nil {
 		return nil, err
 	}

@@ -33,6 +33,9 @@ type Options struct {
 	ProxmoxBurst int
 	// ProxmoxTimeout bounds one Proxmox HTTP request.
 	ProxmoxTimeout time.Duration
+	// TaskDeadline is how long a Proxmox task may run before its object is
+	// Stalled with reason TaskStuck (it is still watched).
+	TaskDeadline time.Duration
 	// SkipNameValidation allows several managers in one process (tests that
 	// restart the operator); controller names must otherwise be unique.
 	SkipNameValidation bool
@@ -53,6 +56,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.ProxmoxQPS, "proxmox-qps", 20, "Requests per second per Proxmox host.")
 	fs.IntVar(&o.ProxmoxBurst, "proxmox-burst", 40, "Request burst per Proxmox host.")
 	fs.DurationVar(&o.ProxmoxTimeout, "proxmox-timeout", 30*time.Second, "Timeout of one Proxmox HTTP request.")
+	fs.DurationVar(&o.TaskDeadline, "task-deadline", time.Hour, "How long a Proxmox task may run before its object reports Stalled (reason TaskStuck); it is still watched.")
 }
 
 func (o *Options) defaults() {

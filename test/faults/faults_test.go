@@ -30,6 +30,9 @@ var apps = func() int {
 	return 12
 }()
 
+// taskDeadline is short so that a stalled task is reported within the test.
+const taskDeadline = 5 * time.Second
+
 // TestConvergesUnderFaults creates Applications while Proxmox fails calls
 // with 5xx, drops answers after committing, fails and stalls tasks, races
 // digests, loses a node and revokes the token for a while; everything must
@@ -51,7 +54,7 @@ func TestConvergesUnderFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := manager.New(env.Config, manager.Options{SkipNameValidation: true})
+	mgr, err := manager.New(env.Config, manager.Options{SkipNameValidation: true, TaskDeadline: taskDeadline})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +78,7 @@ func TestConvergesUnderFaults(t *testing.T) {
 	sim.FailRequests("POST", "/nodes/{node}/lxc/{vmid}/status/start", 2, 503, "Service Unavailable")
 	sim.DropAfterCommit("POST", "/nodes/{node}/lxc/{vmid}/status/start", 1)
 	sim.FailTasks("vzcreate", "", 1, "unable to create CT - simulated failure")
-	stalled := sim.StallTasks("vzstart", "", 1)
+	sim.StallTasks("vzstart", "", 2)
 	for i := range apps {
 		if err := k8s.Create(ctx, testenv.SmallApp("team", fmt.Sprintf("app-%d", i), "pve")); err != nil {
 			t.Fatal(err)
@@ -95,17 +98,22 @@ func TestConvergesUnderFaults(t *testing.T) {
 	if err := sim.SetNodeOnline("pve2", true); err != nil {
 		t.Fatal(err)
 	}
-	// The stalled start ends (as a slow task would) once it has been seen.
-	_ = stalled
-	waitFor(t, "the stalled start task", time.Minute, func() bool {
-		for _, tk := range sim.Tasks("vzstart", "") {
-			if tk.Stalled {
+	// Two starts stall and outlive the task deadline (one of them may be the
+	// start whose answer was dropped, so the operator never learnt its
+	// UPID): an Application that knows its task must say so (Stalled,
+	// TaskStuck); both must go on once the tasks end.
+	waitFor(t, "an Application to report its stuck task", time.Minute, func() bool {
+		l := &v1alpha1.ApplicationList{}
+		_ = k8s.List(ctx, l, client.InNamespace("team"))
+		for _, a := range l.Items {
+			c := meta.FindStatusCondition(a.Status.Conditions, v1alpha1.ConditionStalled)
+			if c != nil && c.Status == metav1.ConditionTrue && c.Reason == v1alpha1.ReasonTaskStuck {
+				t.Logf("%s: %s", a.Name, c.Message)
 				return true
 			}
 		}
 		return false
 	})
-	time.Sleep(2 * time.Second)
 	sim.ReleaseTasks()
 	waitAllReady(t, ctx, k8s)
 	if t.Failed() {
