@@ -34,10 +34,6 @@ const (
 	appVMIDIndex     = "status.hostVMID"
 	appHostnameIndex = "spec.hostHostname"
 
-	// driftInterval is how often a settled Application re-reads its config
-	// to detect edits made in Proxmox. Inventory events (status, tags, name,
-	// lock, node) wake it sooner; the config read is the only per-object call.
-	driftInterval = 10 * time.Minute
 	// taskPoll is how soon an in-flight task is checked again.
 	taskPoll = 2 * time.Second
 )
@@ -52,11 +48,17 @@ type ApplicationReconciler struct {
 	// TaskDeadline is how long a task may run before the Application is
 	// Stalled with TaskStuck; 0 means DefaultTaskDeadline.
 	TaskDeadline time.Duration
+	// DriftInterval is how often a settled Application re-reads its config
+	// (0: DefaultDriftInterval); DriftReadsPerSecond caps those reads per
+	// host (0: DefaultDriftReadsPerSecond).
+	DriftInterval       time.Duration
+	DriftReadsPerSecond float64
 
-	provisions provisionRuns
-	converged  sync.Map // UID -> convergeMark
-	holds      sync.Map // UID -> time.Time: a Restore owns the container until then
-	wake       chan ctrlEvent
+	provisions  provisionRuns
+	converged   sync.Map // UID -> convergeMark
+	driftBudget sync.Map // host name -> *rate.Limiter
+	holds       sync.Map // UID -> time.Time: a Restore owns the container until then
+	wake        chan ctrlEvent
 }
 
 // convergeMark remembers the last config pass: the generation it applied,
@@ -65,6 +67,9 @@ type convergeMark struct {
 	generation  int64
 	at          time.Time
 	restartKeys []string
+	// driftSlot is when this Application's next drift read may happen,
+	// reserved in the host's drift budget (zero: none reserved).
+	driftSlot time.Time
 }
 
 // Reconcile drives an Application towards its spec. Each step returns early
@@ -86,7 +91,9 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return r.reconcileDelete(ctx, app)
 	}
 	if controllerutil.AddFinalizer(app, ApplicationFinalizer) {
-		if err := r.Update(ctx, app); err != nil {
+		// A conflict here is the cache lagging behind our own earlier
+		// write: retry quietly instead of logging a "Reconciler error".
+		if err := r.Update(ctx, app); err != nil && !apierrors.IsConflict(err) {
 			return ctrl.Result{}, err
 		}
 		return ctrl.Result{Requeue: true}, nil

@@ -40,7 +40,8 @@ func (r *ApplicationReconciler) converge(ctx context.Context, s *appScope, ct pr
 		s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by Proxmox (%s); waiting", ct.VMID, ct.Lock)))
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	if r.needsConfigPass(app, ct) {
+	pass, driftIn := r.configPassDue(app, ct, s.host.Name)
+	if pass {
 		if res, done, err := r.convergeConfig(ctx, s, ct); done || err != nil {
 			return res, err
 		}
@@ -52,7 +53,7 @@ func (r *ApplicationReconciler) converge(ctx context.Context, s *appScope, ct pr
 	if res, done, err := r.convergePower(ctx, s, ct); done || err != nil {
 		return res, err
 	}
-	if ct.Status == "running" && hasNetwork(app) && (len(app.Status.IPAddresses) == 0 || r.needsConfigPass(app, ct)) {
+	if ct.Status == "running" && hasNetwork(app) && (len(app.Status.IPAddresses) == 0 || pass) {
 		r.observeIPs(ctx, s, ct)
 	}
 	if res, done := r.reconcileProvision(ctx, s, ct); done {
@@ -69,28 +70,15 @@ func (r *ApplicationReconciler) converge(ctx context.Context, s *appScope, ct pr
 		msg += fmt.Sprintf("; restart it to apply %s", strings.Join(s.restartRequired, ", "))
 	}
 	s.set(readyOutcome(v1alpha1.ReasonReconciled, msg))
-	res := ctrl.Result{RequeueAfter: driftInterval}
+	res := ctrl.Result{RequeueAfter: DefaultDriftInterval}
+	if driftIn > 0 {
+		res.RequeueAfter = driftIn
+	}
 	if ct.Status == "running" && len(app.Status.IPAddresses) == 0 && len(app.Spec.Network) > 0 {
 		// A DHCP lease arrives some seconds after start.
 		res.RequeueAfter = 5 * time.Second
 	}
 	return res, nil
-}
-
-// needsConfigPass says whether to read the container's config: after a spec
-// change, periodically to detect edits made in Proxmox, and before the
-// operator's tags are on an adopted container.
-func (r *ApplicationReconciler) needsConfigPass(app *v1alpha1.Application, ct proxmox.ContainerSummary) bool {
-	v, ok := r.converged.Load(app.UID)
-	if !ok {
-		return true
-	}
-	m := v.(convergeMark)
-	if m.generation != app.Generation || time.Since(m.at) > driftInterval {
-		return true
-	}
-	owner, tagged := lxcconfig.OwnerOf(ct.Tags)
-	return !tagged || owner != string(app.UID) || lxcconfig.JoinTags(ct.Tags) != lxcconfig.JoinTags(inventoryTags(app, ct))
 }
 
 // inventoryTags is what the tags should read in the inventory once converged.

@@ -43,6 +43,8 @@ type config struct {
 	Start         time.Duration
 	Vzdump        time.Duration
 	SyncInterval  time.Duration
+	DriftInterval time.Duration
+	DriftRate     float64
 	QPS           float64
 	Burst         int
 	MaxTasks      int
@@ -60,6 +62,8 @@ func main() {
 	flag.DurationVar(&c.Start, "start", 200*time.Millisecond, "Simulated vzstart duration.")
 	flag.DurationVar(&c.Vzdump, "vzdump", time.Second, "Simulated vzdump duration.")
 	flag.DurationVar(&c.SyncInterval, "sync-interval", 10*time.Second, "ProxmoxHost syncInterval.")
+	flag.DurationVar(&c.DriftInterval, "drift-interval", 30*time.Second, "Manager --drift-interval: the steady phase starts once every Application is due for a drift read, so it includes them.")
+	flag.Float64Var(&c.DriftRate, "drift-rate", 1, "Manager --drift-reads-per-second per host.")
 	flag.Float64Var(&c.QPS, "qps", 50, "Operator's Proxmox requests per second per host.")
 	flag.IntVar(&c.Burst, "burst", 100, "Operator's Proxmox request burst per host.")
 	flag.IntVar(&c.MaxTasks, "max-tasks", 8, "Operator's mutating requests in flight per host.")

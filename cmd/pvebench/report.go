@@ -40,8 +40,8 @@ type report struct {
 
 func printTable(r *report) {
 	c := r.Config
-	fmt.Printf("pvebench %s: N=%d, %d nodes, create=%s start=%s vzdump=%s, max-tasks=%d, qps=%.0f, workers=%d, backup-workers=%d, sync=%s\n\n",
-		r.Date, c.N, r.Nodes, c.Create, c.Start, c.Vzdump, c.MaxTasks, c.QPS, c.Workers, c.BackupWorkers, c.SyncInterval)
+	fmt.Printf("pvebench %s: N=%d, %d nodes, create=%s start=%s vzdump=%s, max-tasks=%d, qps=%.0f, workers=%d, backup-workers=%d, sync=%s, drift=%s at %g/s\n\n",
+		r.Date, c.N, r.Nodes, c.Create, c.Start, c.Vzdump, c.MaxTasks, c.QPS, c.Workers, c.BackupWorkers, c.SyncInterval, c.DriftInterval, c.DriftRate)
 	fmt.Printf("time to all Ready      %8.1fs   (schedule bound %.1fs, ratio %.2f)\n", r.ReadySeconds, r.BoundSeconds, r.BoundRatio)
 	fmt.Printf("steady requests/sync   %8.1f\n", r.SteadyPerSync)
 	fmt.Printf("steady manager CPU/sync %7.2fs\n", r.SteadyCPUPerSync)

@@ -90,6 +90,8 @@ func run(c config, dir string) (*report, error) {
 		"--proxmox-qps="+strconv.FormatFloat(c.QPS, 'g', -1, 64),
 		"--proxmox-burst="+strconv.Itoa(c.Burst),
 		"--max-tasks-per-host="+strconv.Itoa(c.MaxTasks),
+		"--drift-interval="+c.DriftInterval.String(),
+		"--drift-reads-per-second="+strconv.FormatFloat(c.DriftRate, 'g', -1, 64),
 	)
 	if err != nil {
 		return nil, err
@@ -229,7 +231,11 @@ func (b *bench) waitAllReady(timeout time.Duration) error {
 
 // steady measures what N Ready Applications cost when nothing changes.
 func (b *bench) steady() error {
-	time.Sleep(b.c.SyncInterval) // let in-flight IP polls settle
+	// Start once in-flight IP polls have settled and every Application is
+	// due for its periodic drift read: steady state includes those reads,
+	// which the manager paces per host (--drift-reads-per-second), so they
+	// must not grow with N either.
+	time.Sleep(max(b.c.SyncInterval, b.c.DriftInterval+b.c.SyncInterval))
 	if err := b.begin(); err != nil {
 		return err
 	}

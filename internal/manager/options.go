@@ -36,6 +36,10 @@ type Options struct {
 	// TaskDeadline is how long a Proxmox task may run before its object is
 	// Stalled with reason TaskStuck (it is still watched).
 	TaskDeadline time.Duration
+	// DriftInterval and DriftReadsPerSecond pace the periodic config re-reads
+	// that detect edits made in Proxmox.
+	DriftInterval       time.Duration
+	DriftReadsPerSecond float64
 	// SkipNameValidation allows several managers in one process (tests that
 	// restart the operator); controller names must otherwise be unique.
 	SkipNameValidation bool
@@ -56,6 +60,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.ProxmoxQPS, "proxmox-qps", 20, "Requests per second per Proxmox host.")
 	fs.IntVar(&o.ProxmoxBurst, "proxmox-burst", 40, "Request burst per Proxmox host.")
 	fs.DurationVar(&o.ProxmoxTimeout, "proxmox-timeout", 30*time.Second, "Timeout of one Proxmox HTTP request.")
+	fs.DurationVar(&o.DriftInterval, "drift-interval", 10*time.Minute, "How often a settled Application re-reads its container's config to detect edits made in Proxmox.")
+	fs.Float64Var(&o.DriftReadsPerSecond, "drift-reads-per-second", 1, "Cap on those re-reads per Proxmox host, so the steady-state load does not grow with the number of Applications.")
 	fs.DurationVar(&o.TaskDeadline, "task-deadline", time.Hour, "How long a Proxmox task may run before its object reports Stalled (reason TaskStuck); it is still watched.")
 }
 
