@@ -44,11 +44,16 @@ type RequestFault struct {
 	Path string `json:"path,omitempty"`
 	// Count is how many matching requests are affected: 0 means 1, a
 	// negative value means until cleared.
-	Count   int           `json:"count,omitempty"`
-	Action  FaultAction   `json:"action"`
-	Status  int           `json:"status,omitempty"`
-	Message string        `json:"message,omitempty"`
-	Delay   time.Duration `json:"-"`
+	Count int `json:"count,omitempty"`
+	// Probability, when between 0 and 1, affects each matching request only
+	// with that chance (drawn from the simulator's seeded generator, so a
+	// run is reproducible); requests it spares do not use up Count. 0 (or
+	// 1) affects every matching request.
+	Probability float64       `json:"probability,omitempty"`
+	Action      FaultAction   `json:"action"`
+	Status      int           `json:"status,omitempty"`
+	Message     string        `json:"message,omitempty"`
+	Delay       time.Duration `json:"-"`
 }
 
 type requestFaultState struct {
@@ -115,6 +120,9 @@ func (s *Server) InjectFault(f RequestFault) (string, error) {
 	case FaultError, FaultDrop, FaultDropAfterCommit, FaultPartialAfterCommit, FaultInvalidJSONAfterCommit, FaultDelay, FaultHang:
 	default:
 		return "", fmt.Errorf("unknown fault action %q", f.Action)
+	}
+	if f.Probability < 0 || f.Probability > 1 {
+		return "", fmt.Errorf("fault probability %v: want 0 to 1", f.Probability)
 	}
 	if f.Action == FaultError && f.Status == 0 {
 		f.Status = http.StatusInternalServerError
@@ -204,6 +212,9 @@ func (s *Server) takeRequestFault(method, rel string, rt *route) *RequestFault {
 	defer s.mu.Unlock()
 	for i, fs := range s.reqFaults {
 		if !fs.matches(method, rel, rt) {
+			continue
+		}
+		if p := fs.f.Probability; p > 0 && p < 1 && s.randFloat() >= p {
 			continue
 		}
 		f := fs.f

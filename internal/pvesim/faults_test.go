@@ -3,6 +3,7 @@ package pvesim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -101,6 +102,36 @@ func TestRequestFaultsBeforeCommit(t *testing.T) {
 			t.Fatal("nothing must be created")
 		}
 	})
+}
+
+// TestRequestFaultProbability: a fault with a probability breaks only some
+// matching requests, reproducibly for a seed, and rejects nonsense.
+func TestRequestFaultProbability(t *testing.T) {
+	t.Parallel()
+	failures := func() []int {
+		srv := newSim(t)
+		if _, err := srv.InjectFault(RequestFault{Method: "GET", Path: "/version", Count: -1, Probability: 0.1, Action: FaultError, Status: 500, Message: "simulated"}); err != nil {
+			t.Fatal(err)
+		}
+		var failed []int
+		for i := range 200 {
+			if r := raw(t, srv, "GET", "/version", ""); r.Status != "200 OK" {
+				failed = append(failed, i)
+			}
+		}
+		return failed
+	}
+	first, second := failures(), failures()
+	if len(first) < 5 || len(first) > 40 {
+		t.Fatalf("%d of 200 requests failed at probability 0.1", len(first))
+	}
+	if fmt.Sprint(first) != fmt.Sprint(second) {
+		t.Errorf("the same seed failed different requests: %v and %v", first, second)
+	}
+	srv := newSim(t)
+	if _, err := srv.InjectFault(RequestFault{Path: "/version", Probability: 1.5, Action: FaultError}); err == nil {
+		t.Error("a probability above 1 was accepted")
+	}
 }
 
 func TestRequestFaultsAfterCommit(t *testing.T) {

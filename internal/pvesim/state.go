@@ -415,4 +415,10 @@ func (s *Server) randIntn(n int) int {
 	return s.rng.IntN(n)
 }
 
+func (s *Server) randFloat() float64 {
+	s.rngMu.Lock()
+	defer s.rngMu.Unlock()
+	return s.rng.Float64()
+}
+
 func unixTime(sec int64) time.Time { return time.Unix(sec, 0) }

@@ -33,8 +33,8 @@ var apps = func() int {
 // taskDeadline is short so that a stalled task is reported within the test.
 const taskDeadline = 5 * time.Second
 
-// TestConvergesUnderFaults creates Applications while Proxmox fails calls
-// with 5xx, drops answers after committing, fails and stalls tasks, races
+// TestConvergesUnderFaults creates Applications while Proxmox fails 10% of
+// all mutating calls and some chosen ones with 5xx, drops answers after committing, fails and stalls tasks, races
 // digests, loses a node and revokes the token for a while; everything must
 // converge and the ownership invariants must hold, through creation, a spec
 // change and deletion.
@@ -63,6 +63,16 @@ func TestConvergesUnderFaults(t *testing.T) {
 	go func() { _ = mgr.Start(mctx) }()
 	if err := testenv.CreateHost(ctx, k8s, sim, testenv.HostFixture{Name: "pve", Namespaces: []string{"team"}, SyncInterval: 5 * time.Second}); err != nil {
 		t.Fatal(err)
+	}
+
+	// For the whole run, one mutating call in ten fails with a 5xx (seeded:
+	// the same calls fail on every run with the same order of requests).
+	for _, m := range []string{"POST", "PUT", "DELETE"} {
+		if _, err := sim.InjectFault(pvesim.RequestFault{
+			Method: m, Count: -1, Probability: 0.1, Action: pvesim.FaultError, Status: 500, Message: "simulated server error",
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// A container the operator must never touch.
