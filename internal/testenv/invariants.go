@@ -25,7 +25,8 @@ const backupNotesPrefix = "pve-operator-backup="
 //     Application (no orphans);
 //   - every container in foreign (VMID → digest at the start) still exists
 //     with the same digest: the operator never modified or deleted it;
-//   - every Completed Backup's archive (or snapshot) exists;
+//   - every Completed Backup's archive exists, and its snapshot while the
+//     container it was taken of is still there and not restored over;
 //   - no Backup has more than one archive, and no archive the operator
 //     took outlives its Backup (all fixtures use deletionPolicy Delete).
 func CheckInvariants(ctx context.Context, k8s client.Reader, sim *pvesim.Server, namespace string, foreign map[int]string) ([]string, error) {
@@ -37,12 +38,31 @@ func CheckInvariants(ctx context.Context, k8s client.Reader, sim *pvesim.Server,
 	if err := k8s.List(ctx, backups, client.InNamespace(namespace)); err != nil {
 		return nil, err
 	}
+	restores := &v1alpha1.RestoreList{}
+	if err := k8s.List(ctx, restores, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	// A restore replaces the container, and its snapshots with it.
+	restored := map[string]bool{}
+	for _, rs := range restores.Items {
+		if rs.Spec.ApplicationRef != nil {
+			restored[rs.Spec.ApplicationRef.Name] = true
+		} else {
+			for _, b := range backups.Items {
+				if b.Name == rs.Spec.BackupRef.Name {
+					restored[b.Spec.ApplicationRef.Name] = true
+				}
+			}
+		}
+	}
 	state := sim.State()
 	var v []string
 
 	byUID := map[string]v1alpha1.Application{}
+	byName := map[string]v1alpha1.Application{}
 	for _, a := range apps.Items {
 		byUID[string(a.UID)] = a
+		byName[a.Name] = a
 	}
 	owned := map[string][]int{}
 	containers := map[int]pvesim.ContainerView{}
@@ -94,8 +114,13 @@ func CheckInvariants(ctx context.Context, k8s client.Reader, sim *pvesim.Server,
 			continue
 		}
 		if b.Spec.Type == v1alpha1.BackupTypeSnapshot {
+			// A snapshot lives as long as its container: only while the
+			// Application still owns the container it was taken of (a
+			// deleted Application's VMID may have been reused).
+			app, appExists := byName[b.Spec.ApplicationRef.Name]
 			ct, ok := containers[int(b.Status.VMID)]
-			if ok && !hasSnapshot(ct, b.Status.SnapshotName) {
+			owner, _ := lxcconfig.OwnerOf(lxcconfig.SplitTags(ct.Config["tags"]))
+			if appExists && ok && owner == string(app.UID) && !restored[app.Name] && !hasSnapshot(ct, b.Status.SnapshotName) {
 				v = append(v, fmt.Sprintf("Completed Backup %s: snapshot %q is missing on container %d", b.Name, b.Status.SnapshotName, b.Status.VMID))
 			}
 			continue

@@ -214,6 +214,7 @@ func (w *workload) run(ctx context.Context, t *testing.T) {
 			t.Errorf("delete %s: %v", o.GetName(), err)
 		}
 	}
+	restoring := map[int]bool{}
 	for r := 0; ctx.Err() == nil; r++ {
 		for i := range 3 {
 			create(testenv.SmallApp(ns, appName(r, i), "pve"), &w.apps)
@@ -225,23 +226,22 @@ func (w *workload) run(ctx context.Context, t *testing.T) {
 			create(backup(fmt.Sprintf("bk-%d", r-1), appName(r-1, 0), v1alpha1.BackupTypeArchive), &w.backups)
 			create(backup(fmt.Sprintf("snap-%d", r-1), appName(r-1, 1), v1alpha1.BackupTypeSnapshot), &w.backups)
 		}
-		if r > 1 && w.rng.IntN(2) == 0 && w.waitBackup(ctx, fmt.Sprintf("bk-%d", r-2), 8*time.Second) {
+		if r > 1 && w.rng.IntN(2) == 0 && w.waitBackup(ctx, fmt.Sprintf("bk-%d", r-2), 15*time.Second) {
+			restoring[r-2] = true
 			create(&v1alpha1.Restore{
 				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("rs-%d", r-2), Namespace: ns},
 				Spec:       v1alpha1.RestoreSpec{BackupRef: v1alpha1.LocalObjectReference{Name: fmt.Sprintf("bk-%d", r-2)}},
 			}, &w.restores)
 		}
-		// Delete two rounds back: Applications (one chosen at random is
-		// kept) and, half the time, the archive Backup.
+		// Delete three rounds back: the Applications but the first (it has
+		// the archive Backup, maybe a Restore) and, half the time when
+		// nothing restores it, the archive Backup.
 		if r > 2 {
-			keep := w.rng.IntN(3)
-			for i := range 3 {
-				if i != keep {
-					del(&v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Name: appName(r-3, i), Namespace: ns}})
-					w.count(&w.deletes)
-				}
+			for i := 1; i < 3; i++ {
+				del(&v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Name: appName(r-3, i), Namespace: ns}})
+				w.count(&w.deletes)
 			}
-			if w.rng.IntN(2) == 0 {
+			if !restoring[r-3] && w.rng.IntN(2) == 0 {
 				del(&v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bk-%d", r-3), Namespace: ns}})
 			}
 		}
