@@ -103,7 +103,8 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return r.reconcileDelete(ctx, b)
 	}
 	if controllerutil.AddFinalizer(b, BackupFinalizer) {
-		if err := r.Update(ctx, b); err != nil {
+		// A conflict is the cache lagging behind our own write: retry quietly.
+		if err := r.Update(ctx, b); err != nil && !apierrors.IsConflict(err) {
 			return ctrl.Result{}, err
 		}
 		return ctrl.Result{RequeueAfter: requeueSoon}, nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 	"github.com/pve-operator/pve-operator/internal/proxmox"
@@ -100,6 +101,15 @@ func (r *BackupReconciler) snapshotTaskEnded(ctx context.Context, s *backupScope
 	if sn, ok := findSnapshot(snaps, b.Status.SnapshotName); ok && sn.State == "" {
 		r.snapshotted(s, sn)
 		return ctrl.Result{}, nil
+	}
+	// Deleted with its Application while the snapshot was taken, the VMID
+	// may already hold someone else's new container: say so plainly.
+	app := &v1alpha1.Application{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Spec.ApplicationRef.Name}, app); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, err
+	} else if err != nil || app.Status.VMID != b.Status.VMID {
+		r.fail(s, v1alpha1.ReasonTaskFailed, fmt.Sprintf("the snapshot task ended but Application %q no longer has container %d (deleted meanwhile), and its snapshots went with it", b.Spec.ApplicationRef.Name, b.Status.VMID))
+		return ctrl.Result{RequeueAfter: requeueSoon}, nil
 	}
 	r.fail(s, v1alpha1.ReasonTaskFailed, fmt.Sprintf("the snapshot task ended but snapshot %s of container %d is missing or incomplete", b.Status.SnapshotName, b.Status.VMID))
 	return ctrl.Result{RequeueAfter: requeueSoon}, nil
