@@ -207,8 +207,9 @@ var _ = Describe("Application", func() {
 	})
 
 	It("lets only the first of two Applications racing for one hostname create a container", func() {
-		a := e.app(func(a *v1alpha1.Application) { a.Spec.Hostname = "shared-name" })
-		b := e.app(func(a *v1alpha1.Application) { a.Spec.Hostname = "shared-name" })
+		a, b := firstClaim(
+			e.app(func(a *v1alpha1.Application) { a.Spec.Hostname = "shared-name" }),
+			e.app(func(a *v1alpha1.Application) { a.Spec.Hostname = "shared-name" }))
 		eventuallyApp(a, "True", v1alpha1.ReasonReconciled)
 		got := eventuallyApp(b, "False", v1alpha1.ReasonHostnameConflict)
 		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionStalled)).To(BeTrue())
@@ -216,8 +217,9 @@ var _ = Describe("Application", func() {
 	})
 
 	It("lets only the first of two Applications claiming one explicit VMID create it", func() {
-		a := e.app(func(a *v1alpha1.Application) { a.Spec.VMID = ptr.To[int32](7200) })
-		b := e.app(func(a *v1alpha1.Application) { a.Spec.VMID = ptr.To[int32](7200) })
+		a, b := firstClaim(
+			e.app(func(a *v1alpha1.Application) { a.Spec.VMID = ptr.To[int32](7200) }),
+			e.app(func(a *v1alpha1.Application) { a.Spec.VMID = ptr.To[int32](7200) }))
 		eventuallyApp(a, "True", v1alpha1.ReasonReconciled)
 		got := eventuallyApp(b, "False", v1alpha1.ReasonVMIDConflict)
 		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady).Message).To(ContainSubstring(a.Name))
@@ -419,3 +421,14 @@ func eventReasons(app *v1alpha1.Application) []string {
 }
 
 func deleteInSim(vmid int32) error { return sim.RemoveContainer(int(vmid)) }
+
+// firstClaim orders two rival Applications as the operator does: the older
+// wins, and creation timestamps have one-second resolution, so two created
+// in the same second are ordered by namespace/name ("app10" before "app9").
+func firstClaim(x, y *v1alpha1.Application) (winner, loser *v1alpha1.Application) {
+	gx, gy := getApp(x), getApp(y)
+	if controllers.ClaimsFirst(gy, gx) {
+		return y, x
+	}
+	return x, y
+}

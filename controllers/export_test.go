@@ -1,0 +1,5 @@
+package controllers
+
+// ClaimsFirst exposes the uniqueness order to the black-box tests, so they
+// expect the winner the operator picks instead of assuming creation order.
+var ClaimsFirst = claimsFirst
