@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -90,13 +89,8 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if !app.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, app)
 	}
-	if controllerutil.AddFinalizer(app, ApplicationFinalizer) {
-		// A conflict here is the cache lagging behind our own earlier
-		// write: retry quietly instead of logging a "Reconciler error".
-		if err := r.Update(ctx, app); err != nil && !apierrors.IsConflict(err) {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{Requeue: true}, nil
+	if added, err := addFinalizer(ctx, r.Client, app, ApplicationFinalizer); added || err != nil {
+		return ctrl.Result{Requeue: true}, err
 	}
 
 	before := app.DeepCopy()

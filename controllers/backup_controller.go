@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -102,12 +101,8 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if !b.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, b)
 	}
-	if controllerutil.AddFinalizer(b, BackupFinalizer) {
-		// A conflict is the cache lagging behind our own write: retry quietly.
-		if err := r.Update(ctx, b); err != nil && !apierrors.IsConflict(err) {
-			return ctrl.Result{}, err
-		}
-		return ctrl.Result{RequeueAfter: requeueSoon}, nil
+	if added, err := addFinalizer(ctx, r.Client, b, BackupFinalizer); added || err != nil {
+		return ctrl.Result{RequeueAfter: requeueSoon}, err
 	}
 	before := b.DeepCopy()
 	s := &backupScope{backup: b}

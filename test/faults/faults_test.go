@@ -319,12 +319,7 @@ func waitAllReady(t *testing.T, ctx context.Context, k8s client.Client) {
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Errorf("timed out waiting for %s", what)
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := testenv.Poll(context.Background(), timeout, func() (bool, error) { return cond(), nil }); err != nil {
+		t.Errorf("waiting for %s: %v", what, err)
 	}
 }
