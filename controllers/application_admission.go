@@ -6,11 +6,8 @@ import (
 	"sort"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,27 +19,21 @@ import (
 // Proxmox for this Application. ok is false when it must stop here.
 func (r *ApplicationReconciler) admit(ctx context.Context, s *appScope) (ctrl.Result, bool, error) {
 	app := s.app
-	host := &v1alpha1.ProxmoxHost{}
-	if err := r.Get(ctx, client.ObjectKey{Name: app.Spec.HostRef.Name}, host); err != nil {
-		if apierrors.IsNotFound(err) {
-			s.set(stalled(v1alpha1.ReasonHostNotFound, fmt.Sprintf("ProxmoxHost %q does not exist", app.Spec.HostRef.Name)))
-			return ctrl.Result{}, false, nil
-		}
+	t, o, ok, err := resolveTenancy(ctx, r.Client, app.Spec.HostRef.Name, app.Namespace)
+	if err != nil || !ok {
+		s.set(o)
 		return ctrl.Result{}, false, err
 	}
-	allowed, err := r.namespaceAllowed(ctx, host, app.Namespace)
-	if err != nil {
-		return ctrl.Result{}, false, err
-	}
-	if !allowed {
-		s.set(stalled(v1alpha1.ReasonNamespaceNotAllowed,
-			fmt.Sprintf("ProxmoxHost %q does not allow namespace %q (spec.allowedNamespaces)", host.Name, app.Namespace)))
+	s.tenancy = t
+	if wantsPrivileged(app) && !t.privileged() {
+		s.set(t.privilegeDenied("the declared container (unprivileged: false)"))
 		return ctrl.Result{}, false, nil
 	}
 	if o, conflict, err := r.uniqueness(ctx, app); err != nil || conflict {
 		s.set(o)
 		return ctrl.Result{}, false, err
 	}
+	host := t.host
 	entry, ok := r.Hosts.Get(host.Name)
 	if !ok || entry.Inventory.Snapshot() == nil || !meta.IsStatusConditionTrue(host.Status.Conditions, v1alpha1.ConditionReady) {
 		msg := fmt.Sprintf("waiting for ProxmoxHost %q to become Ready", host.Name)
@@ -54,21 +45,6 @@ func (r *ApplicationReconciler) admit(ctx context.Context, s *appScope) (ctrl.Re
 	}
 	s.host = entry
 	return ctrl.Result{}, true, nil
-}
-
-func (r *ApplicationReconciler) namespaceAllowed(ctx context.Context, host *v1alpha1.ProxmoxHost, namespace string) (bool, error) {
-	if host.Spec.AllowedNamespaces == nil {
-		return true, nil
-	}
-	sel, err := metav1.LabelSelectorAsSelector(host.Spec.AllowedNamespaces)
-	if err != nil {
-		return false, nil
-	}
-	ns := &corev1.Namespace{}
-	if err := r.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
-		return false, err
-	}
-	return sel.Matches(labels.Set(ns.Labels)), nil
 }
 
 // uniqueness enforces at most one Application per (host, VMID) and per

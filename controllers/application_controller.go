@@ -54,6 +54,7 @@ type ApplicationReconciler struct {
 	DriftReadsPerSecond float64
 
 	provisions  provisionRuns
+	quota       quotas
 	converged   sync.Map // UID -> convergeMark
 	driftBudget sync.Map // host name -> *rate.Limiter
 	holds       sync.Map // UID -> time.Time: a Restore owns the container until then
@@ -69,6 +70,9 @@ type convergeMark struct {
 	// driftSlot is when this Application's next drift read may happen,
 	// reserved in the host's drift budget (zero: none reserved).
 	driftSlot time.Time
+	// privileged is what the last config read showed, so a revoked
+	// privilege grant stops the passes that do not read the config.
+	privileged bool
 }
 
 // Reconcile drives an Application towards its spec. Each step returns early
@@ -115,6 +119,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 type appScope struct {
 	app     *v1alpha1.Application
 	host    *HostEntry
+	tenancy tenancy
 	outcome outcome
 	// restartRequired lists config keys pending until the next restart.
 	restartRequired []string

@@ -50,6 +50,11 @@ func newAppEnv(mutateHost func(*v1alpha1.ProxmoxHost)) appEnv {
 			CredentialsRef: v1alpha1.SecretReference{Name: sshSecret.Name, Namespace: credsNamespace},
 			User:           "root", Port: int32(p),
 		}
+		// The adoption specs adopt hand-made containers with VMIDs 7000-7999.
+		h.Spec.Grants = []v1alpha1.TenantGrant{{
+			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: ns}},
+			Adopt:             &v1alpha1.AdoptionGrant{VMIDRanges: []v1alpha1.VMIDRange{{From: 7000, To: 7999}}},
+		}}
 		if mutateHost != nil {
 			mutateHost(h)
 		}
@@ -259,7 +264,7 @@ var _ = Describe("Application", func() {
 
 	It("adopts an existing container without restarting it and converges only declared fields", func() {
 		Expect(sim.AddContainer("pve3", 7100, map[string]string{
-			"hostname": "legacy", "cores": "1", "memory": "1024", "swap": "0", "tags": "prod",
+			"hostname": "legacy", "cores": "1", "memory": "1024", "swap": "0", "tags": "prod", "unprivileged": "1",
 			"rootfs": "local-lvm:vm-7100-disk-0,size=8G", "net0": "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:00:01,ip=10.0.0.9/24,type=veth",
 		}, true)).To(Succeed())
 		app := e.app(func(a *v1alpha1.Application) {

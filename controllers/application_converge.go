@@ -46,9 +46,14 @@ func (r *ApplicationReconciler) converge(ctx context.Context, s *appScope, ct pr
 			return res, err
 		}
 	} else if v, ok := r.converged.Load(app.UID); ok {
+		m := v.(convergeMark)
+		if m.privileged && !s.tenancy.privileged() {
+			s.set(s.tenancy.privilegeDenied(fmt.Sprintf("container %d", ct.VMID)))
+			return ctrl.Result{}, nil
+		}
 		// From memory, not from status: the cached object may predate the
 		// status write of the pass that read Proxmox' pending list.
-		s.restartRequired = v.(convergeMark).restartKeys
+		s.restartRequired = m.restartKeys
 	}
 	if res, done, err := r.convergePower(ctx, s, ct); done || err != nil {
 		return res, err
@@ -86,7 +91,7 @@ func inventoryTags(app *v1alpha1.Application, ct proxmox.ContainerSummary) []str
 	if app.Spec.Tags == nil {
 		return ct.Tags
 	}
-	return append(append([]string{}, app.Spec.Tags...), lxcconfig.ManagedTag, lxcconfig.OwnerTag(string(app.UID)))
+	return lxcconfig.WithOwner(app.Spec.Tags, string(app.UID))
 }
 
 func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope, ct proxmox.ContainerSummary) (ctrl.Result, bool, error) {
@@ -95,6 +100,17 @@ func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope,
 	cfg, err := c.ContainerConfig(ctx, ct.Node, ct.VMID, false)
 	if err != nil {
 		return ctrl.Result{}, true, err
+	}
+	privileged := cfg["unprivileged"] != "1" // PVE's default is privileged
+	if privileged && !s.tenancy.privileged() {
+		s.set(s.tenancy.privilegeDenied(fmt.Sprintf("container %d", ct.VMID)))
+		return ctrl.Result{}, true, nil
+	}
+	if want := declaredUsage(app); want.grows(configUsage(cfg)) {
+		if o, ok, err := r.quota.check(ctx, r.Client, s.tenancy, app, want, false); !ok || err != nil {
+			s.set(o)
+			return ctrl.Result{RequeueAfter: time.Minute}, true, err
+		}
 	}
 	ch := lxcconfig.Diff(app, cfg)
 	for _, n := range ch.Notes {
@@ -134,7 +150,7 @@ func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope,
 	}
 	// The config matches this generation: later passes (after a start,
 	// say) need not read it again until the spec changes or drift is due.
-	r.converged.Store(app.UID, convergeMark{generation: app.Generation, at: time.Now(), restartKeys: s.restartRequired})
+	r.converged.Store(app.UID, convergeMark{generation: app.Generation, at: time.Now(), restartKeys: s.restartRequired, privileged: privileged})
 	return ctrl.Result{}, false, nil
 }
 

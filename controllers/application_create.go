@@ -14,6 +14,7 @@ import (
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 	"github.com/pve-operator/pve-operator/internal/lxcconfig"
 	"github.com/pve-operator/pve-operator/internal/proxmox"
+	"github.com/pve-operator/pve-operator/internal/redact"
 )
 
 // pollTask checks the recorded task, if any. done is true when this pass
@@ -77,7 +78,7 @@ func (r *ApplicationReconciler) findOrCreate(ctx context.Context, s *appScope) (
 		// Crash recovery: a create whose status write was lost is found by
 		// the ownership tag written in the same create call.
 		for _, ct := range snap.Containers {
-			if owner, ok := lxcconfig.OwnerOf(ct.Tags); ok && owner == uid {
+			if lxcconfig.OwnedBy(ct.Tags, uid) {
 				vmid = ct.VMID
 				break
 			}
@@ -110,8 +111,17 @@ func (r *ApplicationReconciler) findOrCreate(ctx context.Context, s *appScope) (
 func (r *ApplicationReconciler) claim(s *appScope, ct proxmox.ContainerSummary) (proxmox.ContainerSummary, ctrl.Result, bool, error) {
 	app := s.app
 	owner, tagged := lxcconfig.OwnerOf(ct.Tags)
+	ours := tagged && owner == string(app.UID)
+	if app.Spec.Adopt && (ours || !tagged) && ct.Lock != "create" {
+		// Checked on every pass, not only the first: a revoked grant stops
+		// the operator from acting on the container any further.
+		if o, ok := adoptionAllowed(s, ct); !ok {
+			s.set(o)
+			return ct, ctrl.Result{}, false, nil
+		}
+	}
 	switch {
-	case tagged && owner == string(app.UID):
+	case ours:
 		app.Status.VMID = int32(ct.VMID)
 		return ct, ctrl.Result{}, true, nil
 	case tagged && app.Spec.VMID == nil && !app.Spec.Adopt:
@@ -141,6 +151,21 @@ func (r *ApplicationReconciler) claim(s *appScope, ct proxmox.ContainerSummary) 
 	s.set(stalled(v1alpha1.ReasonVMIDInUse, fmt.Sprintf(
 		"VMID %d is used by a container this Application does not own; set adopt: true to take it over", ct.VMID)))
 	return ct, ctrl.Result{}, false, nil
+}
+
+// adoptionAllowed checks the host's adoption grant for ct, including that
+// a declared deletionPolicy Delete is granted too.
+func adoptionAllowed(s *appScope, ct proxmox.ContainerSummary) (outcome, bool) {
+	allowDelete, o, ok := s.tenancy.adoption(ct)
+	if !ok {
+		return o, false
+	}
+	if s.app.Spec.DeletionPolicy == v1alpha1.DeletionPolicyDelete && !allowDelete {
+		return stalled(v1alpha1.ReasonAdoptionNotAllowed, fmt.Sprintf(
+			"ProxmoxHost %q lets namespace %q adopt container %d but not destroy it (spec.grants[].adopt.allowDelete): use deletionPolicy Retain; nothing was touched",
+			s.tenancy.host.Name, s.app.Namespace, ct.VMID)), false
+	}
+	return outcome{}, true
 }
 
 // create starts the vzcreate task. The VMID and node are written to status
@@ -180,6 +205,12 @@ func (r *ApplicationReconciler) create(ctx context.Context, s *appScope) (ctrl.R
 // next free one) and records it with the node in status before creating.
 func (r *ApplicationReconciler) allocateVMID(ctx context.Context, s *appScope, node string) (int, ctrl.Result, bool, error) {
 	app := s.app
+	if o, ok, err := r.quota.check(ctx, r.Client, s.tenancy, app, declaredUsage(app), true); !ok || err != nil {
+		// Looked at again now and then: deleting another Application of
+		// the namespace makes room without touching this one.
+		s.set(o)
+		return 0, ctrl.Result{RequeueAfter: time.Minute}, false, err
+	}
 	vmid := int(app.Status.VMID)
 	fresh := false
 	switch {
@@ -329,6 +360,7 @@ func (r *ApplicationReconciler) rootPassword(ctx context.Context, app *v1alpha1.
 	if !ok || len(pw) < 5 {
 		return "", stalled(v1alpha1.ReasonInvalidSpec, fmt.Sprintf("Secret %q has no key %q of at least 5 characters (Proxmox' minimum)", ref.Name, ref.Key)), false
 	}
+	redact.Add(string(pw))
 	return string(pw), outcome{}, true
 }
 

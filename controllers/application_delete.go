@@ -49,6 +49,7 @@ func (r *ApplicationReconciler) reconcileDelete(ctx context.Context, app *v1alph
 	}
 	r.provisions.forget(app.UID)
 	r.converged.Delete(app.UID)
+	r.quota.forget(app.UID)
 	controllerutil.RemoveFinalizer(app, ApplicationFinalizer)
 	return ctrl.Result{}, client.IgnoreNotFound(r.Update(ctx, app))
 }
@@ -71,6 +72,16 @@ func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope
 		return ctrl.Result{RequeueAfter: 15 * time.Second}, false, nil
 	}
 	s.host = entry
+	t, o, ok, err := resolveTenancy(ctx, r.Client, app.Spec.HostRef.Name, app.Namespace)
+	if err != nil || !ok {
+		// A revoked namespace makes no more calls, not even to clean up.
+		if o.reason == v1alpha1.ReasonNamespaceNotAllowed {
+			o.message += "; the deletion waits until the namespace is allowed again (or an admin removes the finalizer, leaving the container as it is)"
+		}
+		s.set(o)
+		return ctrl.Result{}, false, err
+	}
+	s.tenancy = t
 	if res, done, err := r.pollTask(ctx, s); done || err != nil {
 		if s.outcome.reason == v1alpha1.ReasonCreateFailed {
 			return ctrl.Result{}, true, nil
@@ -86,7 +97,7 @@ func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope
 	if !found {
 		return ctrl.Result{}, true, nil
 	}
-	if owner, tagged := lxcconfig.OwnerOf(ct.Tags); !tagged || owner != string(app.UID) {
+	if !lxcconfig.OwnedBy(ct.Tags, string(app.UID)) {
 		if ct.Lock == "create" {
 			return ctrl.Result{RequeueAfter: taskPoll}, false, nil
 		}
@@ -99,6 +110,13 @@ func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope
 	}
 	if deletionPolicy(app) == v1alpha1.DeletionPolicyRetain {
 		return r.release(ctx, s, ct)
+	}
+	if app.Spec.Adopt || app.Status.Adopted {
+		if allowDelete, _, ok := t.adoption(ct); !ok || !allowDelete {
+			r.event(app, corev1.EventTypeWarning, v1alpha1.ReasonAdoptionNotAllowed, fmt.Sprintf(
+				"container %d was adopted and ProxmoxHost %q does not let namespace %q destroy it (spec.grants[].adopt.allowDelete); retaining it", ct.VMID, t.host.Name, app.Namespace))
+			return r.release(ctx, s, ct)
+		}
 	}
 	upid, err := entry.Client.DeleteContainer(ctx, ct.Node, ct.VMID, proxmox.DeleteOptions{Force: true, Purge: true})
 	if proxmox.IsProtected(err) {
@@ -119,12 +137,7 @@ func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope
 // release removes the operator's tags so the container becomes unmanaged
 // (and adoptable again) and leaves everything else as it is.
 func (r *ApplicationReconciler) release(ctx context.Context, s *appScope, ct proxmox.ContainerSummary) (ctrl.Result, bool, error) {
-	var keep []string
-	for _, t := range ct.Tags {
-		if !lxcconfig.IsOperatorTag(t) {
-			keep = append(keep, t)
-		}
-	}
+	keep := lxcconfig.UserTags(ct.Tags)
 	update := proxmox.ConfigUpdate{Set: map[string]string{"tags": lxcconfig.JoinTags(keep)}}
 	if len(keep) == 0 {
 		update = proxmox.ConfigUpdate{Delete: []string{"tags"}}

@@ -33,8 +33,7 @@ func (r *ApplicationReconciler) configPassDue(app *v1alpha1.Application, ct prox
 		return true, 0
 	}
 	m := v.(convergeMark)
-	owner, tagged := lxcconfig.OwnerOf(ct.Tags)
-	if m.generation != app.Generation || !tagged || owner != string(app.UID) ||
+	if m.generation != app.Generation || !lxcconfig.OwnedBy(ct.Tags, string(app.UID)) ||
 		lxcconfig.JoinTags(ct.Tags) != lxcconfig.JoinTags(inventoryTags(app, ct)) {
 		return true, 0
 	}

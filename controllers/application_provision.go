@@ -20,6 +20,7 @@ import (
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 	"github.com/pve-operator/pve-operator/internal/proxmox"
+	"github.com/pve-operator/pve-operator/internal/redact"
 	"github.com/pve-operator/pve-operator/internal/sshexec"
 )
 
@@ -223,6 +224,7 @@ func (r *ApplicationReconciler) launchProvision(ctx context.Context, s *appScope
 	if err := r.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, secret); err != nil {
 		return progressing(v1alpha1.ReasonSecretNotFound, fmt.Sprintf("cannot read the SSH Secret of ProxmoxHost %q", s.host.Name)), false
 	}
+	redact.Add(string(secret.Data["privateKey"]))
 	cfg := sshexec.Config{
 		User:          sshSpec.User,
 		Port:          int(sshSpec.Port),
@@ -253,32 +255,24 @@ func (r *ApplicationReconciler) launchProvision(ctx context.Context, s *appScope
 	target := sshexec.Target{Node: ct.Node, Host: u.Hostname()}
 	key := client.ObjectKeyFromObject(app)
 	vmid := ct.VMID
-	password, _, _ := r.rootPassword(ctx, app)
+	// Read for its side effect: it registers the root password, which the
+	// script's output may echo, also when this process has not created the
+	// container (a restart between create and provision).
+	_, _, _ = r.rootPassword(ctx, app)
 	go func() {
 		// Bounded by the command timeout; not tied to this reconcile.
 		res, err := runner.Exec(context.Background(), target, vmid, script)
 		st := v1alpha1.ProvisionStatus{Hash: run.hash, FinishedAt: ptr.To(metav1.Now())}
 		if err != nil && res.ExitCode < 0 {
-			st.OutputTail = tail(err.Error()+"\n"+string(res.Stdout)+string(res.Stderr), outputTailBytes)
+			st.OutputTail = tail(redact.String(err.Error()+"\n"+string(res.Stdout)+string(res.Stderr)), outputTailBytes)
 		} else {
 			st.ExitCode = ptr.To(int32(res.ExitCode))
-			st.OutputTail = tail(string(res.Stdout)+string(res.Stderr), outputTailBytes)
+			st.OutputTail = tail(redact.String(string(res.Stdout)+string(res.Stderr)), outputTailBytes)
 		}
-		st.OutputTail = redact(st.OutputTail, password)
 		r.provisions.finish(run, st)
 		r.wakeApp(key)
 	}()
 	return outcome{}, true
-}
-
-// redact removes known secrets from script output before it reaches status.
-func redact(out string, secrets ...string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			out = strings.ReplaceAll(out, sec, "[redacted]")
-		}
-	}
-	return out
 }
 
 func tail(s string, n int) string {

@@ -22,6 +22,18 @@ func backupMarker(b *v1alpha1.Backup) string {
 	return "pve-operator-backup=" + string(b.UID)
 }
 
+// archiveMadeBy checks that vol is the archive Backup b made: its notes
+// carry b's marker. A Backup is always in the namespace of what restores
+// it, so this is what keeps one namespace from restoring another's archive
+// (or one made outside the operator) whatever a status says.
+func archiveMadeBy(b *v1alpha1.Backup, vol proxmox.BackupVolume) (outcome, bool) {
+	if strings.Contains(vol.Notes, backupMarker(b)) {
+		return outcome{}, true
+	}
+	return stalled(v1alpha1.ReasonNotOwned, fmt.Sprintf(
+		"archive %s does not carry Backup %q's marker in its notes: it was not made by this Backup; nothing was touched", vol.VolID, b.Name)), false
+}
+
 // notesTemplate is vzdump's notes-template: the marker, then something a
 // human reading the Proxmox UI recognises.
 func notesTemplate(b *v1alpha1.Backup) string {

@@ -145,8 +145,8 @@ func (r *BackupReconciler) reconcileNormal(ctx context.Context, s *backupScope) 
 			return res, err
 		}
 	}
-	if res, ok := r.resolveHost(ctx, s); !ok {
-		return res, nil
+	if res, ok, err := r.resolveHost(ctx, s); !ok || err != nil {
+		return res, err
 	}
 	if b.Status.Task != nil {
 		return r.pollTask(ctx, s)
@@ -200,16 +200,31 @@ func (r *BackupReconciler) resolveApplication(ctx context.Context, s *backupScop
 	return ctrl.Result{}, true, nil
 }
 
-// resolveHost returns the connected host the Backup lives on.
-func (r *BackupReconciler) resolveHost(ctx context.Context, s *backupScope) (ctrl.Result, bool) {
+// resolveHost returns the connected host the Backup lives on, if it still
+// allows the Backup's namespace.
+func (r *BackupReconciler) resolveHost(ctx context.Context, s *backupScope) (ctrl.Result, bool, error) {
 	name := backupHost(s.backup)
+	if ok, err := r.allowed(ctx, s, name); !ok || err != nil {
+		return ctrl.Result{}, false, err
+	}
 	entry, ok := r.Hosts.Get(name)
 	if !ok || entry.Inventory.Snapshot() == nil {
 		s.set(progressing(v1alpha1.ReasonHostNotReady, fmt.Sprintf("waiting for ProxmoxHost %q to become Ready", name)))
-		return ctrl.Result{RequeueAfter: 15 * time.Second}, false
+		return ctrl.Result{RequeueAfter: 15 * time.Second}, false, nil
 	}
 	s.host = entry
-	return ctrl.Result{}, true
+	return ctrl.Result{}, true, nil
+}
+
+// allowed re-checks, before any call to Proxmox, that the host still allows
+// the Backup's namespace; when not, the Backup reports why and waits.
+func (r *BackupReconciler) allowed(ctx context.Context, s *backupScope, host string) (bool, error) {
+	_, o, ok, err := resolveTenancy(ctx, r.Client, host, s.backup.Namespace)
+	if !ok && err == nil {
+		s.set(o)
+		setPhaseIfEmpty(s.backup, v1alpha1.BackupPhasePending)
+	}
+	return ok, err
 }
 
 // resolveContainer finds the Application's own container in the inventory.
@@ -220,7 +235,7 @@ func (r *BackupReconciler) resolveContainer(s *backupScope) (ctrl.Result, bool) 
 		s.set(progressing(v1alpha1.ReasonApplicationNotReady, fmt.Sprintf("container %d of Application %q is not on host %q", vmid, s.app.Name, s.host.Name)))
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, false
 	}
-	if owner, ok := lxcconfig.OwnerOf(ct.Tags); !ok || owner != string(s.app.UID) {
+	if !lxcconfig.OwnedBy(ct.Tags, string(s.app.UID)) {
 		s.set(progressing(v1alpha1.ReasonApplicationNotReady, fmt.Sprintf("container %d is not (yet) owned by Application %q", vmid, s.app.Name)))
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, false
 	}

@@ -242,7 +242,7 @@ var _ = Describe("Backup", func() {
 
 	It("warns when Proxmox falls back from snapshot to suspend mode", func() {
 		Expect(sim.AddContainer("pve2", 7300, map[string]string{
-			"hostname": "on-dir", "memory": "256", "rootfs": "local:7300/vm-7300-disk-0.raw,size=4G",
+			"hostname": "on-dir", "memory": "256", "rootfs": "local:7300/vm-7300-disk-0.raw,size=4G", "unprivileged": "1",
 		}, true)).To(Succeed())
 		adopted := eventuallyApp(e.app(func(a *v1alpha1.Application) {
 			a.Name = "on-dir"

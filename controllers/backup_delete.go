@@ -86,6 +86,10 @@ func (r *BackupReconciler) deleteData(ctx context.Context, s *backupScope) (bool
 // warning (gone).
 func (r *BackupReconciler) deletionHost(ctx context.Context, s *backupScope, name string) (gone bool, res ctrl.Result, ok bool, err error) {
 	if entry, found := r.Hosts.Get(name); found && entry.Inventory.Snapshot() != nil {
+		if ok, err := r.allowed(ctx, s, name); !ok || err != nil {
+			// A revoked namespace makes no more calls, not even to clean up.
+			return false, ctrl.Result{}, false, err
+		}
 		s.host = entry
 		return false, ctrl.Result{}, true, nil
 	}

@@ -29,6 +29,10 @@ func (r *ApplicationReconciler) restoreNewContainer(ctx context.Context, s *appS
 		s.set(o)
 		return ctrl.Result{RequeueAfter: 15 * time.Second}, err
 	}
+	if o, ok, err := r.verifyArchive(ctx, s, b); !ok || err != nil {
+		s.set(o)
+		return ctrl.Result{RequeueAfter: 15 * time.Second}, err
+	}
 	snap := s.host.Inventory.Snapshot()
 	node, o := restoreNode(s.host, app, b)
 	if node == "" {
@@ -84,6 +88,21 @@ func (r *ApplicationReconciler) restoreSource(ctx context.Context, app *v1alpha1
 		return nil, stalled(v1alpha1.ReasonHostMismatch, fmt.Sprintf("Backup %q is on ProxmoxHost %q, this Application is on %q", name, backupHost(b), app.Spec.HostRef.Name)), nil
 	}
 	return b, outcome{}, nil
+}
+
+// verifyArchive checks, in Proxmox, that the Backup's archive exists and
+// was made by that Backup (its notes marker), before anything is created.
+func (r *ApplicationReconciler) verifyArchive(ctx context.Context, s *appScope, b *v1alpha1.Backup) (outcome, bool, error) {
+	vols, err := s.host.Client.BackupVolumes(ctx, b.Status.Node, volStorage(b.Status.VolID), int(b.Status.VMID))
+	if err != nil && !proxmox.IsNotFound(err) {
+		return outcome{}, false, err
+	}
+	vol, found := findVolume(vols, b.Status.VolID)
+	if !found {
+		return stalled(v1alpha1.ReasonBackupNotFound, fmt.Sprintf("archive %s of Backup %q no longer exists on %s", b.Status.VolID, b.Name, b.Status.Node)), false, nil
+	}
+	o, ok := archiveMadeBy(b, vol)
+	return o, ok, nil
 }
 
 // restoreNode picks the node as create does, except that an archive on a

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/lxcconfig"
 	"github.com/pve-operator/pve-operator/internal/proxmox"
 )
 
@@ -137,6 +138,9 @@ func (r *BackupReconciler) reconcileFailed(ctx context.Context, s *backupScope) 
 	if !ok || entry.Inventory.Snapshot() == nil {
 		return ctrl.Result{RequeueAfter: 15 * time.Second}, nil
 	}
+	if ok, err := r.allowed(ctx, s, entry.Name); !ok || err != nil {
+		return ctrl.Result{}, err
+	}
 	s.host = entry
 	if ref := b.Status.Task; ref != nil {
 		res, _, err := checkTask(ctx, entry.Client, ref)
@@ -165,6 +169,11 @@ func (r *BackupReconciler) removeSnapshot(ctx context.Context, s *backupScope, w
 	node := b.Status.Node
 	if ct, ok := s.host.Inventory.Container(vmid); ok {
 		node = ct.Node
+		if theirs, err := r.ownedByAnother(ctx, b, ct.Tags); theirs || err != nil {
+			// The snapshot went with the container it was taken of; a
+			// container another Application owns now is not ours to touch.
+			return err == nil, ctrl.Result{}, err
+		}
 	}
 	snaps, err := c.Snapshots(ctx, node, vmid)
 	switch {
@@ -191,6 +200,20 @@ func (r *BackupReconciler) removeSnapshot(ctx context.Context, s *backupScope, w
 	b.Status.Task = taskRef(upid, r.now())
 	r.event(b, eventNormal, v1alpha1.ReasonSnapshotRemoved, fmt.Sprintf("removing %s %s of container %d", what, name, vmid))
 	return false, ctrl.Result{RequeueAfter: taskPoll}, nil
+}
+
+// ownedByAnother reports whether tags carry an owner marker that is not the
+// one of the Backup's Application (also when that Application is gone).
+func (r *BackupReconciler) ownedByAnother(ctx context.Context, b *v1alpha1.Backup, tags []string) (bool, error) {
+	if _, tagged := lxcconfig.OwnerOf(tags); !tagged {
+		return false, nil
+	}
+	app := &v1alpha1.Application{}
+	err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Spec.ApplicationRef.Name}, app)
+	if client.IgnoreNotFound(err) != nil {
+		return false, err
+	}
+	return err != nil || !lxcconfig.OwnedBy(tags, string(app.UID)), nil
 }
 
 func findSnapshot(snaps []proxmox.Snapshot, name string) (proxmox.Snapshot, bool) {

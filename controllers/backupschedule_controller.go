@@ -228,7 +228,7 @@ func (r *BackupScheduleReconciler) targets(ctx context.Context, sc *v1alpha1.Bac
 		case !app.DeletionTimestamp.IsZero():
 			return nil, outcome{}, nil
 		}
-		return []v1alpha1.Application{*app}, outcome{}, nil
+		return r.allowedTargets(ctx, sc.Namespace, []v1alpha1.Application{*app})
 	}
 	sel, err := metav1.LabelSelectorAsSelector(sc.Spec.ApplicationSelector)
 	if err != nil {
@@ -244,7 +244,35 @@ func (r *BackupScheduleReconciler) targets(ctx context.Context, sc *v1alpha1.Bac
 			apps = append(apps, a)
 		}
 	}
-	return apps, outcome{}, nil
+	return r.allowedTargets(ctx, sc.Namespace, apps)
+}
+
+// allowedTargets drops the Applications whose host no longer allows the
+// namespace (no Backups are made for them) and reports the first such host.
+func (r *BackupScheduleReconciler) allowedTargets(ctx context.Context, namespace string, apps []v1alpha1.Application) ([]v1alpha1.Application, outcome, error) {
+	verdicts := map[string]outcome{}
+	var denied outcome
+	kept := apps[:0]
+	for _, a := range apps {
+		host := a.Spec.HostRef.Name
+		o, seen := verdicts[host]
+		if !seen {
+			_, v, ok, err := resolveTenancy(ctx, r.Client, host, namespace)
+			if err != nil {
+				return nil, outcome{}, err
+			}
+			if ok {
+				v = outcome{}
+			}
+			verdicts[host], o = v, v
+		}
+		if o.reason == v1alpha1.ReasonNamespaceNotAllowed {
+			denied = o
+			continue
+		}
+		kept = append(kept, a)
+	}
+	return kept, denied, nil
 }
 
 // createBackups creates one Backup per Application for the run due at due.

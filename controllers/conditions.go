@@ -5,6 +5,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/redact"
 )
 
 // outcome is the summary of one reconcile from which the kstatus conditions
@@ -32,7 +33,10 @@ func stalled(reason, message string) outcome {
 }
 
 // setConditions writes Ready, Reconciling and Stalled for o at generation gen.
+// Messages quote Proxmox texts (task exit statuses, script output) that can
+// echo a secret, so every kind's message is scrubbed here.
 func setConditions(conds *[]metav1.Condition, gen int64, o outcome) {
+	o.message = redact.String(o.message)
 	ready := metav1.ConditionFalse
 	if o.ready {
 		ready = metav1.ConditionTrue

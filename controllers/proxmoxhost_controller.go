@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 	"github.com/pve-operator/pve-operator/internal/proxmox"
+	"github.com/pve-operator/pve-operator/internal/redact"
 )
 
 // Index of ProxmoxHosts by the Secrets they reference ("namespace/name"),
@@ -64,6 +66,9 @@ func (r *ProxmoxHostReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	result, o := r.reconcile(ctx, host)
 	r.recordTransition(host, before, o)
 	setConditions(&host.Status.Conditions, host.Generation, o)
+	if setInsecureTLSCondition(&host.Status.Conditions, host) && r.Recorder != nil {
+		r.Recorder.Eventf(host, nil, corev1.EventTypeWarning, v1alpha1.ReasonInsecureSkipVerify, "Sync", "%s", insecureTLSMessage)
+	}
 	host.Status.ObservedGeneration = host.Generation
 	if err := r.patchStatus(ctx, host, before); err != nil {
 		return ctrl.Result{}, err
@@ -90,6 +95,7 @@ func (r *ProxmoxHostReconciler) reconcile(ctx context.Context, host *v1alpha1.Pr
 	if t := host.Spec.TLS; t != nil {
 		cfg.InsecureSkipVerify = t.InsecureSkipVerify
 		cfg.CABundle = []byte(t.CABundle)
+		cfg.CertificateFingerprint = t.CertificateFingerprint
 	}
 	entry, err := r.Hosts.connect(host, fmt.Sprintf("%d/%s", host.Generation, secretVersion), cfg)
 	if err != nil {
@@ -145,6 +151,7 @@ func (r *ProxmoxHostReconciler) credentials(ctx context.Context, host *v1alpha1.
 		Username:    string(secret.Data["username"]),
 		Password:    string(secret.Data["password"]),
 	}
+	redact.Add(c.TokenSecret, c.Password)
 	token := c.TokenID != "" && c.TokenSecret != ""
 	user := c.Username != "" && c.Password != ""
 	if !token && !user {
@@ -165,11 +172,23 @@ func classifyHostError(host *v1alpha1.ProxmoxHost, err error) (string, string) {
 	case proxmox.IsForbidden(err):
 		return v1alpha1.ReasonForbidden, fmt.Sprintf("the credentials lack a privilege on %s: %v", ep, err)
 	case proxmox.IsTLS(err):
-		return v1alpha1.ReasonTLSVerificationFailed, fmt.Sprintf("cannot verify the TLS certificate of %s (set spec.tls.caBundle to its CA): %v", ep, err)
+		return v1alpha1.ReasonTLSVerificationFailed, tlsFailureMessage(ep, err)
 	case proxmox.IsUnreachable(err):
 		return v1alpha1.ReasonUnreachable, fmt.Sprintf("cannot reach %s: %v", ep, err)
 	}
 	return v1alpha1.ReasonProxmoxError, fmt.Sprintf("Proxmox at %s answered with an error: %v", ep, err)
+}
+
+// tlsFailureMessage names both fingerprints on a pin mismatch: they are
+// public facts about certificates, and the presented one is what an admin
+// needs after a certificate renewal.
+func tlsFailureMessage(ep string, err error) string {
+	var pin *proxmox.FingerprintMismatchError
+	if errors.As(err, &pin) {
+		return fmt.Sprintf("the TLS certificate of %s differs from the pinned one: it has SHA-256 fingerprint %s, spec.tls.certificateFingerprint pins %s (if the certificate was renewed, pin the new fingerprint)",
+			ep, pin.Presented, pin.Pinned)
+	}
+	return fmt.Sprintf("cannot verify the TLS certificate of %s (set spec.tls.caBundle to its CA, or pin its SHA-256 fingerprint in spec.tls.certificateFingerprint): %v", ep, err)
 }
 
 func (r *ProxmoxHostReconciler) recordTransition(host *v1alpha1.ProxmoxHost, before *v1alpha1.ProxmoxHostStatus, o outcome) {

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strconv"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -74,6 +75,27 @@ func fillInventoryStatus(st *v1alpha1.ProxmoxHostStatus, snap *inventory.Snapsho
 	st.UnmanagedContainers = unmanaged
 	t := metav1.NewTime(snap.Time)
 	st.LastSyncTime = &t
+}
+
+// insecureTLSMessage is the InsecureTLS condition's message and event note.
+const insecureTLSMessage = "spec.tls.insecureSkipVerify is true: the Proxmox certificate is not verified, so anyone on the network path can read the API token. " +
+	"Use it in a lab only; set spec.tls.caBundle or spec.tls.certificateFingerprint instead"
+
+// setInsecureTLSCondition sets InsecureTLS while the spec disables
+// certificate verification and removes it otherwise. It reports whether the
+// condition was newly added, so the warning event fires once, not on every
+// sync.
+func setInsecureTLSCondition(conds *[]metav1.Condition, host *v1alpha1.ProxmoxHost) bool {
+	if host.Spec.TLS == nil || !host.Spec.TLS.InsecureSkipVerify {
+		meta.RemoveStatusCondition(conds, v1alpha1.ConditionInsecureTLS)
+		return false
+	}
+	added := meta.FindStatusCondition(*conds, v1alpha1.ConditionInsecureTLS) == nil
+	meta.SetStatusCondition(conds, metav1.Condition{
+		Type: v1alpha1.ConditionInsecureTLS, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonInsecureSkipVerify,
+		Message: insecureTLSMessage, ObservedGeneration: host.Generation,
+	})
+	return added
 }
 
 // bytesQuantity reports a byte count, or nil when unknown (never a fake zero).

@@ -145,6 +145,14 @@ func (r *RestoreReconciler) admit(ctx context.Context, s *restoreScope) (ctrl.Re
 		return ctrl.Result{}, false, err
 	}
 	s.app = app
+	if _, o, ok, err := resolveTenancy(ctx, r.Client, app.Spec.HostRef.Name, rs.Namespace); err != nil || !ok {
+		if running || err != nil {
+			// Revoked while it ran: no further call until it is allowed again.
+			s.set(o)
+			return ctrl.Result{}, false, err
+		}
+		return r.refuse(s, o.reason, o.message)
+	}
 	if !running {
 		if res, ok, err := r.admitTarget(ctx, s); !ok || err != nil {
 			return res, ok, err
@@ -225,15 +233,20 @@ func (r *RestoreReconciler) step(ctx context.Context, s *restoreScope) (ctrl.Res
 		s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by Proxmox (%s); waiting", vmid, cs.Lock)))
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	if backupType(b) == v1alpha1.BackupTypeSnapshot {
-		upid, err := c.RollbackSnapshot(ctx, node, vmid, b.Status.SnapshotName, startAfter(s))
-		return r.started(s, upid, err, fmt.Sprintf("rolling container %d back to snapshot %s (Backup %s)", vmid, b.Status.SnapshotName, b.Name))
-	}
-	// Everything that would make PVE refuse the restore is checked before
-	// the container is stopped.
+	// Everything that would make PVE refuse the restore, and anything that
+	// makes the container not this Application's to overwrite, is checked
+	// before the container is stopped.
 	cfg, err := c.ContainerConfig(ctx, node, vmid, false)
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if !lxcconfig.OwnedBy(lxcconfig.SplitTags(cfg["tags"]), string(s.app.UID)) {
+		return r.fail(s, v1alpha1.ReasonNotOwned, fmt.Sprintf(
+			"container %d does not carry Application %q's ownership marker: it is not this namespace's to overwrite; nothing was touched", vmid, s.app.Name)), nil
+	}
+	if backupType(b) == v1alpha1.BackupTypeSnapshot {
+		upid, err := c.RollbackSnapshot(ctx, node, vmid, b.Status.SnapshotName, startAfter(s))
+		return r.started(s, upid, err, fmt.Sprintf("rolling container %d back to snapshot %s (Backup %s)", vmid, b.Status.SnapshotName, b.Name))
 	}
 	if cfg["protection"] == "1" {
 		return r.fail(s, v1alpha1.ReasonFailed, fmt.Sprintf("container %d has Proxmox protection enabled, which blocks a restore; lift it (spec.protection: false) and create a new Restore", vmid)), nil
@@ -268,8 +281,12 @@ func (r *RestoreReconciler) archiveReachable(ctx context.Context, s *restoreScop
 	if err != nil && !proxmox.IsNotFound(err) {
 		return ctrl.Result{}, false, err
 	}
-	if _, found := findVolume(vols, b.Status.VolID); !found {
+	vol, found := findVolume(vols, b.Status.VolID)
+	if !found {
 		return r.fail(s, v1alpha1.ReasonBackupNotFound, fmt.Sprintf("archive %s no longer exists on %s", b.Status.VolID, node)), false, nil
+	}
+	if o, ok := archiveMadeBy(b, vol); !ok {
+		return r.fail(s, o.reason, o.message), false, nil
 	}
 	return ctrl.Result{}, true, nil
 }
@@ -277,18 +294,16 @@ func (r *RestoreReconciler) archiveReachable(ctx context.Context, s *restoreScop
 // restoreArchive restores the archive over the stopped container onto its
 // own storage. PVE takes the whole config from the archive; the ownership
 // markers (tags, description) are passed along so the Application still
-// owns the container afterwards, whoever's archive it was.
+// owns the container afterwards.
 func (r *RestoreReconciler) restoreArchive(ctx context.Context, s *restoreScope, node string, vmid int, cfg proxmox.ContainerConfig) (ctrl.Result, error) {
 	b, c := s.backup, s.host.Client
 	vol, _, _ := strings.Cut(cfg["rootfs"], ",")
 	spec := proxmox.RestoreSpec{Archive: b.Status.VolID, Storage: volStorage(vol), Force: true, Start: startAfter(s), Extra: map[string]string{}}
+	// step checked that cfg carries this Application's marker.
 	for _, k := range []string{"tags", "description"} {
 		if v := cfg[k]; v != "" {
 			spec.Extra[k] = v
 		}
-	}
-	if owner, ok := lxcconfig.OwnerOf(lxcconfig.SplitTags(cfg["tags"])); !ok || owner != string(s.app.UID) {
-		spec.Extra["tags"] = lxcconfig.JoinTags(append(lxcconfig.SplitTags(cfg["tags"]), lxcconfig.ManagedTag, lxcconfig.OwnerTag(string(s.app.UID))))
 	}
 	upid, err := c.RestoreContainer(ctx, node, vmid, spec)
 	return r.started(s, upid, err, fmt.Sprintf("restoring container %d from %s (Backup %s)", vmid, b.Status.VolID, b.Name))

@@ -13,10 +13,10 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"go.uber.org/zap/zapcore"
 	"golang.org/x/crypto/ssh"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -48,7 +48,10 @@ var (
 )
 
 var _ = BeforeSuite(func() {
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(io.MultiWriter(GinkgoWriter, logs))))
+	// The production logger (redacting, klog routed into it) asked for
+	// every verbosity, so the suite's log scans see everything the operator
+	// can log (up to redact.MaxVerbosity).
+	manager.SetupLogging(zap.UseDevMode(true), zap.Level(zapcore.Level(-10)), zap.WriteTo(io.MultiWriter(GinkgoWriter, logs)))
 	ctx, cancel = context.WithCancel(context.Background())
 
 	var err error

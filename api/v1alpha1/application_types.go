@@ -141,12 +141,14 @@ type ApplicationSpec struct {
 	StartOnBoot *bool `json:"startOnBoot,omitempty"`
 
 	// tags to set on the container, compared case-insensitively (Proxmox
-	// lowercases and sorts them). The operator adds its own ownership tag.
+	// lowercases and sorts them). The operator adds its own ownership tags;
+	// tags starting with pve-operator are reserved for them.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=64
 	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z0-9_][a-zA-Z0-9_+.-]*$`
+	// +kubebuilder:validation:items:XValidation:rule="!self.matches('^(?i)pve-operator')",message="tags starting with pve-operator are reserved for the operator's ownership markers"
 	Tags []string `json:"tags,omitempty"`
 
 	// protection sets Proxmox' protection flag, which blocks removing the

@@ -10,6 +10,11 @@ const (
 	ConditionStalled     = "Stalled"
 )
 
+// ConditionInsecureTLS is True on a ProxmoxHost whose spec turns certificate
+// verification off. It is a warning, not a state: the host may still be
+// Ready, and kstatus ignores condition types it does not know.
+const ConditionInsecureTLS = "InsecureTLS"
+
 // Condition reasons. CamelCase, stable: alerts and Argo CD health checks
 // match on them, so they are part of the API.
 const (
@@ -29,6 +34,8 @@ const (
 	ReasonUnreachable           = "Unreachable"
 	ReasonForbidden             = "Forbidden"
 	ReasonProxmoxError          = "ProxmoxError"
+	// ReasonInsecureSkipVerify: the reason of ConditionInsecureTLS.
+	ReasonInsecureSkipVerify = "InsecureSkipVerify"
 
 	// Application reasons.
 	ReasonHostNotFound        = "HostNotFound"
@@ -54,6 +61,16 @@ const (
 	ReasonNoSuitableNode      = "NoSuitableNode"
 	ReasonInvalidSpec         = "InvalidSpec"
 	ReasonSecretNotFound      = "SecretNotFound"
+	// ReasonAdoptionNotAllowed: adopting this container needs a grant on the
+	// ProxmoxHost (spec.grants[].adopt) that the namespace does not have, or
+	// the container is a template.
+	ReasonAdoptionNotAllowed = "AdoptionNotAllowed"
+	// ReasonPrivilegeNotAllowed: a privileged container needs
+	// spec.grants[].privileged on the ProxmoxHost for this namespace.
+	ReasonPrivilegeNotAllowed = "PrivilegeNotAllowed"
+	// ReasonQuotaExceeded: a create or grow would take the namespace past a
+	// quota in the ProxmoxHost's grants.
+	ReasonQuotaExceeded = "QuotaExceeded"
 
 	// Backup and Restore reasons.
 	ReasonApplicationNotFound = "ApplicationNotFound"

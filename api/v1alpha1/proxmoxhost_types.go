@@ -7,6 +7,8 @@ import (
 
 // ProxmoxHostSpec says how to reach one Proxmox VE endpoint and who may use it.
 // +kubebuilder:validation:XValidation:rule="!has(self.tls) || !self.tls.insecureSkipVerify || !has(self.tls.caBundle)",message="tls.caBundle and tls.insecureSkipVerify are mutually exclusive"
+// +kubebuilder:validation:XValidation:rule="!has(self.tls) || !has(self.tls.certificateFingerprint) || !self.tls.insecureSkipVerify",message="tls.certificateFingerprint and tls.insecureSkipVerify are mutually exclusive"
+// +kubebuilder:validation:XValidation:rule="!has(self.tls) || !has(self.tls.certificateFingerprint) || !has(self.tls.caBundle)",message="tls.certificateFingerprint and tls.caBundle are mutually exclusive: a pinned certificate is trusted without chain verification"
 type ProxmoxHostSpec struct {
 	// endpoint is the https URL of one Proxmox VE node's API, usually on port
 	// 8006, e.g. https://pve1.example.com:8006. A path of /api2/json may be
@@ -47,6 +49,16 @@ type ProxmoxHostSpec struct {
 	// +kubebuilder:validation:Format=duration
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5s') && duration(self) <= duration('1h')",message="syncInterval must be between 5s and 1h"
 	SyncInterval *metav1.Duration `json:"syncInterval,omitempty"`
+
+	// grants give namespaces what goes beyond creating ordinary containers
+	// of their own: adopting existing containers, privileged containers, and
+	// quotas on what they may use. A namespace gets what every grant whose
+	// namespaceSelector matches it gives (and must be in allowedNamespaces).
+	// Without a grant: no adoption, no privileged containers, no quota.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Grants []TenantGrant `json:"grants,omitempty"`
 }
 
 // TLSConfig controls verification of the Proxmox API certificate.
@@ -63,6 +75,17 @@ type TLSConfig struct {
 	// +kubebuilder:validation:MaxLength=65536
 	// +kubebuilder:validation:XValidation:rule="self.contains('-----BEGIN CERTIFICATE-----')",message="caBundle must contain at least one PEM certificate"
 	CABundle string `json:"caBundle,omitempty"`
+
+	// certificateFingerprint pins the SHA-256 fingerprint of the server's own
+	// (leaf) certificate, as PVE shows it in `pvenode cert info` and the GUI:
+	// 32 hex pairs separated by colons, e.g. AB:CD:...:EF, in either case.
+	// The operator then trusts exactly that certificate and checks neither
+	// its chain nor its hostname, so it cannot be combined with caBundle or
+	// insecureSkipVerify. When the certificate is renewed the pin must be
+	// updated; until then the host is not Ready (TLSVerificationFailed).
+	// +optional
+	// +kubebuilder:validation:Pattern=`^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$`
+	CertificateFingerprint string `json:"certificateFingerprint,omitempty"`
 }
 
 // SSHConfig says how to reach the Proxmox nodes over SSH.

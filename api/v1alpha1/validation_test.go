@@ -67,6 +67,9 @@ spec:
 
 var nameSeq atomic.Int64
 
+// pinnedFingerprint is a well-formed SHA-256 certificate fingerprint.
+const pinnedFingerprint = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89"
+
 // newObject returns a fresh copy of the base object of kind with a unique name.
 func newObject(kind string) *unstructured.Unstructured {
 	js, err := yaml.YAMLToJSON([]byte(bases[kind]))
@@ -154,6 +157,14 @@ var _ = Describe("Admission of invalid objects", func() {
 		Entry("a provision timeout above 30m", "Application", set("spec.provision", "{script: 'true', timeout: 31m}"), "timeout must be greater than 0 and at most 30m"),
 		Entry("an ssh public key that is no key", "Application", set("spec.sshPublicKeys", "['hello world']"), "spec.sshPublicKeys[0] in body should match"),
 		Entry("a tag with a space", "Application", set("spec.tags", "['my tag']"), "spec.tags[0] in body should match"),
+		Entry("a tag forging the ownership marker", "Application", set("spec.tags", "[web, pve-operator-owner.0b1c2d3e-aaaa-bbbb-cccc-0123456789ab]"), "reserved for the operator's ownership markers"),
+		Entry("the operator's managed tag in another case", "Application", set("spec.tags", "[PVE-Operator]"), "reserved for the operator's ownership markers"),
+		Entry("an adoption grant naming no containers", "ProxmoxHost", set("spec.grants", "[{namespaceSelector: {}, adopt: {allowDelete: true}}]"), "name the adoptable containers"),
+		Entry("a VMID range that runs backwards", "ProxmoxHost", set("spec.grants", "[{namespaceSelector: {}, adopt: {vmidRanges: [{from: 400, to: 300}]}}]"), "from must not be greater than to"),
+		Entry("a VMID range below 100", "ProxmoxHost", set("spec.grants", "[{namespaceSelector: {}, adopt: {vmidRanges: [{from: 1, to: 300}]}}]"), "should be greater than or equal to 100"),
+		Entry("an adoption grant by the operator's own tag", "ProxmoxHost", set("spec.grants", "[{namespaceSelector: {}, adopt: {tags: [pve-operator]}}]"), "ownership markers, not grants"),
+		Entry("a negative memory quota", "ProxmoxHost", set("spec.grants", "[{namespaceSelector: {}, quota: {memory: '-1Gi'}}]"), "memory must be a non-negative quantity"),
+		Entry("a grant without a namespaceSelector", "ProxmoxHost", set("spec.grants", "[{privileged: true}]"), "namespaceSelector: Required value"),
 		// ProxmoxHost
 		Entry("a plain-http endpoint", "ProxmoxHost", set("spec.endpoint", "http://pve1.example.com:8006"), "endpoint must be an https URL"),
 		Entry("an endpoint that is no URL", "ProxmoxHost", set("spec.endpoint", "pve1.example.com"), "endpoint must be an https URL"),
@@ -161,6 +172,11 @@ var _ = Describe("Admission of invalid objects", func() {
 		Entry("no credentialsRef", "ProxmoxHost", del("spec.credentialsRef"), "spec.credentialsRef: Required value"),
 		Entry("caBundle together with insecureSkipVerify", "ProxmoxHost", set("spec.tls", "{insecureSkipVerify: true, caBundle: '-----BEGIN CERTIFICATE-----'}"), "mutually exclusive"),
 		Entry("a caBundle that is not PEM", "ProxmoxHost", set("spec.tls", "{caBundle: 'not pem'}"), "caBundle must contain at least one PEM certificate"),
+		Entry("a certificateFingerprint without colons", "ProxmoxHost", set("spec.tls.certificateFingerprint", strings.ReplaceAll(pinnedFingerprint, ":", "")), "spec.tls.certificateFingerprint in body should match"),
+		Entry("a certificateFingerprint one pair short", "ProxmoxHost", set("spec.tls.certificateFingerprint", pinnedFingerprint[3:]), "spec.tls.certificateFingerprint in body should match"),
+		Entry("a certificateFingerprint with a non-hex digit", "ProxmoxHost", set("spec.tls.certificateFingerprint", "XY"+pinnedFingerprint[2:]), "spec.tls.certificateFingerprint in body should match"),
+		Entry("certificateFingerprint together with insecureSkipVerify", "ProxmoxHost", set("spec.tls", "{insecureSkipVerify: true, certificateFingerprint: '"+pinnedFingerprint+"'}"), "tls.certificateFingerprint and tls.insecureSkipVerify are mutually exclusive"),
+		Entry("certificateFingerprint together with caBundle", "ProxmoxHost", set("spec.tls", "{caBundle: '-----BEGIN CERTIFICATE-----', certificateFingerprint: '"+pinnedFingerprint+"'}"), "tls.certificateFingerprint and tls.caBundle are mutually exclusive"),
 		Entry("a syncInterval of 1s", "ProxmoxHost", set("spec.syncInterval", "1s"), "syncInterval must be between 5s and 1h"),
 		Entry("an ssh port above 65535", "ProxmoxHost", set("spec.ssh", "{credentialsRef: {name: s, namespace: n}, port: 70000}"), "should be less than or equal to 65535"),
 		// Backup
@@ -201,6 +217,16 @@ var _ = Describe("Admission of invalid objects", func() {
 		Entry("changing a Backup's mode", "Backup", noop, set("spec.mode", "stop"), "a Backup's spec is immutable except ttl"),
 		Entry("changing a Backup's storage", "Backup", noop, set("spec.storage", "nfs"), "a Backup's spec is immutable except ttl"),
 		Entry("changing a Restore's backup", "Restore", noop, set("spec.backupRef.name", "other"), "a Restore's spec is immutable"),
+	)
+
+	DescribeTable("admits at create time",
+		func(kind string, e edit) {
+			u := newObject(kind)
+			e(u)
+			Expect(k8s.Create(ctx, u)).To(Succeed())
+		},
+		Entry("a certificateFingerprint in upper case", "ProxmoxHost", set("spec.tls.certificateFingerprint", pinnedFingerprint)),
+		Entry("a certificateFingerprint in lower case", "ProxmoxHost", set("spec.tls.certificateFingerprint", strings.ToLower(pinnedFingerprint))),
 	)
 
 	DescribeTable("admits allowed updates",

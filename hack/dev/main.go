@@ -1,9 +1,10 @@
 // Command dev is `make dev`: the operator on its embedded default. It starts
-// etcd and kube-apiserver (the envtest binaries, with state under bin/dev),
-// installs the CRDs, starts the Proxmox simulator (nodes pve1-3, storages
-// local and local-lvm, two templates, an API token and SSH), creates a
-// ProxmoxHost named "dev" that trusts the simulator's CA, writes a
-// kubeconfig, and runs the operator in the foreground until Ctrl-C.
+// etcd and kube-apiserver (the envtest binaries, with state under bin/dev and
+// Secrets encrypted at rest with a key kept there), installs the CRDs,
+// starts the Proxmox simulator (nodes pve1-3, storages local and local-lvm,
+// two templates, an API token and SSH), creates a ProxmoxHost named "dev"
+// that trusts the simulator's CA, writes a kubeconfig, and runs the operator
+// in the foreground until Ctrl-C.
 package main
 
 import (
@@ -26,10 +27,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
@@ -49,7 +48,7 @@ func main() {
 	sshAddr := flag.String("pvesim-ssh-listen", "127.0.0.1:18022", "Address of the simulator's SSH server.")
 	profile := flag.String("profile", pvesim.ProfileRealistic, "Simulator task durations: realistic (seconds, like PVE) or fast.")
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
+	manager.SetupLogging(zap.UseDevMode(true))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -68,17 +67,12 @@ func run(ctx context.Context, dataDir, simAddr, sshAddr, profile string) error {
 		return err
 	}
 
-	step("starting etcd and kube-apiserver (data in %s)", dataDir)
-	assets, err := testenv.AssetsDir()
+	step("starting etcd and kube-apiserver (data in %s, Secrets encrypted with %s)",
+		dataDir, filepath.Join(dataDir, testenv.SecretsKeyFile))
+	env, err := testenv.NewPersistentEnvironment(dataDir)
 	if err != nil {
 		return err
 	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(testenv.RepoRoot(), "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	env.ControlPlane.Etcd = &envtest.Etcd{DataDir: filepath.Join(dataDir, "etcd")}
 	cfg, err := env.Start()
 	if err != nil {
 		return fmt.Errorf("start control plane: %w", err)
@@ -179,6 +173,12 @@ func applyHost(ctx context.Context, k8s client.Client, sim *pvesim.Server, dataD
 			Port:           int32(port),
 		}
 		host.Spec.SyncInterval = &metav1.Duration{Duration: 10 * time.Second}
+		// The adopt sample takes over VMID 200 in the default namespace;
+		// adoption is an admin's grant, so the dev host grants exactly that.
+		host.Spec.Grants = []v1alpha1.TenantGrant{{
+			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: "default"}},
+			Adopt:             &v1alpha1.AdoptionGrant{VMIDRanges: []v1alpha1.VMIDRange{{From: 200, To: 299}}},
+		}}
 		return nil
 	})
 	if err != nil {

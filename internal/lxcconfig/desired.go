@@ -118,17 +118,11 @@ func declaredKeys(app *v1alpha1.Application, observed map[string]string) map[str
 // desiredTags is the spec's tags (or, when omitted, the observed ones) plus
 // the operator's own.
 func desiredTags(app *v1alpha1.Application, observed map[string]string) []string {
-	var tags []string
-	if app.Spec.Tags != nil {
-		tags = append(tags, app.Spec.Tags...)
-	} else {
-		for _, t := range SplitTags(observed["tags"]) {
-			if !IsOperatorTag(t) {
-				tags = append(tags, t)
-			}
-		}
+	tags := app.Spec.Tags
+	if tags == nil {
+		tags = SplitTags(observed["tags"])
 	}
-	return append(tags, ManagedTag, OwnerTag(string(app.UID)))
+	return WithOwner(tags, string(app.UID))
 }
 
 // netKey maps an interface name (eth3) to its Proxmox key (net3).

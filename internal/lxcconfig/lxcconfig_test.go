@@ -210,14 +210,49 @@ func TestDiff(t *testing.T) {
 }
 
 func TestOwnership(t *testing.T) {
-	tags := SplitTags("web;pve-operator;PVE-OPERATOR-OWNER." + uid)
-	got, ok := OwnerOf(tags)
-	if !ok || got != uid {
-		t.Fatalf("OwnerOf(%v) = %q, %v", tags, got, ok)
+	const other = "9f8e7d6c-aaaa-bbbb-cccc-0123456789ab"
+	cases := []struct {
+		name   string
+		tags   string
+		owner  string
+		tagged bool
+		ours   bool
+	}{
+		{"an owner tag in any case names its owner", "web;pve-operator;PVE-OPERATOR-OWNER." + uid, uid, true, true},
+		{"a container without an owner tag has no owner", "pve-operator;web", "", false, false},
+		{"another UID's marker is not ours", "pve-operator;pve-operator-owner." + other, other, true, false},
+		{"two owner tags make a contested container nobody's", "pve-operator-owner." + uid + ";pve-operator-owner." + other, "", true, false},
+		{"the same owner tag twice is still one owner", "pve-operator-owner." + uid + ",pve-operator-owner." + uid, uid, true, true},
+		{"an empty owner tag names nobody", "pve-operator-owner.", "", false, false},
 	}
-	if _, ok := OwnerOf([]string{"pve-operator", "web"}); ok {
-		t.Error("a container without an owner tag has an owner")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tags := SplitTags(tc.tags)
+			owner, tagged := OwnerOf(tags)
+			if owner != tc.owner || tagged != tc.tagged {
+				t.Errorf("OwnerOf(%v) = %q, %v; want %q, %v", tags, owner, tagged, tc.owner, tc.tagged)
+			}
+			if got := OwnedBy(tags, uid); got != tc.ours {
+				t.Errorf("OwnedBy(%v) = %v, want %v", tags, got, tc.ours)
+			}
+		})
 	}
+}
+
+func TestUserTagsCannotCarryOwnershipMarkers(t *testing.T) {
+	forged := app(func(s *v1alpha1.ApplicationSpec) {
+		s.Tags = []string{"web", "pve-operator-owner.9f8e7d6c-aaaa-bbbb-cccc-0123456789ab", "PVE-Operator", "pve-operatorx"}
+	})
+	for _, kv := range CreateParams(forged, 100, CreateOptions{Template: forged.Spec.Template}) {
+		if kv.Key != "tags" {
+			continue
+		}
+		if want := JoinTags([]string{"web", ManagedTag, OwnerTag(uid)}); kv.Value != want {
+			t.Fatalf("create tags = %q, want %q: only the operator writes its markers", kv.Value, want)
+		}
+		return
+	}
+	t.Fatal("no tags in the create parameters")
 }
 
 func TestParseDiskSize(t *testing.T) {

@@ -20,20 +20,53 @@ const (
 // OwnerTag is the tag naming the Application with this UID as owner.
 func OwnerTag(uid string) string { return ownerTagPrefix + strings.ToLower(uid) }
 
-// OwnerOf returns the owner UID recorded in a container's tags.
-func OwnerOf(tags []string) (uid string, ok bool) {
+// OwnerOf returns the owner UID recorded in a container's tags. tagged is
+// true when any owner tag is present; uid is empty when the tags name more
+// than one owner. Such a container was tampered with (or is contested), so
+// it belongs to nobody: the operator never acts on it for any Application.
+func OwnerOf(tags []string) (uid string, tagged bool) {
 	for _, t := range tags {
-		if rest, found := strings.CutPrefix(strings.ToLower(t), ownerTagPrefix); found && rest != "" {
-			return rest, true
+		rest, found := strings.CutPrefix(strings.ToLower(t), ownerTagPrefix)
+		if !found || rest == "" {
+			continue
 		}
+		if tagged && rest != uid {
+			return "", true
+		}
+		uid, tagged = rest, true
 	}
-	return "", false
+	return uid, tagged
+}
+
+// OwnedBy reports whether the tags name exactly the Application with this
+// UID as owner: the only proof of ownership the operator accepts.
+func OwnedBy(tags []string, uid string) bool {
+	owner, tagged := OwnerOf(tags)
+	return tagged && owner != "" && owner == strings.ToLower(uid)
 }
 
 // IsOperatorTag reports whether a tag is one the operator manages itself.
+// Anything starting with the operator's prefix counts, so a look-alike such
+// as "pve-operator-ownerx" cannot be smuggled in as a user tag either.
 func IsOperatorTag(t string) bool {
-	t = strings.ToLower(t)
-	return t == ManagedTag || strings.HasPrefix(t, ownerTagPrefix)
+	return strings.HasPrefix(strings.ToLower(t), ManagedTag)
+}
+
+// UserTags drops the operator's own tags: whatever a spec or a container
+// says, only the operator writes its markers.
+func UserTags(tags []string) []string {
+	var out []string
+	for _, t := range tags {
+		if !IsOperatorTag(t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// WithOwner is tags with the operator's markers for the Application uid.
+func WithOwner(tags []string, uid string) []string {
+	return append(UserTags(tags), ManagedTag, OwnerTag(uid))
 }
 
 // SplitTags splits a Proxmox tag string. Proxmox accepts ';', ',' and spaces

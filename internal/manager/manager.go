@@ -20,6 +20,7 @@ import (
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 	"github.com/pve-operator/pve-operator/controllers"
+	"github.com/pve-operator/pve-operator/internal/redact"
 )
 
 // Scheme holds the Kubernetes types and this project's API.
@@ -74,11 +75,13 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 
+	// Every controller's events go through the secret registry.
+	recorder := redact.Recorder(mgr.GetEventRecorder("pve-operator"))
 	hosts := controllers.NewHosts()
 	if err := (&controllers.ProxmoxHostReconciler{
 		Client:               mgr.GetClient(),
 		Hosts:                hosts,
-		Recorder:             mgr.GetEventRecorder("pve-operator"),
+		Recorder:             recorder,
 		CredentialsNamespace: o.CredentialsNamespace,
 		Timeout:              o.ProxmoxTimeout,
 		QPS:                  o.ProxmoxQPS,
@@ -90,7 +93,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	apps := &controllers.ApplicationReconciler{
 		Client:       mgr.GetClient(),
 		Hosts:        hosts,
-		Recorder:     mgr.GetEventRecorder("pve-operator"),
+		Recorder:     recorder,
 		TaskDeadline: o.TaskDeadline,
 
 		DriftInterval:       o.DriftInterval,
@@ -102,7 +105,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := (&controllers.BackupReconciler{
 		Client:       mgr.GetClient(),
 		Hosts:        hosts,
-		Recorder:     mgr.GetEventRecorder("pve-operator"),
+		Recorder:     recorder,
 		TaskDeadline: o.TaskDeadline,
 	}).SetupWithManager(mgr, o.BackupConcurrency); err != nil {
 		return nil, err
@@ -110,7 +113,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := (&controllers.RestoreReconciler{
 		Client:       mgr.GetClient(),
 		Hosts:        hosts,
-		Recorder:     mgr.GetEventRecorder("pve-operator"),
+		Recorder:     recorder,
 		Apps:         apps,
 		TaskDeadline: o.TaskDeadline,
 	}).SetupWithManager(mgr, o.BackupConcurrency); err != nil {
@@ -118,7 +121,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	if err := (&controllers.BackupScheduleReconciler{
 		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("pve-operator"),
+		Recorder: recorder,
 	}).SetupWithManager(mgr, o.BackupConcurrency); err != nil {
 		return nil, err
 	}

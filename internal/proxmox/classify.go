@@ -130,10 +130,11 @@ func isTLSFailure(err error) bool {
 		verify           *tls.CertificateVerificationError
 		alert            tls.AlertError
 		recordHeader     tls.RecordHeaderError
+		pin              *FingerprintMismatchError
 	)
 	switch {
 	case errors.As(err, &unknownAuthority), errors.As(err, &hostname), errors.As(err, &invalid),
-		errors.As(err, &verify), errors.As(err, &alert), errors.As(err, &recordHeader):
+		errors.As(err, &verify), errors.As(err, &alert), errors.As(err, &recordHeader), errors.As(err, &pin):
 		return true
 	}
 	return strings.Contains(err.Error(), "tls: ")

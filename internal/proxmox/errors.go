@@ -133,7 +133,8 @@ func (e *UnreachableError) Error() string {
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // TLSError: the server certificate failed verification (unknown authority,
-// hostname mismatch, expiry) or the handshake failed.
+// hostname mismatch, expiry, a pinned fingerprint that does not match, see
+// FingerprintMismatchError) or the handshake failed.
 type TLSError struct{ Err error }
 
 func (e *TLSError) Error() string { return "TLS verification failed: " + errText(e.Err) }

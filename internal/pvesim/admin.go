@@ -18,7 +18,7 @@ import (
 //	GET    /_sim/counters                      {"GET /cluster/resources": 3, …}
 //	DELETE /_sim/counters                      reset counters
 //	POST   /_sim/faults                        RequestFault (+ "delay": "2s") → {"id"}
-//	POST   /_sim/task-faults                   TaskFault → {"id"}
+//	POST   /_sim/task-faults                   TaskFault → {"id"} ("{password}" in exitstatus: the create's password)
 //	DELETE /_sim/faults                        clear request and task faults
 //	DELETE /_sim/faults/{id}                   remove one fault
 //	POST   /_sim/tasks/release                 {"upid": "…"} or {} for all stalled

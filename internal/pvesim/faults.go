@@ -321,11 +321,20 @@ type TaskFault struct {
 	ID   string `json:"id,omitempty"`
 	Node string `json:"node,omitempty"`
 	// Count: 0 means 1, negative means until cleared.
-	Count      int             `json:"count,omitempty"`
-	Action     TaskFaultAction `json:"action"`
-	ExitStatus string          `json:"exitstatus,omitempty"`
-	Warnings   int             `json:"warnings,omitempty"`
+	Count  int             `json:"count,omitempty"`
+	Action TaskFaultAction `json:"action"`
+	// ExitStatus is the exit status (and last log line) of a failed task.
+	// In a vzcreate or vzrestore task, PasswordPlaceholder is replaced by
+	// the request's password parameter, so a test can make a task echo the
+	// root password; a fault feature for testing redaction, not a claim
+	// about which PVE failures quote it.
+	ExitStatus string `json:"exitstatus,omitempty"`
+	Warnings   int    `json:"warnings,omitempty"`
 }
+
+// PasswordPlaceholder in TaskFault.ExitStatus stands for the password of the
+// create or restore request whose task fails.
+const PasswordPlaceholder = "{password}"
 
 type taskFaultState struct {
 	id        string

@@ -409,6 +409,16 @@ type createJob struct {
 	allocated  []*volume
 }
 
+// echoPassword fills the {password} placeholder of an injected failure
+// with the request's password (see TaskFault.ExitStatus).
+func (j *createJob) echoPassword(err error) error {
+	f, ok := err.(injectedFailure)
+	if !ok {
+		return err
+	}
+	return injectedFailure(strings.ReplaceAll(string(f), PasswordPlaceholder, j.params["password"]))
+}
+
 func (j *createJob) fail(err error) error {
 	return fmt.Errorf("%s %v", j.emsg, err)
 }
@@ -494,7 +504,7 @@ func (j *createJob) run(tr *taskRun) error {
 	if err := tr.work(); err != nil {
 		// Interrupts and injected task faults carry their exit status as is.
 		j.rollback(tr)
-		return err
+		return j.echoPassword(err)
 	}
 	tr.log("Total bytes read: %d (%dMiB, 187MiB/s)", srcVol.size*4, srcVol.size*4/(1<<20))
 	if tr.ghost {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -34,6 +35,31 @@ func (s *Server) ResetRequestCounts() {
 	s.cmu.Lock()
 	defer s.cmu.Unlock()
 	s.counters = map[string]int{}
+	s.mutations = nil
+}
+
+// MutatingRequests returns how many POST, PUT and DELETE requests named the
+// guest vmid, in the path or in a vmid parameter (vzdump's list included),
+// whatever their outcome.
+func (s *Server) MutatingRequests(vmid int) int {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	return s.mutations[vmid]
+}
+
+// countMutation records a mutating request for every VMID in ids, a single
+// VMID or a vzdump-style list ("100,101" or "100 101").
+func (s *Server) countMutation(ids string) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	for _, f := range strings.FieldsFunc(ids, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
+		if id, err := strconv.Atoi(f); err == nil {
+			if s.mutations == nil {
+				s.mutations = map[int]int{}
+			}
+			s.mutations[id]++
+		}
+	}
 }
 
 // NodeView is a node as the simulator sees it.

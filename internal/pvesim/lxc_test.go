@@ -608,3 +608,28 @@ func TestListAndStatus(t *testing.T) {
 		t.Fatalf("%v", st)
 	}
 }
+
+func TestCreateFailureCanEchoThePassword(t *testing.T) {
+	t.Parallel()
+	srv := newSim(t)
+	tests := []struct {
+		name   string
+		vmid   string
+		params []string
+		want   string
+	}{
+		{"the placeholder becomes the request's password", "202",
+			[]string{"password", "Sup3r-s3cret-pw"}, "unable to set password 'Sup3r-s3cret-pw'"},
+		{"without a password the placeholder becomes empty", "203", nil, "unable to set password ''"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv.FailTasks(TaskCreate, tt.vmid, 1, "unable to set password '"+PasswordPlaceholder+"'")
+			body := form(append([]string{"vmid", tt.vmid, "ostemplate", DebianTemplate, "rootfs", "local-lvm:8"}, tt.params...)...)
+			v := waitTask(t, srv, upidOf(t, raw(t, srv, "POST", "/nodes/pve1/lxc", body)))
+			if v.ExitStatus != tt.want || v.Log[len(v.Log)-1] != "TASK ERROR: "+tt.want {
+				t.Fatalf("exit status %q, log %q; want %q", v.ExitStatus, v.Log, tt.want)
+			}
+		})
+	}
+}

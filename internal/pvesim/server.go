@@ -53,6 +53,8 @@ type Server struct {
 
 	cmu      sync.Mutex
 	counters map[string]int
+	// mutations counts POST/PUT/DELETE requests per VMID they name.
+	mutations map[int]int
 
 	router   *router
 	httpSrv  *http.Server
@@ -422,6 +424,11 @@ func (s *Server) serveAPI(r *http.Request, rel string, rt *route, pathParams map
 			return nil, paramErr1(k, "duplicate parameter (already defined in URI) with conflicting values!")
 		}
 		raw[k] = rawValue{s: v, kind: 's'}
+	}
+	if r.Method != http.MethodGet {
+		// Counted before validation: a call is aimed at a guest whether
+		// or not PVE then refuses it.
+		s.countMutation(raw["vmid"].s)
 	}
 	params, e := rt.schema.validate(raw)
 	if e != nil {

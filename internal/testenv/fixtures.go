@@ -9,10 +9,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/lxcconfig"
 	"github.com/pve-operator/pve-operator/internal/pvesim"
 )
 
@@ -106,4 +108,17 @@ func Poll(ctx context.Context, timeout time.Duration, cond func() (bool, error))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// AddOwnedByOther adds a container carrying the operator's ownership marker
+// for an Application UID that no test creates: what another namespace's (or
+// another operator's) container looks like. The operator must never act on
+// it. It returns the container's digest.
+func AddOwnedByOther(sim *pvesim.Server, node string, vmid int, running bool) (string, error) {
+	tags := lxcconfig.JoinTags([]string{lxcconfig.ManagedTag, lxcconfig.OwnerTag(string(uuid.NewUUID()))})
+	if err := sim.AddContainer(node, vmid, map[string]string{"hostname": fmt.Sprintf("other-%d", vmid), "memory": "256", "tags": tags}, running); err != nil {
+		return "", err
+	}
+	ct, _ := sim.Container(vmid)
+	return ct.Digest, nil
 }

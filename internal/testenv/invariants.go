@@ -24,7 +24,9 @@ const backupNotesPrefix = "pve-operator-backup="
 //   - every container carrying an owner tag belongs to an existing
 //     Application (no orphans);
 //   - every container in foreign (VMID → digest at the start) still exists
-//     with the same digest: the operator never modified or deleted it;
+//     with the same digest and no POST, PUT or DELETE ever named it: the
+//     operator never modified or deleted it (foreign containers may carry
+//     the owner marker of an Application that is not in this namespace);
 //   - every Completed Backup's archive exists, and its snapshot while the
 //     container it was taken of is still there and not restored over;
 //   - no Backup has more than one archive, and no archive the operator
@@ -69,7 +71,7 @@ func CheckInvariants(ctx context.Context, k8s client.Reader, sim *pvesim.Server,
 	for _, ct := range state.Containers {
 		containers[ct.VMID] = ct
 		uid, ok := lxcconfig.OwnerOf(lxcconfig.SplitTags(ct.Config["tags"]))
-		if !ok {
+		if _, isForeign := foreign[ct.VMID]; !ok || isForeign {
 			continue
 		}
 		if _, exists := byUID[uid]; !exists {
@@ -92,6 +94,9 @@ func CheckInvariants(ctx context.Context, k8s client.Reader, sim *pvesim.Server,
 			v = append(v, fmt.Sprintf("foreign container %d was deleted", vmid))
 		case ct.Digest != digest:
 			v = append(v, fmt.Sprintf("foreign container %d was modified (digest %s, was %s)", vmid, ct.Digest, digest))
+		}
+		if n := sim.MutatingRequests(vmid); n > 0 {
+			v = append(v, fmt.Sprintf("foreign container %d was named by %d mutating requests", vmid, n))
 		}
 	}
 

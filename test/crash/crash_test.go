@@ -93,6 +93,12 @@ func TestCrashConsistency(t *testing.T) {
 		ct, _ := sim.Container(id)
 		foreign[id] = ct.Digest
 	}
+	// One whose marker names an Application that is not ours.
+	other, err := testenv.AddOwnedByOther(sim, "pve2", 9002, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign[9002] = other
 
 	logPath := filepath.Join(dir, "manager.log")
 	start := func() *testenv.ManagerProcess {

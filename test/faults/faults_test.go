@@ -80,7 +80,12 @@ func TestConvergesUnderFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	ct9000, _ := sim.Container(9000)
-	foreign := map[int]string{9000: ct9000.Digest}
+	// And one whose marker names an Application that is not ours.
+	other, err := testenv.AddOwnedByOther(sim, "pve1", 9002, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := map[int]string{9000: ct9000.Digest, 9002: other}
 
 	// Faults during creation.
 	sim.FailRequests("POST", "/nodes/{node}/lxc", 2, 500, "unable to create CT - simulated server error")

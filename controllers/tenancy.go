@@ -1,0 +1,119 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/proxmox"
+)
+
+// tenancy is what one ProxmoxHost allows one namespace: whether it may use
+// the host at all, and the grants that apply to it. Every kind resolves it
+// on every pass, so a revocation takes effect on the next pass.
+type tenancy struct {
+	host      *v1alpha1.ProxmoxHost
+	namespace string
+	grants    []v1alpha1.TenantGrant
+}
+
+// resolveTenancy reads the host and what it allows namespace. A missing
+// host or a namespace the host does not allow is an outcome to report, with
+// ok false; selectors that do not parse match nothing (fail closed).
+func resolveTenancy(ctx context.Context, c client.Reader, hostName, namespace string) (tenancy, outcome, bool, error) {
+	host := &v1alpha1.ProxmoxHost{}
+	if err := c.Get(ctx, client.ObjectKey{Name: hostName}, host); err != nil {
+		if apierrors.IsNotFound(err) {
+			return tenancy{}, stalled(v1alpha1.ReasonHostNotFound, fmt.Sprintf("ProxmoxHost %q does not exist", hostName)), false, nil
+		}
+		return tenancy{}, outcome{}, false, err
+	}
+	ns := &corev1.Namespace{}
+	if err := c.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		return tenancy{}, outcome{}, false, err
+	}
+	t := tenancy{host: host, namespace: namespace}
+	if !selects(host.Spec.AllowedNamespaces, ns, true) {
+		return t, stalled(v1alpha1.ReasonNamespaceNotAllowed,
+			fmt.Sprintf("ProxmoxHost %q does not allow namespace %q (spec.allowedNamespaces); nothing is done on it", host.Name, namespace)), false, nil
+	}
+	for _, g := range host.Spec.Grants {
+		if selects(&g.NamespaceSelector, ns, false) {
+			t.grants = append(t.grants, g)
+		}
+	}
+	return t, outcome{}, true, nil
+}
+
+// selects matches a namespace against a selector; nil means ifNil.
+func selects(sel *metav1.LabelSelector, ns *corev1.Namespace, ifNil bool) bool {
+	if sel == nil {
+		return ifNil
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	return err == nil && s.Matches(labels.Set(ns.Labels))
+}
+
+// privileged reports whether the namespace may run privileged containers.
+func (t tenancy) privileged() bool {
+	return slices.ContainsFunc(t.grants, func(g v1alpha1.TenantGrant) bool { return g.Privileged })
+}
+
+// adoption says whether the namespace may adopt ct, and whether it may then
+// destroy it on deletion. The reason it may not is the outcome.
+func (t tenancy) adoption(ct proxmox.ContainerSummary) (allowDelete bool, o outcome, ok bool) {
+	if ct.Template {
+		return false, stalled(v1alpha1.ReasonAdoptionNotAllowed, fmt.Sprintf(
+			"container %d is a template; templates are never adopted (clone it instead); nothing was touched", ct.VMID)), false
+	}
+	for _, g := range t.grants {
+		if g.Adopt != nil && adoptable(g.Adopt, ct) {
+			ok = true
+			allowDelete = allowDelete || g.Adopt.AllowDelete
+		}
+	}
+	if !ok {
+		return false, stalled(v1alpha1.ReasonAdoptionNotAllowed, fmt.Sprintf(
+			"ProxmoxHost %q grants namespace %q no adoption of container %d (spec.grants[].adopt by VMID range, pool or tag); nothing was touched",
+			t.host.Name, t.namespace, ct.VMID)), false
+	}
+	return allowDelete, outcome{}, true
+}
+
+// adoptable reports whether one grant covers ct.
+func adoptable(g *v1alpha1.AdoptionGrant, ct proxmox.ContainerSummary) bool {
+	for _, r := range g.VMIDRanges {
+		if ct.VMID >= int(r.From) && ct.VMID <= int(r.To) {
+			return true
+		}
+	}
+	if ct.Pool != "" && slices.Contains(g.Pools, ct.Pool) {
+		return true
+	}
+	for _, want := range g.Tags {
+		if slices.ContainsFunc(ct.Tags, func(have string) bool { return strings.EqualFold(have, want) }) {
+			return true
+		}
+	}
+	return false
+}
+
+// privilegeDenied is the outcome for a privileged container without a grant.
+func (t tenancy) privilegeDenied(what string) outcome {
+	return stalled(v1alpha1.ReasonPrivilegeNotAllowed, fmt.Sprintf(
+		"%s is privileged (root in it is root on the node); ProxmoxHost %q grants namespace %q no privileged containers (spec.grants[].privileged); nothing was touched",
+		what, t.host.Name, t.namespace))
+}
+
+// wantsPrivileged reports whether the spec asks for a privileged container.
+func wantsPrivileged(app *v1alpha1.Application) bool {
+	return app.Spec.Unprivileged != nil && !*app.Spec.Unprivileged
+}
