@@ -1,6 +1,7 @@
 package pvesim
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -412,8 +413,8 @@ type createJob struct {
 // echoPassword fills the {password} placeholder of an injected failure
 // with the request's password (see TaskFault.ExitStatus).
 func (j *createJob) echoPassword(err error) error {
-	f, ok := err.(injectedFailure)
-	if !ok {
+	var f injectedFailure
+	if !errors.As(err, &f) {
 		return err
 	}
 	return injectedFailure(strings.ReplaceAll(string(f), PasswordPlaceholder, j.params["password"]))

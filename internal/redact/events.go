@@ -14,6 +14,6 @@ func Recorder(rec events.EventRecorder) events.EventRecorder { return recorder{r
 
 type recorder struct{ rec events.EventRecorder }
 
-func (r recorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...interface{}) {
+func (r recorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
 	r.rec.Eventf(regarding, related, eventtype, reason, action, "%s", String(fmt.Sprintf(note, args...)))
 }

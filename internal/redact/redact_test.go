@@ -183,7 +183,7 @@ func TestLoggerVerbosity(t *testing.T) {
 
 type fakeRecorder struct{ notes []string }
 
-func (f *fakeRecorder) Eventf(_, _ runtime.Object, _, _, _, note string, args ...interface{}) {
+func (f *fakeRecorder) Eventf(_, _ runtime.Object, _, _, _, note string, args ...any) {
 	f.notes = append(f.notes, fmt.Sprintf(note, args...))
 }
 
@@ -192,12 +192,12 @@ func TestRecorder(t *testing.T) {
 	tests := []struct {
 		name string
 		note string
-		args []interface{}
+		args []any
 		want string
 	}{
-		{"a secret in the arguments is scrubbed", "creating failed: %s", []interface{}{"bad event-s3cret-pw"}, "creating failed: bad [redacted]"},
+		{"a secret in the arguments is scrubbed", "creating failed: %s", []any{"bad event-s3cret-pw"}, "creating failed: bad [redacted]"},
 		{"a secret in the format is scrubbed", "bad event-s3cret-pw", nil, "bad [redacted]"},
-		{"a note without a secret is kept", "started %d", []interface{}{3}, "started 3"},
+		{"a note without a secret is kept", "started %d", []any{3}, "started 3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

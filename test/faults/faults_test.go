@@ -195,7 +195,7 @@ func TestConvergesUnderFaults(t *testing.T) {
 		return len(l.Items) == 0
 	})
 	for _, ct := range sim.State().Containers {
-		if _, owned := lxcconfig.OwnerOf(lxcconfig.SplitTags(ct.Config["tags"])); owned {
+		if _, owned := lxcconfig.OwnerOf(lxcconfig.SplitTags(ct.Config["tags"])); owned && foreign[ct.VMID] == "" {
 			t.Errorf("container %d is left behind after its Application was deleted", ct.VMID)
 		}
 	}
