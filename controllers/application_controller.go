@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -216,6 +217,9 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 		// Only a host's readiness matters here; its status changes on every
 		// sync and must not wake every Application.
 		Watches(&v1alpha1.ProxmoxHost{}, handler.EnqueueRequestsFromMapFunc(r.appsForHost), builder.WithPredicates(hostReadinessChanged())).
+		// allowedNamespaces and grants select namespaces by label: a label
+		// change can revoke or restore what a namespace may do.
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.appsInNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		WatchesRawSource(source.Channel(r.containerEvents(mgr), handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(o)}}
 		}))).
@@ -224,11 +228,20 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 		Complete(r)
 }
 
+func (r *ApplicationReconciler) appsInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.appRequests(ctx, client.InNamespace(o.GetName()))
+}
+
 func hostVMIDKey(host string, vmid int) string { return fmt.Sprintf("%s/%d", host, vmid) }
 
 func (r *ApplicationReconciler) appsForHost(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.appRequests(ctx, client.MatchingFields{appHostIndex: o.GetName()})
+}
+
+// appRequests wakes every Application the list options select.
+func (r *ApplicationReconciler) appRequests(ctx context.Context, opts ...client.ListOption) []reconcile.Request {
 	apps := &v1alpha1.ApplicationList{}
-	if err := r.List(ctx, apps, client.MatchingFields{appHostIndex: o.GetName()}); err != nil {
+	if err := r.List(ctx, apps, opts...); err != nil {
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(apps.Items))

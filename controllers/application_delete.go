@@ -59,29 +59,29 @@ func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope
 	if app.Status.VMID == 0 && app.Status.Task == nil {
 		return ctrl.Result{}, true, nil // nothing was ever created
 	}
-	entry, ok := r.Hosts.Get(app.Spec.HostRef.Name)
-	if !ok || entry.Inventory.Snapshot() == nil {
-		host := &v1alpha1.ProxmoxHost{}
-		if err := r.Get(ctx, client.ObjectKey{Name: app.Spec.HostRef.Name}, host); client.IgnoreNotFound(err) == nil && err != nil {
-			// The host object is gone: there is nothing left to talk to.
-			r.event(app, corev1.EventTypeWarning, v1alpha1.ReasonHostNotFound,
-				fmt.Sprintf("ProxmoxHost %q is gone; container %d is left as it is", app.Spec.HostRef.Name, app.Status.VMID))
-			return ctrl.Result{}, true, nil
-		}
-		s.set(progressing(v1alpha1.ReasonHostNotReady, "waiting for the ProxmoxHost to become Ready to delete the container"))
-		return ctrl.Result{RequeueAfter: 15 * time.Second}, false, nil
-	}
-	s.host = entry
 	t, o, ok, err := resolveTenancy(ctx, r.Client, app.Spec.HostRef.Name, app.Namespace)
+	if o.reason == v1alpha1.ReasonHostNotFound {
+		// The host object is gone: there is nothing left to talk to.
+		r.event(app, corev1.EventTypeWarning, v1alpha1.ReasonHostNotFound,
+			fmt.Sprintf("ProxmoxHost %q is gone; container %d is left as it is", app.Spec.HostRef.Name, app.Status.VMID))
+		return ctrl.Result{}, true, nil
+	}
 	if err != nil || !ok {
 		// A revoked namespace makes no more calls, not even to clean up.
 		if o.reason == v1alpha1.ReasonNamespaceNotAllowed {
 			o.message += "; the deletion waits until the namespace is allowed again (or an admin removes the finalizer, leaving the container as it is)"
 		}
+		// Namespace labels are not watched: look again now and then.
 		s.set(o)
-		return ctrl.Result{}, false, err
+		return ctrl.Result{RequeueAfter: time.Minute}, false, err
 	}
 	s.tenancy = t
+	entry, ok := r.Hosts.Get(app.Spec.HostRef.Name)
+	if !ok || entry.Inventory.Snapshot() == nil {
+		s.set(progressing(v1alpha1.ReasonHostNotReady, "waiting for the ProxmoxHost to become Ready to delete the container"))
+		return ctrl.Result{RequeueAfter: 15 * time.Second}, false, nil
+	}
+	s.host = entry
 	if res, done, err := r.pollTask(ctx, s); done || err != nil {
 		if s.outcome.reason == v1alpha1.ReasonCreateFailed {
 			return ctrl.Result{}, true, nil

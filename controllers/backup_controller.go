@@ -205,7 +205,8 @@ func (r *BackupReconciler) resolveApplication(ctx context.Context, s *backupScop
 func (r *BackupReconciler) resolveHost(ctx context.Context, s *backupScope) (ctrl.Result, bool, error) {
 	name := backupHost(s.backup)
 	if ok, err := r.allowed(ctx, s, name); !ok || err != nil {
-		return ctrl.Result{}, false, err
+		// Namespace labels are not watched: look again now and then.
+		return ctrl.Result{RequeueAfter: time.Minute}, false, err
 	}
 	entry, ok := r.Hosts.Get(name)
 	if !ok || entry.Inventory.Snapshot() == nil {

@@ -88,7 +88,7 @@ func (r *BackupReconciler) deletionHost(ctx context.Context, s *backupScope, nam
 	if entry, found := r.Hosts.Get(name); found && entry.Inventory.Snapshot() != nil {
 		if ok, err := r.allowed(ctx, s, name); !ok || err != nil {
 			// A revoked namespace makes no more calls, not even to clean up.
-			return false, ctrl.Result{}, false, err
+			return false, ctrl.Result{RequeueAfter: time.Minute}, false, err
 		}
 		s.host = entry
 		return false, ctrl.Result{}, true, nil

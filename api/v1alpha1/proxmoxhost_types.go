@@ -205,7 +205,8 @@ const MaxUnmanagedListed = 50
 
 // ProxmoxHostStatus is the observed state of a ProxmoxHost.
 type ProxmoxHostStatus struct {
-	// conditions: Ready, Reconciling, Stalled.
+	// conditions: Ready, Reconciling, Stalled, and InsecureTLS while
+	// spec.tls.insecureSkipVerify is set.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

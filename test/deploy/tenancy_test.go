@@ -65,6 +65,44 @@ func (tn tenant) create(t *testing.T, obj client.Object) {
 	}
 }
 
+// backedUpApp creates a Ready Application with a Completed archive Backup.
+func (tn tenant) backedUpApp(t *testing.T) (*v1alpha1.Application, *v1alpha1.Backup) {
+	t.Helper()
+	app := tn.app(nil)
+	tn.create(t, app)
+	app = readyApp(t, tn.user, app)
+	b := &v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("backup"), Namespace: tn.ns},
+		Spec: v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: app.Name}}}
+	tn.create(t, b)
+	return app, completedBackup(t, tn.user, b)
+}
+
+// backupNaming makes a Backup of the tenant's whose status names another
+// Backup's archive: what a status written wrongly (or restored from an old
+// etcd) would say. The tenant cannot write status; the admin does it here.
+func (tn tenant) backupNaming(t *testing.T, admin client.Client, archive *v1alpha1.Backup) *v1alpha1.Backup {
+	t.Helper()
+	ctx := t.Context()
+	b := &v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("stolen"), Namespace: tn.ns},
+		Spec: v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: "no-such-app"}}}
+	tn.create(t, b)
+	waitFor(ctx, t, tn.user, b, 60*time.Second, "Stalled ApplicationNotFound", func(b *v1alpha1.Backup) bool {
+		return stalledWithReason(b.Status.Conditions, v1alpha1.ReasonApplicationNotFound)
+	})
+	forged := b.DeepCopy()
+	forged.Annotations = map[string]string{controllers.AnnotationBackupHost: tn.host.Name}
+	if err := admin.Patch(ctx, forged, client.MergeFrom(b)); err != nil {
+		t.Fatal(err)
+	}
+	status := client.MergeFrom(forged.DeepCopy())
+	forged.Status = *archive.Status.DeepCopy()
+	forged.Status.Conditions = nil
+	if err := admin.Status().Patch(ctx, forged, status); err != nil {
+		t.Fatal(err)
+	}
+	return forged
+}
+
 // stalledWithReason reports whether Stalled is True with reason.
 func stalledWithReason(conds []metav1.Condition, reason string) bool {
 	c := meta.FindStatusCondition(conds, v1alpha1.ConditionStalled)
@@ -190,23 +228,10 @@ func TestTenancyRestoresActOnlyOnWhatTheNamespaceOwns(t *testing.T) {
 	ctx := t.Context()
 
 	// The victim's container and archive, and a hand-made container.
-	vApp := victim.app(nil)
-	victim.create(t, vApp)
-	vApp = readyApp(t, victim.user, vApp)
-	vBackup := &v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: victim.ns},
-		Spec: v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: vApp.Name}}}
-	victim.create(t, vBackup)
-	vBackup = completedBackup(t, victim.user, vBackup)
+	vApp, vBackup := victim.backedUpApp(t)
 	handDigest := handMade(t, o, 8301, nil)
-
 	// The attacker's own container and backup.
-	own := mallory.app(nil)
-	mallory.create(t, own)
-	own = readyApp(t, mallory.user, own)
-	ownBackup := &v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "mine", Namespace: mallory.ns},
-		Spec: v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: own.Name}}}
-	mallory.create(t, ownBackup)
-	completedBackup(t, mallory.user, ownBackup)
+	own, ownBackup := mallory.backedUpApp(t)
 
 	for _, tc := range []struct {
 		name string
@@ -247,24 +272,7 @@ func TestTenancyRestoresActOnlyOnWhatTheNamespaceOwns(t *testing.T) {
 	}
 
 	t.Run("restoreFrom an archive another namespace's Backup made is refused", func(t *testing.T) {
-		// A Backup of the attacker's whose status names the victim's archive.
-		stolen := &v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "stolen", Namespace: mallory.ns},
-			Spec: v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: "no-such-app"}}}
-		mallory.create(t, stolen)
-		waitFor(ctx, t, mallory.user, stolen, 60*time.Second, "Stalled ApplicationNotFound", func(b *v1alpha1.Backup) bool {
-			return stalledWithReason(b.Status.Conditions, v1alpha1.ReasonApplicationNotFound)
-		})
-		forged := stolen.DeepCopy()
-		forged.Annotations = map[string]string{controllers.AnnotationBackupHost: mallory.host.Name}
-		if err := admin.Patch(ctx, forged, client.MergeFrom(stolen)); err != nil {
-			t.Fatal(err)
-		}
-		status := client.MergeFrom(forged.DeepCopy())
-		forged.Status = *vBackup.Status.DeepCopy()
-		forged.Status.Conditions = nil
-		if err := admin.Status().Patch(ctx, forged, status); err != nil {
-			t.Fatal(err)
-		}
+		stolen := mallory.backupNaming(t, admin, vBackup)
 		before := o.sim.MutatingRequests(int(vBackup.Status.VMID))
 
 		app := mallory.app(func(a *v1alpha1.Application) {
@@ -325,13 +333,7 @@ func TestTenancyRevocationStopsEveryKind(t *testing.T) {
 	admin := adminClient(t)
 	ctx := t.Context()
 	tn := newTenant(t, o, "revoked-user", nil)
-	app := tn.app(nil)
-	tn.create(t, app)
-	app = readyApp(t, tn.user, app)
-	b := &v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "before", Namespace: tn.ns},
-		Spec: v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: app.Name}}}
-	tn.create(t, b)
-	completedBackup(t, tn.user, b)
+	app, b := tn.backedUpApp(t)
 	if err := o.sim.WaitIdle(ctx); err != nil {
 		t.Fatal(err)
 	}
