@@ -7,7 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -54,12 +53,13 @@ type ApplicationReconciler struct {
 	DriftInterval       time.Duration
 	DriftReadsPerSecond float64
 
-	provisions  provisionRuns
-	quota       quotas
-	converged   sync.Map // UID -> convergeMark
-	driftBudget sync.Map // host name -> *rate.Limiter
-	holds       sync.Map // UID -> time.Time: a Restore owns the container until then
-	wake        chan ctrlEvent
+	// Per-Application state of this reconciler, each dropped when the
+	// Application's deletion is done (forget). What both this controller
+	// and the Restore controller need lives on the host's entry instead.
+	provisions provisionRuns
+	quota      quotas
+	converged  sync.Map // UID -> convergeMark
+	wake       chan ctrlEvent
 }
 
 // convergeMark remembers the last config pass: the generation it applied,
@@ -106,8 +106,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		s.set(progressing(v1alpha1.ReasonProxmoxError, err.Error()))
 		res = ctrl.Result{RequeueAfter: 10 * time.Second}
 	}
-	r.recordTransition(app, before, s.outcome)
-	if perr := r.writeStatus(ctx, before, s); perr != nil {
+	if perr := r.finish(ctx, before, s); perr != nil {
 		return ctrl.Result{}, perr
 	}
 	if err != nil && isTransientK8s(err) {
@@ -134,7 +133,7 @@ func (r *ApplicationReconciler) reconcileNormal(ctx context.Context, s *appScope
 	if res, ok, err := r.admit(ctx, s); !ok || err != nil {
 		return res, err
 	}
-	if r.held(s.app.UID) {
+	if r.heldByRestore(s) {
 		s.set(progressing(v1alpha1.ReasonRestoring, fmt.Sprintf("a Restore is overwriting container %d; waiting for it", s.app.Status.VMID)))
 		return ctrl.Result{RequeueAfter: 2 * time.Second}, nil
 	}
@@ -148,37 +147,29 @@ func (r *ApplicationReconciler) reconcileNormal(ctx context.Context, s *appScope
 	return r.converge(ctx, s, ct)
 }
 
-func (r *ApplicationReconciler) writeStatus(ctx context.Context, before *v1alpha1.Application, s *appScope) error {
+// applicationPassEnd: every change of verdict is an event; failures the
+// operator retries by itself are Warnings too.
+var applicationPassEnd = passEnd{
+	warning: func(o outcome) bool {
+		return o.stalled || o.reason == v1alpha1.ReasonCreateFailed || o.reason == v1alpha1.ReasonProvisionFailed || o.reason == v1alpha1.ReasonTaskFailed
+	},
+}
+
+// finish ends a pass. observedGeneration follows only a generation applied
+// in full (settled) or one that cannot be (stalled).
+func (r *ApplicationReconciler) finish(ctx context.Context, before *v1alpha1.Application, s *appScope) error {
 	app := s.app
 	if s.outcome.reason == "" {
 		// A pass that ended early without a verdict (waiting for a fresh
-		// listing, retrying a VMID) is still progress.
+		// listing, retrying a VMID) is still progress, but no news.
 		s.outcome = progressing(v1alpha1.ReasonProgressing, "reconciling")
+		s.outcome.quiet = true
 	}
-	setConditions(&app.Status.Conditions, app.Generation, s.outcome)
 	setRestartRequired(app, s.restartRequired)
-	if s.settled || s.outcome.stalled {
-		app.Status.ObservedGeneration = app.Generation
-	}
-	err := r.Status().Patch(ctx, app, client.MergeFrom(before))
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
-}
-
-func (r *ApplicationReconciler) recordTransition(app *v1alpha1.Application, before *v1alpha1.Application, o outcome) {
-	if o.reason == "" {
-		return
-	}
-	if prev := findCondition(before.Status.Conditions, v1alpha1.ConditionReady); prev != nil && prev.Reason == o.reason {
-		return
-	}
-	kind := corev1.EventTypeNormal
-	if o.stalled || o.reason == v1alpha1.ReasonCreateFailed || o.reason == v1alpha1.ReasonProvisionFailed || o.reason == v1alpha1.ReasonTaskFailed {
-		kind = corev1.EventTypeWarning
-	}
-	r.event(app, kind, o.reason, o.message)
+	p := applicationPassEnd
+	p.observes = func(o outcome) bool { return s.settled || o.stalled }
+	return p.end(ctx, r.Client, r.Recorder, app, before,
+		statusOf{conditions: &app.Status.Conditions, observed: &app.Status.ObservedGeneration, was: &before.Status, is: &app.Status}, s.outcome)
 }
 
 // ctrlEvent wakes one Application (provision finished, inventory change).
@@ -205,7 +196,7 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 		if a.Status.VMID != 0 {
 			keys = append(keys, hostVMIDKey(a.Spec.HostRef.Name, int(a.Status.VMID)))
 		}
-		if a.Spec.VMID != nil && (a.Status.VMID == 0 || int32(*a.Spec.VMID) != a.Status.VMID) {
+		if a.Spec.VMID != nil && (a.Status.VMID == 0 || *a.Spec.VMID != a.Status.VMID) {
 			keys = append(keys, hostVMIDKey(a.Spec.HostRef.Name, int(*a.Spec.VMID)))
 		}
 		return keys

@@ -185,7 +185,7 @@ var _ = Describe("Application", func() {
 		})
 		Eventually(func(g Gomega) {
 			got := getApp(app)
-			c := meta.FindStatusCondition(got.Status.Conditions, controllers.ConditionRestartRequired)
+			c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionRestartRequired)
 			g.Expect(c).NotTo(BeNil(), "conditions: %+v; pending in Proxmox: %v", got.Status.Conditions, simCT(app.Status.VMID).Pending)
 			g.Expect(c.Message).To(ContainSubstring("nameserver"))
 		}).Should(Succeed())

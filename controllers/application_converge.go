@@ -20,10 +20,6 @@ import (
 
 type inventorySnapshot = inventory.Snapshot
 
-// ConditionRestartRequired is True while declared changes wait in Proxmox'
-// pending configuration for the next restart of the container.
-const ConditionRestartRequired = "RestartRequired"
-
 // converge makes an owned container match the spec, one step per pass:
 // config (one PUT with the digest), then disk growth, then power state,
 // then provisioning.
@@ -40,7 +36,7 @@ func (r *ApplicationReconciler) converge(ctx context.Context, s *appScope, ct pr
 		s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by Proxmox (%s); waiting", ct.VMID, ct.Lock)))
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	pass, driftIn := r.configPassDue(app, ct, s.host.Name)
+	pass, driftIn := r.configPassDue(app, ct, s.host)
 	if pass {
 		if res, done, err := r.convergeConfig(ctx, s, ct); done || err != nil {
 			return res, err
@@ -114,15 +110,15 @@ func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope,
 	}
 	ch := lxcconfig.Diff(app, cfg)
 	for _, n := range ch.Notes {
-		r.eventOnce(app, "NotApplied", n)
+		r.eventOnce(s, "NotApplied", n)
 	}
 	if len(ch.Set) > 0 || len(ch.Delete) > 0 {
 		err := c.UpdateContainerConfig(ctx, ct.Node, ct.VMID, proxmox.ConfigUpdate{Set: ch.Set, Delete: ch.Delete, Digest: cfg.Digest()})
-		r.markMutation(app)
+		s.host.markMutation(app.UID)
 		switch {
 		case proxmox.IsDigestMismatch(err):
 			// Someone edited the config since we read it: read it again.
-			return ctrl.Result{Requeue: true}, true, nil
+			return ctrl.Result{RequeueAfter: requeueSoon}, true, nil
 		case proxmox.IsLocked(err) || proxmox.IsLockTimeout(err):
 			s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by Proxmox; waiting to apply %s", ct.VMID, strings.Join(ch.Keys(), ", "))))
 			return ctrl.Result{RequeueAfter: 5 * time.Second}, true, nil
@@ -250,45 +246,11 @@ func (r *ApplicationReconciler) observeIPs(ctx context.Context, s *appScope, ct 
 
 func setRestartRequired(app *v1alpha1.Application, keys []string) {
 	if len(keys) == 0 {
-		meta.RemoveStatusCondition(&app.Status.Conditions, ConditionRestartRequired)
+		meta.RemoveStatusCondition(&app.Status.Conditions, v1alpha1.ConditionRestartRequired)
 		return
 	}
 	meta.SetStatusCondition(&app.Status.Conditions, metav1.Condition{
-		Type: ConditionRestartRequired, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonRestartRequired,
+		Type: v1alpha1.ConditionRestartRequired, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonRestartRequired,
 		Message: "pending until the next restart: " + strings.Join(keys, ", "), ObservedGeneration: app.Generation,
 	})
-}
-
-func taskReason(typ string) string {
-	switch typ {
-	case "vzcreate", "vzrestore":
-		return v1alpha1.ReasonCreating
-	case "vzstart":
-		return v1alpha1.ReasonStarting
-	case "vzstop", "vzshutdown":
-		return v1alpha1.ReasonStopping
-	case "resize":
-		return v1alpha1.ReasonResizing
-	case "vzdestroy":
-		return v1alpha1.ReasonDeleting
-	}
-	return v1alpha1.ReasonTaskRunning
-}
-
-func taskVerb(typ string) string {
-	switch typ {
-	case "vzcreate":
-		return "creation"
-	case "vzrestore":
-		return "restore"
-	case "vzstart":
-		return "start"
-	case "vzstop", "vzshutdown":
-		return "shutdown"
-	case "resize":
-		return "resize"
-	case "vzdestroy":
-		return "deletion"
-	}
-	return typ
 }

@@ -31,14 +31,11 @@ func (r *ApplicationReconciler) pollTask(ctx context.Context, s *appScope) (ctrl
 	}
 	switch res {
 	case taskRunning:
-		s.set(progressing(taskReason(ref.Type), fmt.Sprintf("%s of container %d running on %s (task %s)", taskVerb(ref.Type), app.Status.VMID, ref.Node, ref.UPID)))
-		if o, late := overdue(ref, fmt.Sprintf("%s of container %d", taskVerb(ref.Type), app.Status.VMID), r.TaskDeadline, time.Now()); late {
-			s.set(o)
-		}
+		s.set(taskInFlight(ref, app.Status.VMID, taskReason(ref.Type), r.TaskDeadline, time.Now()))
 		return ctrl.Result{RequeueAfter: pollAfter(ref, time.Now())}, true, nil
 	case taskFailed:
 		app.Status.Task = nil
-		r.markMutation(app)
+		s.host.markMutation(app.UID)
 		if ref.Type == "vzcreate" || ref.Type == "vzrestore" {
 			// PVE removed the half-created container itself; a VMID we picked
 			// is free to be chosen again.
@@ -54,7 +51,7 @@ func (r *ApplicationReconciler) pollTask(ctx context.Context, s *appScope) (ctrl
 	// Succeeded or lost: the container's state says what happened. Wait for
 	// an inventory listing taken after the task ended.
 	app.Status.Task = nil
-	r.markMutation(app)
+	s.host.markMutation(app.UID)
 	r.Hosts.RequestRefresh(s.host.Name)
 	s.set(progressing(taskReason(ref.Type), fmt.Sprintf("%s of container %d finished", taskVerb(ref.Type), app.Status.VMID)))
 	return ctrl.Result{RequeueAfter: minRefreshGap + 500*time.Millisecond}, true, nil
@@ -65,7 +62,7 @@ func (r *ApplicationReconciler) pollTask(ctx context.Context, s *appScope) (ctrl
 func (r *ApplicationReconciler) findOrCreate(ctx context.Context, s *appScope) (proxmox.ContainerSummary, ctrl.Result, bool, error) {
 	app := s.app
 	snap := s.host.Inventory.Snapshot()
-	if !r.freshEnough(app, snap.Time) {
+	if !s.host.freshEnough(app.UID, snap.Time) {
 		r.Hosts.RequestRefresh(s.host.Name)
 		return proxmox.ContainerSummary{}, ctrl.Result{RequeueAfter: minRefreshGap}, false, nil
 	}
@@ -100,7 +97,7 @@ func (r *ApplicationReconciler) findOrCreate(ctx context.Context, s *appScope) (
 		r.event(app, corev1.EventTypeWarning, v1alpha1.ReasonContainerMissing, msg)
 		app.Status.State = ""
 		s.set(progressing(v1alpha1.ReasonContainerMissing, msg))
-		return proxmox.ContainerSummary{}, ctrl.Result{Requeue: true}, false, nil
+		return proxmox.ContainerSummary{}, ctrl.Result{RequeueAfter: requeueSoon}, false, nil
 	}
 	res, err := r.create(ctx, s)
 	return proxmox.ContainerSummary{}, res, false, err
@@ -196,8 +193,8 @@ func (r *ApplicationReconciler) create(ctx context.Context, s *appScope) (ctrl.R
 		return res, err
 	}
 	s.host.place(node, plannedMemory(app))
-	params := lxcconfig.CreateParams(app, vmid, lxcconfig.CreateOptions{Template: app.Spec.Template, RootPassword: password})
-	upid, err := s.host.Client.CreateContainer(ctx, node, vmid, containerSpec(params))
+	req := proxmox.CreateRequest{Params: lxcconfig.CreateParams(app), Password: password}
+	upid, err := s.host.Client.CreateContainer(ctx, node, vmid, req)
 	return r.started(s, upid, err, v1alpha1.ReasonCreating, fmt.Sprintf("creating container %d on %s from %s", vmid, node, app.Spec.Template))
 }
 
@@ -255,7 +252,7 @@ func checkUnlessFresh(ctx context.Context, host *HostEntry, vmid int, fresh bool
 // started records a task a mutating call started, or classifies its failure.
 func (r *ApplicationReconciler) started(s *appScope, upid proxmox.UPID, err error, reason, msg string) (ctrl.Result, error) {
 	app := s.app
-	r.markMutation(app)
+	s.host.markMutation(app.UID)
 	r.Hosts.RequestRefresh(s.host.Name)
 	switch {
 	case err == nil:
@@ -269,7 +266,7 @@ func (r *ApplicationReconciler) started(s *appScope, upid proxmox.UPID, err erro
 		return ctrl.Result{RequeueAfter: 2 * minRefreshGap}, nil
 	case proxmox.IsAlreadyExists(err) && app.Spec.VMID == nil:
 		app.Status.VMID = 0
-		return ctrl.Result{Requeue: true}, nil
+		return ctrl.Result{RequeueAfter: requeueSoon}, nil
 	case proxmox.IsLocked(err) || proxmox.IsLockTimeout(err):
 		s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by Proxmox (%s); waiting", app.Status.VMID, proxmox.LockName(err))))
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
@@ -362,31 +359,4 @@ func (r *ApplicationReconciler) rootPassword(ctx context.Context, app *v1alpha1.
 	}
 	redact.Add(string(pw))
 	return string(pw), outcome{}, true
-}
-
-// containerSpec passes the ordered create parameters to the client.
-func containerSpec(params []lxcconfig.KV) proxmox.ContainerSpec {
-	spec := proxmox.ContainerSpec{Extra: map[string]string{}}
-	for _, kv := range params {
-		switch kv.Key {
-		case "vmid":
-		case "ostemplate":
-			spec.OSTemplate = kv.Value
-		case "hostname":
-			spec.Hostname = kv.Value
-		case "description":
-			spec.Description = kv.Value
-		case "tags":
-			spec.Tags = lxcconfig.SplitTags(kv.Value)
-		case "unprivileged":
-			spec.Unprivileged = kv.Value == "1"
-		case "password":
-			spec.Password = kv.Value
-		case "ssh-public-keys":
-			spec.SSHPublicKeys = kv.Value
-		default:
-			spec.Extra[kv.Key] = kv.Value
-		}
-	}
-	return spec
 }

@@ -41,17 +41,25 @@ func (r *ApplicationReconciler) reconcileDelete(ctx context.Context, app *v1alph
 		if s.outcome.reason == "" {
 			s.set(progressing(v1alpha1.ReasonDeleting, "deleting"))
 		}
-		r.recordTransition(app, before, s.outcome)
-		if perr := r.writeStatus(ctx, before, s); perr != nil {
+		if perr := r.finish(ctx, before, s); perr != nil {
 			return ctrl.Result{}, perr
 		}
 		return res, err
 	}
-	r.provisions.forget(app.UID)
-	r.converged.Delete(app.UID)
-	r.quota.forget(app.UID)
+	r.forget(app)
 	controllerutil.RemoveFinalizer(app, ApplicationFinalizer)
 	return ctrl.Result{}, client.IgnoreNotFound(r.Update(ctx, app))
+}
+
+// forget drops what this reconciler and the host's entry remember about an
+// Application whose deletion is done.
+func (r *ApplicationReconciler) forget(app *v1alpha1.Application) {
+	r.provisions.drop(app.UID)
+	r.converged.Delete(app.UID)
+	r.quota.forget(app.UID)
+	if e, ok := r.Hosts.Get(app.Spec.HostRef.Name); ok {
+		e.forgetApp(app.UID)
+	}
 }
 
 func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope) (ctrl.Result, bool, error) {
@@ -89,7 +97,7 @@ func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope
 		return res, false, err
 	}
 	snap := entry.Inventory.Snapshot()
-	if !r.freshEnough(app, snap.Time) {
+	if !entry.freshEnough(app.UID, snap.Time) {
 		r.Hosts.RequestRefresh(entry.Name)
 		return ctrl.Result{RequeueAfter: minRefreshGap}, false, nil
 	}
@@ -123,7 +131,7 @@ func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope
 		if p := app.Spec.Protection; p != nil && !*p {
 			// The spec already says unprotected: apply that, then delete.
 			if uerr := entry.Client.UpdateContainerConfig(ctx, ct.Node, ct.VMID, proxmox.ConfigUpdate{Set: map[string]string{"protection": "0"}}); uerr == nil {
-				return ctrl.Result{Requeue: true}, false, nil
+				return ctrl.Result{RequeueAfter: requeueSoon}, false, nil
 			}
 		}
 		s.set(stalled(v1alpha1.ReasonDeleting, fmt.Sprintf(

@@ -27,7 +27,7 @@ const (
 // a spec change, when the operator's tags are not (yet) right, and when a
 // drift check is due and its slot in the host's drift budget has come.
 // Otherwise it returns how long until the next drift read.
-func (r *ApplicationReconciler) configPassDue(app *v1alpha1.Application, ct proxmox.ContainerSummary, host string) (bool, time.Duration) {
+func (r *ApplicationReconciler) configPassDue(app *v1alpha1.Application, ct proxmox.ContainerSummary, host *HostEntry) (bool, time.Duration) {
 	v, ok := r.converged.Load(app.UID)
 	if !ok {
 		return true, 0
@@ -63,14 +63,12 @@ func (r *ApplicationReconciler) configPassDue(app *v1alpha1.Application, ct prox
 	return false, d
 }
 
-func (r *ApplicationReconciler) driftLimiter(host string) *rate.Limiter {
-	if v, ok := r.driftBudget.Load(host); ok {
-		return v.(*rate.Limiter)
-	}
+// driftLimiter is the host's drift budget; it lives on the host's entry, so
+// it goes with the host.
+func (r *ApplicationReconciler) driftLimiter(host *HostEntry) *rate.Limiter {
 	rps := r.DriftReadsPerSecond
 	if rps <= 0 {
 		rps = DefaultDriftReadsPerSecond
 	}
-	v, _ := r.driftBudget.LoadOrStore(host, rate.NewLimiter(rate.Limit(rps), 1))
-	return v.(*rate.Limiter)
+	return host.driftLimiter(rps)
 }

@@ -18,6 +18,8 @@ import (
 // a pass woken before its slot does not take another one.
 func TestDriftReadsArePacedPerHost(t *testing.T) {
 	r := &ApplicationReconciler{DriftInterval: time.Millisecond, DriftReadsPerSecond: 10}
+	pveHost := &HostEntry{Name: "pve", apps: &appMemory{}}
+	otherHost := &HostEntry{Name: "other", apps: &appMemory{}}
 	const n = 50
 	apps := make([]*v1alpha1.Application, n)
 	cts := make([]proxmox.ContainerSummary, n)
@@ -30,7 +32,7 @@ func TestDriftReadsArePacedPerHost(t *testing.T) {
 	now, last := 0, time.Duration(0)
 	slots := make([]time.Duration, n)
 	for i := range apps {
-		pass, wait := r.configPassDue(apps[i], cts[i], "pve")
+		pass, wait := r.configPassDue(apps[i], cts[i], pveHost)
 		switch {
 		case pass:
 			now++
@@ -50,23 +52,23 @@ func TestDriftReadsArePacedPerHost(t *testing.T) {
 	}
 	// Woken early (an inventory event): same slot, no new reservation.
 	for i := 1; i < n; i++ {
-		pass, wait := r.configPassDue(apps[i], cts[i], "pve")
+		pass, wait := r.configPassDue(apps[i], cts[i], pveHost)
 		if pass || wait > slots[i] {
 			t.Fatalf("app %d: woken early got pass=%v wait=%s, its slot was %s away", i, pass, wait, slots[i])
 		}
 	}
 	// Another host has its own budget.
-	if pass, _ := r.configPassDue(apps[1], cts[1], "other"); pass {
+	if pass, _ := r.configPassDue(apps[1], cts[1], otherHost); pass {
 		t.Fatal("app 1 already holds a slot; asking again must not read now")
 	}
 	other := &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{UID: "uid-x", Generation: 1}}
 	r.converged.Store(other.UID, convergeMark{generation: 1, at: time.Now().Add(-time.Hour)})
-	if pass, _ := r.configPassDue(other, proxmox.ContainerSummary{Tags: []string{lxcconfig.ManagedTag, lxcconfig.OwnerTag("uid-x")}}, "other"); !pass {
+	if pass, _ := r.configPassDue(other, proxmox.ContainerSummary{Tags: []string{lxcconfig.ManagedTag, lxcconfig.OwnerTag("uid-x")}}, otherHost); !pass {
 		t.Error("the first drift read on another host waited for this host's budget")
 	}
 	// A spec change is never paced.
 	apps[n-1].Generation = 2
-	if pass, _ := r.configPassDue(apps[n-1], cts[n-1], "pve"); !pass {
+	if pass, _ := r.configPassDue(apps[n-1], cts[n-1], pveHost); !pass {
 		t.Error("a spec change waited for a drift slot")
 	}
 }

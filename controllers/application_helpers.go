@@ -3,8 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,30 +12,15 @@ import (
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 )
 
-// mutations remembers when the operator last changed each container, so
-// decisions are taken on an inventory listed after that change, never on
-// one that predates it.
-var mutations sync.Map // types.UID -> time.Time
-
-func (r *ApplicationReconciler) markMutation(app *v1alpha1.Application) {
-	mutations.Store(app.UID, time.Now())
-}
-
-func (r *ApplicationReconciler) freshEnough(app *v1alpha1.Application, listed time.Time) bool {
-	v, ok := mutations.Load(app.UID)
-	return !ok || listed.After(v.(time.Time))
-}
-
 func (r *ApplicationReconciler) event(app *v1alpha1.Application, kind, reason, msg string) {
 	emit(r.Recorder, app, kind, reason, msg)
 }
 
-var notedOnce sync.Map // uid/message -> struct{}
-
-// eventOnce records a warning once per process for a given message.
-func (r *ApplicationReconciler) eventOnce(app *v1alpha1.Application, reason, msg string) {
-	if _, seen := notedOnce.LoadOrStore(string(app.UID)+"/"+msg, struct{}{}); !seen {
-		r.event(app, corev1.EventTypeWarning, reason, msg)
+// eventOnce records a warning once per message for the Application on its
+// host (the host's entry remembers what was noted).
+func (r *ApplicationReconciler) eventOnce(s *appScope, reason, msg string) {
+	if s.host.noteOnce(s.app.UID, msg) {
+		r.event(s.app, corev1.EventTypeWarning, reason, msg)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -120,6 +119,14 @@ func (p *provisionRuns) forget(uid types.UID) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.runs, uid)
+}
+
+// drop forgets uid's run and its failure count, once it is deleted.
+func (p *provisionRuns) drop(uid types.UID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.runs, uid)
+	delete(p.failed, uid)
 }
 
 const outputTailBytes = 4096
@@ -248,20 +255,18 @@ func (r *ApplicationReconciler) launchProvision(ctx context.Context, s *appScope
 	}
 	// pct exec must run where the container is; the API endpoint's host
 	// reaches it on single-node hosts and on the simulator.
-	u, err := url.Parse(s.host.Spec.Endpoint)
-	if err != nil {
-		return stalled(v1alpha1.ReasonInvalidSpec, "cannot parse the host endpoint"), false
-	}
-	target := sshexec.Target{Node: ct.Node, Host: u.Hostname()}
+	target := sshexec.Target{Node: ct.Node, Host: s.host.Endpoint.Host()}
 	key := client.ObjectKeyFromObject(app)
 	vmid := ct.VMID
 	// Read for its side effect: it registers the root password, which the
 	// script's output may echo, also when this process has not created the
 	// container (a restart between create and provision).
 	_, _, _ = r.rootPassword(ctx, app)
+	// Bounded by the command timeout; not tied to this reconcile, whose
+	// context ends as soon as it returns.
+	runCtx := context.WithoutCancel(ctx)
 	go func() {
-		// Bounded by the command timeout; not tied to this reconcile.
-		res, err := runner.Exec(context.Background(), target, vmid, script)
+		res, err := runner.Exec(runCtx, target, vmid, script)
 		st := v1alpha1.ProvisionStatus{Hash: run.hash, FinishedAt: ptr.To(metav1.Now())}
 		if err != nil && res.ExitCode < 0 {
 			st.OutputTail = tail(redact.String(err.Error()+"\n"+string(res.Stdout)+string(res.Stderr)), outputTailBytes)

@@ -115,8 +115,7 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if s.deleted {
 		return ctrl.Result{}, err
 	}
-	r.recordTransition(b, before, s.outcome)
-	if perr := r.writeStatus(ctx, before, s); perr != nil {
+	if perr := r.finish(ctx, before, s); perr != nil {
 		return ctrl.Result{}, perr
 	}
 	if err != nil {
@@ -258,10 +257,7 @@ func (r *BackupReconciler) pollTask(ctx context.Context, s *backupScope) (ctrl.R
 	}
 	if res == taskRunning {
 		b.Status.Phase = v1alpha1.BackupPhaseRunning
-		s.set(progressing(v1alpha1.ReasonTaskRunning, fmt.Sprintf("%s of container %d running on %s (task %s)", backupTaskVerb(ref.Type), b.Status.VMID, ref.Node, ref.UPID)))
-		if o, late := overdue(ref, fmt.Sprintf("%s of container %d", backupTaskVerb(ref.Type), b.Status.VMID), r.TaskDeadline, r.now()); late {
-			s.set(o)
-		}
+		s.set(taskInFlight(ref, b.Status.VMID, v1alpha1.ReasonTaskRunning, r.TaskDeadline, r.now()))
 		return ctrl.Result{RequeueAfter: taskPoll}, nil
 	}
 	b.Status.Task = nil

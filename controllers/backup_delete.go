@@ -37,8 +37,7 @@ func (r *BackupReconciler) reconcileDelete(ctx context.Context, b *v1alpha1.Back
 		if s.outcome.reason == "" {
 			s.set(progressing(v1alpha1.ReasonDeleting, "deleting"))
 		}
-		r.recordTransition(b, before, s.outcome)
-		if perr := r.writeStatus(ctx, before, s); perr != nil {
+		if perr := r.finish(ctx, before, s); perr != nil {
 			return ctrl.Result{}, perr
 		}
 		return res, err

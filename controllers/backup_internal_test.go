@@ -13,7 +13,9 @@ import (
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 )
 
-// PVE's rule for snapshot names (pve-api.md §4).
+// PVE's rule for snapshot names: a letter, then letters, digits, '-' or '_'
+// (case-insensitive), at most 40 characters; "current" and "vzdump" are
+// reserved.
 var pveSnapName = regexp.MustCompile(`(?i)^[a-z][a-z0-9_-]+$`)
 
 func TestSnapshotNameIsValidForProxmox(t *testing.T) {

@@ -54,12 +54,9 @@ func (r *ApplicationReconciler) restoreNewContainer(ctx context.Context, s *appS
 		return res, err
 	}
 	s.host.place(node, plannedMemory(app))
-	spec := proxmox.RestoreSpec{Archive: b.Status.VolID, Storage: storage, Unique: true, Extra: map[string]string{}}
-	for _, kv := range lxcconfig.CreateParams(app, vmid, lxcconfig.CreateOptions{Template: b.Status.VolID, RootPassword: password}) {
-		switch kv.Key {
-		case "hostname", "description", "tags", "password", "ssh-public-keys":
-			spec.Extra[kv.Key] = kv.Value
-		}
+	spec := proxmox.RestoreSpec{
+		Archive: b.Status.VolID, Storage: storage, Unique: true,
+		Params: lxcconfig.RestoreParams(app), Password: password,
 	}
 	upid, err := s.host.Client.RestoreContainer(ctx, node, vmid, spec)
 	return r.started(s, upid, err, v1alpha1.ReasonCreating,

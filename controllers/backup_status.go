@@ -5,13 +5,10 @@ import (
 	"errors"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -19,35 +16,28 @@ import (
 	"github.com/pve-operator/pve-operator/internal/proxmox"
 )
 
-const (
-	eventNormal  = corev1.EventTypeNormal
-	eventWarning = corev1.EventTypeWarning
-)
+// backupPassEnd: events only for verdicts that need attention (a refusal,
+// a lock, the host); the patch is optimistic and left out when nothing
+// changed, since terminal Backups are looked at again often.
+var backupPassEnd = passEnd{
+	eventFor: func(o outcome) bool {
+		return o.stalled || o.reason == v1alpha1.ReasonLocked || o.reason == v1alpha1.ReasonHostNotReady
+	},
+	optimistic:    true,
+	skipUnchanged: true,
+}
 
-// writeStatus derives the conditions from the pass's outcome and patches
-// status. A pass without an outcome (a terminal Backup looked at again)
-// keeps the verdict already recorded.
-func (r *BackupReconciler) writeStatus(ctx context.Context, before *v1alpha1.Backup, s *backupScope) error {
+// finish ends a pass. A pass without an outcome (a terminal Backup looked
+// at again) restates the verdict already recorded.
+func (r *BackupReconciler) finish(ctx context.Context, before *v1alpha1.Backup, s *backupScope) error {
 	b := s.backup
-	if s.outcome.reason == "" {
-		s.outcome = recordedVerdict(b.Status.Conditions, b.Status.Phase)
+	o := s.outcome
+	if o.reason == "" {
+		o = recordedVerdict(b.Status.Conditions, b.Status.Phase)
+		o.quiet = true
 	}
-	if s.outcome.reason != "" {
-		setConditions(&b.Status.Conditions, b.Generation, s.outcome)
-		if s.outcome.reason != v1alpha1.ReasonProxmoxError {
-			b.Status.ObservedGeneration = b.Generation
-		}
-	}
-	if equality.Semantic.DeepEqual(before.Status, b.Status) {
-		return nil
-	}
-	// Optimistic: a pass that started from a stale cached copy must not
-	// overwrite what a newer pass recorded (a task, a phase).
-	err := r.Status().Patch(ctx, b, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
+	return backupPassEnd.end(ctx, r.Client, r.Recorder, b, before,
+		statusOf{conditions: &b.Status.Conditions, observed: &b.Status.ObservedGeneration, was: &before.Status, is: &b.Status}, o)
 }
 
 // recordedVerdict restates the Completed or Failed verdict a terminal object
@@ -67,32 +57,6 @@ func recordedVerdict(conds []metav1.Condition, phase v1alpha1.BackupPhase) outco
 		return stalled(v1alpha1.ReasonFailed, "backup failed")
 	}
 	return outcome{}
-}
-
-// recordTransition turns a change of verdict that needs attention into an
-// event; starts and completions have their own events.
-func (r *BackupReconciler) recordTransition(b, before *v1alpha1.Backup, o outcome) {
-	if o.reason == "" || (!o.stalled && o.reason != v1alpha1.ReasonLocked && o.reason != v1alpha1.ReasonHostNotReady) {
-		return
-	}
-	if prev := meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionReady); prev != nil && prev.Reason == o.reason {
-		return
-	}
-	kind := eventNormal
-	if o.stalled {
-		kind = eventWarning
-	}
-	r.event(b, kind, o.reason, o.message)
-}
-
-func (r *BackupReconciler) event(o runtime.Object, kind, reason, msg string) {
-	emit(r.Recorder, o, kind, reason, msg)
-}
-
-func emit(rec events.EventRecorder, o runtime.Object, kind, reason, msg string) {
-	if rec != nil {
-		rec.Eventf(o, nil, kind, reason, "Reconcile", "%s", msg)
-	}
 }
 
 // syncLastBackup keeps Application.status.lastBackup naming the newest
@@ -165,18 +129,4 @@ func metaTime(t time.Time) *metav1.Time {
 
 func asTaskFailed(err error, target **proxmox.TaskFailedError) bool {
 	return err != nil && errors.As(err, target)
-}
-
-func backupTaskVerb(typ string) string {
-	switch typ {
-	case "vzdump":
-		return "backup"
-	case "vzsnapshot":
-		return "snapshot"
-	case "vzdelsnapshot":
-		return "snapshot deletion"
-	case "imgdel":
-		return "archive deletion"
-	}
-	return typ
 }

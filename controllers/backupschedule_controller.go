@@ -12,7 +12,6 @@ import (
 	_ "time/tzdata" // spec.timeZone must resolve in a distroless image too
 
 	"github.com/robfig/cron/v3"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -93,17 +92,20 @@ func (r *BackupScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	setConditions(&sc.Status.Conditions, sc.Generation, o)
-	sc.Status.ObservedGeneration = sc.Generation
-	if prev := meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionReady); o.stalled && (prev == nil || prev.Reason != o.reason) {
-		emit(r.Recorder, sc, eventWarning, o.reason, o.message)
-	}
-	if !equality.Semantic.DeepEqual(before.Status, sc.Status) {
-		if err := r.Status().Patch(ctx, sc, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, err
-		}
+	st := statusOf{conditions: &sc.Status.Conditions, observed: &sc.Status.ObservedGeneration, was: &before.Status, is: &sc.Status}
+	if err := schedulePassEnd.end(ctx, r.Client, r.Recorder, sc, before, st, o); err != nil {
+		return ctrl.Result{}, err
 	}
 	return res, nil
+}
+
+// schedulePassEnd: a schedule reads no Proxmox state, so every verdict
+// covers its whole spec; only refusals are worth an event.
+var schedulePassEnd = passEnd{
+	eventFor:      func(o outcome) bool { return o.stalled },
+	observes:      func(outcome) bool { return true },
+	optimistic:    true,
+	skipUnchanged: true,
 }
 
 func (r *BackupScheduleReconciler) reconcileSchedule(ctx context.Context, sc *v1alpha1.BackupSchedule) (ctrl.Result, outcome, error) {

@@ -18,6 +18,8 @@ type outcome struct {
 	stalled bool
 	reason  string
 	message string
+	// quiet: a verdict restated by default, without news; no event.
+	quiet bool
 }
 
 func readyOutcome(reason, message string) outcome {

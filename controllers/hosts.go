@@ -12,14 +12,14 @@ import (
 	"github.com/pve-operator/pve-operator/internal/proxmox/inventory"
 )
 
-// Hosts is the registry of connected ProxmoxHosts shared by the controllers.
-// The ProxmoxHost controller is its only writer: it builds each host's client
-// (through a proxmox.Cache) and refreshes its inventory once per sync
-// interval. The other controllers read containers from the inventory instead
-// of asking Proxmox, so watching N containers costs O(hosts) requests.
+// Hosts is the registry of connected ProxmoxHosts shared by the controllers,
+// and the one owner of their Proxmox clients: it builds each host's client,
+// reuses it while the connection fingerprint is unchanged, and closes it when
+// it is replaced or the host is forgotten. The ProxmoxHost controller is its
+// only writer: it connects each host and refreshes its inventory once per
+// sync interval. The other controllers read containers from the inventory
+// instead of asking Proxmox, so watching N containers costs O(hosts) requests.
 type Hosts struct {
-	cache *proxmox.Cache
-
 	mu      sync.RWMutex
 	entries map[string]*HostEntry
 
@@ -37,9 +37,16 @@ type HostEntry struct {
 	Inventory *inventory.Inventory
 	// Spec is the ProxmoxHost spec the client was built from.
 	Spec v1alpha1.ProxmoxHostSpec
+	// Endpoint is Spec.Endpoint as the client parsed it.
+	Endpoint proxmox.Endpoint
 
 	fingerprint string
-	cancel      func()
+	// stop ends the inventory subscription and closes the client.
+	stop func()
+
+	// apps is what the controllers remember about the host's Applications;
+	// it outlives a rebuilt client (see appMemory).
+	apps *appMemory
 
 	mu          sync.Mutex
 	lastRefresh time.Time
@@ -115,7 +122,6 @@ type ContainerEvent struct {
 // NewHosts returns an empty registry.
 func NewHosts() *Hosts {
 	return &Hosts{
-		cache:      proxmox.NewCache(),
 		entries:    map[string]*HostEntry{},
 		refresh:    make(chan event.GenericEvent, 64),
 		containers: make(chan ContainerEvent, 1024),
@@ -153,43 +159,66 @@ func (h *Hosts) wake(host string) {
 	}
 }
 
-// connect returns the host's entry for cfg, replacing it (and its inventory)
-// when the client had to be rebuilt because the spec or Secret changed.
+// connect returns the host's entry for cfg. While Fingerprint(cfg, version)
+// is unchanged the entry and its client are reused; otherwise a new client
+// and inventory replace them (the spec or Secret changed) and the old client
+// is closed; callers still holding it may finish their calls. version is
+// anything that changes whenever the inputs change, such as the
+// resourceVersions of the host and its Secret; the config itself, secrets
+// included, is part of the fingerprint too. A config that cannot make a
+// client is an error and leaves the current entry in place.
 func (h *Hosts) connect(host *v1alpha1.ProxmoxHost, version string, cfg proxmox.Config) (*HostEntry, error) {
-	client, err := h.cache.Get(host.Name, version, cfg)
-	if err != nil {
-		return nil, err
-	}
 	fp := proxmox.Fingerprint(cfg, version)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if e, ok := h.entries[host.Name]; ok && e.fingerprint == fp {
-		e.Spec = *host.Spec.DeepCopy()
-		return e, nil
-	} else if ok {
-		e.cancel()
+	old, ok := h.entries[host.Name]
+	if ok && old.fingerprint == fp {
+		old.Spec = *host.Spec.DeepCopy()
+		return old, nil
 	}
+	client, err := proxmox.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	memory := &appMemory{}
+	if ok {
+		old.stop()
+		// The containers did not change with the credentials.
+		memory = old.apps
+	}
+	e := h.newEntry(host, client, fp, memory)
+	h.entries[host.Name] = e
+	return e, nil
+}
+
+// newEntry starts an inventory over client whose change events feed the
+// Application controller.
+func (h *Hosts) newEntry(host *v1alpha1.ProxmoxHost, client *proxmox.APIClient, fp string, memory *appMemory) *HostEntry {
 	inv := inventory.New(client, inventory.Options{MinInterval: time.Second})
 	events, cancel := inv.Subscribe()
-	e := &HostEntry{Name: host.Name, Client: client, Inventory: inv, Spec: *host.Spec.DeepCopy(), fingerprint: fp, cancel: cancel}
 	go func() {
 		for ev := range events {
 			h.containers <- ContainerEvent{Host: host.Name, VMID: ev.VMID, Change: ev.Change}
 		}
 	}()
-	h.entries[host.Name] = e
-	return e, nil
+	return &HostEntry{
+		Name: host.Name, Client: client, Inventory: inv, Spec: *host.Spec.DeepCopy(), Endpoint: client.Endpoint(),
+		fingerprint: fp, apps: memory,
+		stop: func() {
+			cancel()
+			client.Close()
+		},
+	}
 }
 
-// forget drops a deleted host.
+// forget drops a deleted host, its client and all it remembered.
 func (h *Hosts) forget(name string) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	if e, ok := h.entries[name]; ok {
-		e.cancel()
+		e.stop()
 		delete(h.entries, name)
 	}
-	h.mu.Unlock()
-	h.cache.Forget(name)
 }
 
 // minRefreshGap is the least time between two listings of one host that

@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -62,18 +61,28 @@ func (r *ProxmoxHostReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 		return ctrl.Result{}, err
 	}
-	before := host.Status.DeepCopy()
+	before := host.DeepCopy()
 	result, o := r.reconcile(ctx, host)
-	r.recordTransition(host, before, o)
-	setConditions(&host.Status.Conditions, host.Generation, o)
 	if setInsecureTLSCondition(&host.Status.Conditions, host) && r.Recorder != nil {
-		r.Recorder.Eventf(host, nil, corev1.EventTypeWarning, v1alpha1.ReasonInsecureSkipVerify, "Sync", "%s", insecureTLSMessage)
+		r.Recorder.Eventf(host, nil, corev1.EventTypeWarning, v1alpha1.ReasonInsecureSkipVerify, hostAction, "%s", insecureTLSMessage)
 	}
-	host.Status.ObservedGeneration = host.Generation
-	if err := r.patchStatus(ctx, host, before); err != nil {
+	st := statusOf{conditions: &host.Status.Conditions, observed: &host.Status.ObservedGeneration, was: &before.Status, is: &host.Status}
+	if err := hostPassEnd.end(ctx, r.Client, r.Recorder, host, before, st, o); err != nil {
 		return ctrl.Result{}, err
 	}
 	return result, nil
+}
+
+// hostAction is the action of a host's events: each pass syncs it.
+const hostAction = "Sync"
+
+// hostPassEnd: every change of verdict is an event, a Warning unless the
+// host is Ready; every pass reads the whole spec, so observedGeneration
+// always follows; status changes each sync, so it is always patched.
+var hostPassEnd = passEnd{
+	warning:  func(o outcome) bool { return !o.ready },
+	action:   hostAction,
+	observes: func(outcome) bool { return true },
 }
 
 func (r *ProxmoxHostReconciler) reconcile(ctx context.Context, host *v1alpha1.ProxmoxHost) (ctrl.Result, outcome) {
@@ -191,27 +200,6 @@ func tlsFailureMessage(ep string, err error) string {
 	return fmt.Sprintf("cannot verify the TLS certificate of %s (set spec.tls.caBundle to its CA, or pin its SHA-256 fingerprint in spec.tls.certificateFingerprint): %v", ep, err)
 }
 
-func (r *ProxmoxHostReconciler) recordTransition(host *v1alpha1.ProxmoxHost, before *v1alpha1.ProxmoxHostStatus, o outcome) {
-	if r.Recorder == nil {
-		return
-	}
-	prev := findCondition(before.Conditions, v1alpha1.ConditionReady)
-	if prev != nil && prev.Reason == o.reason {
-		return
-	}
-	kind := corev1.EventTypeNormal
-	if !o.ready {
-		kind = corev1.EventTypeWarning
-	}
-	r.Recorder.Eventf(host, nil, kind, o.reason, "Sync", "%s", o.message)
-}
-
-func (r *ProxmoxHostReconciler) patchStatus(ctx context.Context, host *v1alpha1.ProxmoxHost, before *v1alpha1.ProxmoxHostStatus) error {
-	orig := host.DeepCopy()
-	orig.Status = *before
-	return r.Status().Patch(ctx, host, client.MergeFrom(orig))
-}
-
 func (r *ProxmoxHostReconciler) now() time.Time {
 	if r.Now != nil {
 		return r.Now()
@@ -224,15 +212,6 @@ func syncInterval(host *v1alpha1.ProxmoxHost) time.Duration {
 		return host.Spec.SyncInterval.Duration
 	}
 	return 30 * time.Second
-}
-
-func findCondition(conds []metav1.Condition, t string) *metav1.Condition {
-	for i := range conds {
-		if conds[i].Type == t {
-			return &conds[i]
-		}
-	}
-	return nil
 }
 
 // SetupWithManager registers the controller, its Secret index and watches.

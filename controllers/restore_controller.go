@@ -6,10 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,11 +34,6 @@ type RestoreReconciler struct {
 	Recorder events.EventRecorder
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Apps is the Application controller. When set, a Restore holds it off
-	// the container while overwriting it (between the stop and the restore
-	// task there is no PVE lock to do that) and has it read the config again
-	// afterwards.
-	Apps *ApplicationReconciler
 	// TaskDeadline is how long a task may run before the Restore is Stalled
 	// with TaskStuck; 0 means DefaultTaskDeadline.
 	TaskDeadline time.Duration
@@ -75,15 +67,13 @@ func (r *RestoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, nil
 	}
 	s := &restoreScope{restore: rs, before: rs.DeepCopy()}
-	prev := rs.DeepCopy()
 	res, err := r.reconcileRestore(ctx, s)
 	if err != nil && !isTransientK8s(err) {
 		logf.FromContext(ctx).Error(err, "reconcile failed")
 		s.set(progressing(v1alpha1.ReasonProxmoxError, err.Error()))
 		res, err = ctrl.Result{RequeueAfter: 10 * time.Second}, nil
 	}
-	r.recordTransition(rs, prev, s.outcome)
-	if perr := r.writeStatus(ctx, s); perr != nil {
+	if perr := r.finish(ctx, s); perr != nil {
 		return ctrl.Result{}, perr
 	}
 	return res, err
@@ -105,7 +95,10 @@ func (r *RestoreReconciler) reconcileRestore(ctx context.Context, s *restoreScop
 		}
 		s.before = rs.DeepCopy()
 	}
-	r.hold(s.app)
+	// Holds the Application controller off the container while it is
+	// overwritten and has it read the config again afterwards (see
+	// holdForRestore).
+	s.host.holdForRestore(s.app.UID, time.Now().Add(restoreHold))
 	if rs.Status.Task != nil {
 		return r.pollTask(ctx, s)
 	}
@@ -298,11 +291,11 @@ func (r *RestoreReconciler) archiveReachable(ctx context.Context, s *restoreScop
 func (r *RestoreReconciler) restoreArchive(ctx context.Context, s *restoreScope, node string, vmid int, cfg proxmox.ContainerConfig) (ctrl.Result, error) {
 	b, c := s.backup, s.host.Client
 	vol, _, _ := strings.Cut(cfg["rootfs"], ",")
-	spec := proxmox.RestoreSpec{Archive: b.Status.VolID, Storage: volStorage(vol), Force: true, Start: startAfter(s), Extra: map[string]string{}}
+	spec := proxmox.RestoreSpec{Archive: b.Status.VolID, Storage: volStorage(vol), Force: true, Start: startAfter(s)}
 	// step checked that cfg carries this Application's marker.
 	for _, k := range []string{"tags", "description"} {
 		if v := cfg[k]; v != "" {
-			spec.Extra[k] = v
+			spec.Params.Add(k, v)
 		}
 	}
 	upid, err := c.RestoreContainer(ctx, node, vmid, spec)
@@ -364,10 +357,7 @@ func (r *RestoreReconciler) pollTask(ctx context.Context, s *restoreScope) (ctrl
 		return ctrl.Result{}, err
 	}
 	if res == taskRunning {
-		s.set(progressing(v1alpha1.ReasonRestoring, fmt.Sprintf("%s of container %d running (task %s)", restoreTaskVerb(ref.Type), rs.Status.VMID, ref.UPID)))
-		if o, late := overdue(ref, fmt.Sprintf("%s of container %d", restoreTaskVerb(ref.Type), rs.Status.VMID), r.TaskDeadline, r.now()); late {
-			s.set(o)
-		}
+		s.set(taskInFlight(ref, rs.Status.VMID, v1alpha1.ReasonRestoring, r.TaskDeadline, r.now()))
 		return ctrl.Result{RequeueAfter: taskPoll}, nil
 	}
 	rs.Status.Task = nil
@@ -378,7 +368,7 @@ func (r *RestoreReconciler) pollTask(ctx context.Context, s *restoreScope) (ctrl
 		return r.step(ctx, s)
 	}
 	if res == taskFailed {
-		return r.fail(s, v1alpha1.ReasonTaskFailed, fmt.Sprintf("%s of container %d failed: %s", restoreTaskVerb(ref.Type), rs.Status.VMID, taskFailure(st))), nil
+		return r.fail(s, v1alpha1.ReasonTaskFailed, fmt.Sprintf("%s of container %d failed: %s", taskVerb(ref.Type), rs.Status.VMID, taskFailure(st))), nil
 	}
 	return r.complete(s), nil
 }
@@ -394,7 +384,7 @@ func (r *RestoreReconciler) complete(s *restoreScope) ctrl.Result {
 	msg := fmt.Sprintf("container %d restored from %s (Backup %s)", rs.Status.VMID, what, b.Name)
 	s.set(readyOutcome(v1alpha1.ReasonCompleted, msg))
 	r.event(rs, eventNormal, v1alpha1.ReasonCompleted, msg)
-	r.release(s.app)
+	s.host.releaseFromRestore(s.app.UID)
 	r.Hosts.RequestRefresh(s.host.Name)
 	return ctrl.Result{}
 }
@@ -404,61 +394,30 @@ func (r *RestoreReconciler) fail(s *restoreScope, reason, msg string) ctrl.Resul
 	rs.Status.Phase = v1alpha1.RestorePhaseFailed
 	rs.Status.Task = nil
 	s.set(stalled(reason, "restore failed: "+msg))
-	if s.app != nil {
-		r.release(s.app)
-	}
 	if s.host != nil {
+		s.host.releaseFromRestore(s.app.UID)
 		r.Hosts.RequestRefresh(s.host.Name)
 	}
 	return ctrl.Result{}
 }
 
-func (r *RestoreReconciler) writeStatus(ctx context.Context, s *restoreScope) error {
-	rs := s.restore
-	if s.outcome.reason != "" {
-		setConditions(&rs.Status.Conditions, rs.Generation, s.outcome)
-		if s.outcome.reason != v1alpha1.ReasonProxmoxError {
-			rs.Status.ObservedGeneration = rs.Generation
-		}
-	}
-	if equality.Semantic.DeepEqual(s.before.Status, rs.Status) {
-		return nil
-	}
-	err := r.Status().Patch(ctx, rs, client.MergeFromWithOptions(s.before, client.MergeFromWithOptimisticLock{}))
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
+// restorePassEnd: events for refusals and locks (starts and completions
+// have their own); the patch is optimistic, since a pass that started from
+// a stale copy must not undo a recorded task or phase.
+var restorePassEnd = passEnd{
+	eventFor:      func(o outcome) bool { return o.stalled || o.reason == v1alpha1.ReasonLocked },
+	optimistic:    true,
+	skipUnchanged: true,
 }
 
-func (r *RestoreReconciler) recordTransition(rs, before *v1alpha1.Restore, o outcome) {
-	if o.reason == "" || (!o.stalled && o.reason != v1alpha1.ReasonLocked) {
-		return
-	}
-	if prev := meta.FindStatusCondition(before.Status.Conditions, v1alpha1.ConditionReady); prev != nil && prev.Reason == o.reason {
-		return
-	}
-	kind := eventNormal
-	if o.stalled {
-		kind = eventWarning
-	}
-	r.event(rs, kind, o.reason, o.message)
+func (r *RestoreReconciler) finish(ctx context.Context, s *restoreScope) error {
+	rs := s.restore
+	return restorePassEnd.end(ctx, r.Client, r.Recorder, rs, s.before,
+		statusOf{conditions: &rs.Status.Conditions, observed: &rs.Status.ObservedGeneration, was: &s.before.Status, is: &rs.Status}, s.outcome)
 }
 
 func (r *RestoreReconciler) event(rs *v1alpha1.Restore, kind, reason, msg string) {
 	emit(r.Recorder, rs, kind, reason, msg)
-}
-
-func (r *RestoreReconciler) hold(app *v1alpha1.Application) {
-	if r.Apps != nil {
-		r.Apps.holdContainer(app.UID, time.Now().Add(restoreHold))
-	}
-}
-
-func (r *RestoreReconciler) release(app *v1alpha1.Application) {
-	if r.Apps != nil {
-		r.Apps.releaseContainer(app.UID)
-	}
 }
 
 func (r *RestoreReconciler) now() time.Time {
@@ -475,30 +434,6 @@ func (r *RestoreReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) 
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Named("restore").
 		Complete(r)
-}
-
-// holdContainer keeps the Application controller away from uid's container
-// until `until` (or releaseContainer): a Restore uses it between stopping the
-// container and PVE locking it for the restore, where the Application
-// controller would otherwise start it again. The Application reports
-// Restoring meanwhile.
-func (r *ApplicationReconciler) holdContainer(uid types.UID, until time.Time) {
-	r.holds.Store(uid, until)
-	mutations.Store(uid, until)
-}
-
-// releaseContainer ends a hold: the next listing counts, and the config is
-// read and converged again (a restore replaced it with the backup's).
-func (r *ApplicationReconciler) releaseContainer(uid types.UID) {
-	r.holds.Delete(uid)
-	mutations.Store(uid, time.Now())
-	r.converged.Delete(uid)
-}
-
-// held reports whether a Restore holds the Application's container.
-func (r *ApplicationReconciler) held(uid types.UID) bool {
-	v, ok := r.holds.Load(uid)
-	return ok && time.Now().Before(v.(time.Time))
 }
 
 // startAfter says whether PVE starts the container after the restore:
@@ -520,16 +455,4 @@ func orUnknown(s string) string {
 		return "not started"
 	}
 	return s
-}
-
-func restoreTaskVerb(typ string) string {
-	switch typ {
-	case "vzstop":
-		return "stop"
-	case "vzrestore":
-		return "restore"
-	case "vzrollback":
-		return "rollback"
-	}
-	return typ
 }

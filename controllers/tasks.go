@@ -29,6 +29,50 @@ const (
 	taskLost
 )
 
+// taskKinds names each Proxmox task type the operator starts or waits for:
+// what messages call it, and the reason an Application reports while it
+// runs (Backups and Restores report their own).
+var taskKinds = map[string]struct{ verb, reason string }{
+	"vzcreate":      {"creation", v1alpha1.ReasonCreating},
+	"vzrestore":     {"restore", v1alpha1.ReasonCreating},
+	"vzstart":       {"start", v1alpha1.ReasonStarting},
+	"vzstop":        {"stop", v1alpha1.ReasonStopping},
+	"vzshutdown":    {"shutdown", v1alpha1.ReasonStopping},
+	"resize":        {"resize", v1alpha1.ReasonResizing},
+	"vzdestroy":     {"deletion", v1alpha1.ReasonDeleting},
+	"vzdump":        {"backup", v1alpha1.ReasonTaskRunning},
+	"vzsnapshot":    {"snapshot", v1alpha1.ReasonTaskRunning},
+	"vzdelsnapshot": {"snapshot deletion", v1alpha1.ReasonTaskRunning},
+	"vzrollback":    {"rollback", v1alpha1.ReasonTaskRunning},
+	"imgdel":        {"archive deletion", v1alpha1.ReasonTaskRunning},
+}
+
+// taskVerb is how messages name a task type; unknown types by themselves.
+func taskVerb(typ string) string {
+	if k, ok := taskKinds[typ]; ok {
+		return k.verb
+	}
+	return typ
+}
+
+// taskReason is the reason an Application reports while a task runs.
+func taskReason(typ string) string {
+	if k, ok := taskKinds[typ]; ok {
+		return k.reason
+	}
+	return v1alpha1.ReasonTaskRunning
+}
+
+// taskInFlight is the outcome while a recorded task still runs: reason with
+// what the task does, or TaskStuck once it has run past deadline.
+func taskInFlight(ref *v1alpha1.TaskReference, vmid int32, reason string, deadline time.Duration, now time.Time) outcome {
+	what := fmt.Sprintf("%s of container %d", taskVerb(ref.Type), vmid)
+	if o, late := overdue(ref, what, deadline, now); late {
+		return o
+	}
+	return progressing(reason, fmt.Sprintf("%s running on %s (task %s)", what, ref.Node, ref.UPID))
+}
+
 // DefaultTaskDeadline is how long a Proxmox task may run before the object
 // it belongs to reports it as stuck. Container tasks take seconds to
 // minutes; one running for an hour waits on something a human must look at

@@ -48,3 +48,40 @@ func TestOverdue(t *testing.T) {
 		})
 	}
 }
+
+func TestTaskInFlight(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	started := metav1.NewTime(now.Add(-time.Minute))
+	for _, tc := range []struct {
+		name, typ, reason string
+		deadline          time.Duration
+		want              []string
+		stuck             bool
+	}{
+		{"a stop is called a stop, not a shutdown", "vzstop", v1alpha1.ReasonRestoring, time.Hour, []string{"stop of container 7 running on pve2"}, false},
+		{"a shutdown is called a shutdown", "vzshutdown", v1alpha1.ReasonStopping, time.Hour, []string{"shutdown of container 7 running on pve2"}, false},
+		{"a task type without a name is shown as it is", "vzmigrate", v1alpha1.ReasonTaskRunning, time.Hour, []string{"vzmigrate of container 7"}, false},
+		{"a task past its deadline is stuck", "vzdump", v1alpha1.ReasonTaskRunning, time.Second, []string{"backup of container 7", "longer than the task deadline"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := &v1alpha1.TaskReference{UPID: "UPID:pve2:1:2:3:" + tc.typ + ":7:root@pam:", Type: tc.typ, Node: "pve2", StartedAt: &started}
+			o := taskInFlight(ref, 7, tc.reason, tc.deadline, now)
+			if o.stalled != tc.stuck || (!tc.stuck && o.reason != tc.reason) {
+				t.Fatalf("outcome %+v", o)
+			}
+			for _, w := range append(tc.want, ref.UPID) {
+				if !strings.Contains(o.message, w) {
+					t.Errorf("message %q lacks %q", o.message, w)
+				}
+			}
+		})
+	}
+}
+
+func TestEveryApplicationTaskHasAReason(t *testing.T) {
+	for _, typ := range []string{"vzcreate", "vzrestore", "vzstart", "vzstop", "vzshutdown", "resize", "vzdestroy"} {
+		if taskReason(typ) == v1alpha1.ReasonTaskRunning {
+			t.Errorf("%s has no Application reason", typ)
+		}
+	}
+}

@@ -8,6 +8,10 @@ const (
 	ConditionReady       = "Ready"
 	ConditionReconciling = "Reconciling"
 	ConditionStalled     = "Stalled"
+	// ConditionRestartRequired is True on an Application while declared
+	// changes wait in Proxmox' pending configuration for the next restart
+	// of the container.
+	ConditionRestartRequired = "RestartRequired"
 )
 
 // ConditionInsecureTLS is True on a ProxmoxHost whose spec turns certificate

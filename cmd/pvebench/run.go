@@ -60,6 +60,44 @@ func run(c config, dir string) (*report, error) {
 	if err := env.WriteKubeconfig(kubeconfig); err != nil {
 		return nil, err
 	}
+	opts := simOptions(c)
+	sim, err := pvesim.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer sim.Close()
+	// testenv.Start registered the API types in client-go's scheme, the
+	// client's default.
+	k8s, err := client.New(env.Config, client.Options{})
+	if err != nil {
+		return nil, err
+	}
+	mgr, err := testenv.StartManager(bin, kubeconfig, filepath.Join(dir, "manager.log"), managerFlags(c)...)
+	if err != nil {
+		return nil, err
+	}
+	// Runs before env.Stop (defers are LIFO): a manager outliving its
+	// apiserver would only fill the log with connection errors. A no-op
+	// after a clean Stop.
+	defer mgr.Kill()
+	if err := createHost(ctx, k8s, sim, c); err != nil {
+		return nil, err
+	}
+
+	b := &bench{
+		ctx: ctx, c: c, k8s: k8s, sim: sim, mgr: mgr, nodes: len(opts.Nodes),
+		r: &report{Date: time.Now().UTC().Format(time.RFC3339), Config: c, Nodes: len(opts.Nodes)},
+	}
+	for _, step := range []func() error{b.create, b.steady, b.specChanges, b.backups, b.delete} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	return b.finish()
+}
+
+// simOptions are the simulator's defaults with the task durations of c.
+func simOptions(c config) pvesim.Options {
 	opts := pvesim.DefaultOptions()
 	// Thin pools big enough for N 1 GiB root disks (the default 500 GiB per
 	// node holds 1,500): the bench measures the operator, not a full disk.
@@ -73,58 +111,42 @@ func run(c config, dir string) (*report, error) {
 		pvesim.TaskStart:  {Min: c.Start, Max: c.Start},
 		pvesim.TaskVzdump: {Min: c.Vzdump, Max: c.Vzdump},
 	}
-	sim, err := pvesim.New(opts)
-	if err != nil {
-		return nil, err
+	return opts
+}
+
+func managerFlags(c config) []string {
+	return []string{
+		"--application-concurrency=" + strconv.Itoa(c.Workers),
+		"--backup-concurrency=" + strconv.Itoa(c.BackupWorkers),
+		"--proxmox-qps=" + strconv.FormatFloat(c.QPS, 'g', -1, 64),
+		"--proxmox-burst=" + strconv.Itoa(c.Burst),
+		"--max-tasks-per-host=" + strconv.Itoa(c.MaxTasks),
+		"--drift-interval=" + c.DriftInterval.String(),
+		"--drift-reads-per-second=" + strconv.FormatFloat(c.DriftRate, 'g', -1, 64),
 	}
-	defer sim.Close()
-	// testenv.Start registered the API types in client-go's scheme, the
-	// client's default.
-	k8s, err := client.New(env.Config, client.Options{})
-	if err != nil {
-		return nil, err
-	}
-	mgr, err := testenv.StartManager(bin, kubeconfig, filepath.Join(dir, "manager.log"),
-		"--application-concurrency="+strconv.Itoa(c.Workers),
-		"--backup-concurrency="+strconv.Itoa(c.BackupWorkers),
-		"--proxmox-qps="+strconv.FormatFloat(c.QPS, 'g', -1, 64),
-		"--proxmox-burst="+strconv.Itoa(c.Burst),
-		"--max-tasks-per-host="+strconv.Itoa(c.MaxTasks),
-		"--drift-interval="+c.DriftInterval.String(),
-		"--drift-reads-per-second="+strconv.FormatFloat(c.DriftRate, 'g', -1, 64),
-	)
-	if err != nil {
-		return nil, err
-	}
-	// Runs before env.Stop (defers are LIFO): a manager outliving its
-	// apiserver would only fill the log with connection errors. A no-op
-	// after a clean Stop.
-	defer mgr.Kill()
+}
+
+// createHost creates the bench's ProxmoxHost and waits until it is Ready.
+func createHost(ctx context.Context, k8s client.Client, sim *pvesim.Server, c config) error {
 	if err := testenv.CreateHost(ctx, k8s, sim, testenv.HostFixture{
 		Name: hostName, Namespaces: []string{namespace}, SyncInterval: c.SyncInterval,
 	}); err != nil {
-		return nil, err
+		return err
 	}
 	if err := testenv.WaitHostReady(ctx, k8s, hostName, time.Minute); err != nil {
-		return nil, fmt.Errorf("ProxmoxHost %s never became Ready: %w", hostName, err)
+		return fmt.Errorf("ProxmoxHost %s never became Ready: %w", hostName, err)
 	}
+	return nil
+}
 
-	b := &bench{
-		ctx: ctx, c: c, k8s: k8s, sim: sim, mgr: mgr, nodes: len(opts.Nodes),
-		r: &report{Date: time.Now().UTC().Format(time.RFC3339), Config: c, Nodes: len(opts.Nodes)},
-	}
-	for _, step := range []func() error{b.create, b.steady, b.specChanges, b.backups, b.delete} {
-		if err := step(); err != nil {
-			return nil, err
-		}
-	}
-
-	if err := mgr.Stop(30 * time.Second); err != nil {
+// finish stops the manager and records what the whole run cost it.
+func (b *bench) finish() (*report, error) {
+	if err := b.mgr.Stop(30 * time.Second); err != nil {
 		return nil, fmt.Errorf("manager shutdown on SIGTERM: %w", err)
 	}
 	// After exit the usage is wait4's rusage, whose maxrss is the peak of the
 	// whole run; /proc's VmHWM sampled earlier could miss the end.
-	u, err := mgr.Usage()
+	u, err := b.mgr.Usage()
 	if err != nil {
 		return nil, err
 	}

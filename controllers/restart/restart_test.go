@@ -27,7 +27,7 @@ func TestRestartBetweenCreateAndStatusWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer env.Stop()
+	defer func() { _ = env.Stop() }()
 	sim, err := pvesim.New(pvesim.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)

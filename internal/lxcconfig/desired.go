@@ -7,21 +7,8 @@ import (
 	"strings"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/pveparams"
 )
-
-// KV is one Proxmox parameter. Create parameters are ordered so requests
-// (and simulator logs) are stable.
-type KV struct {
-	Key, Value string
-}
-
-// CreateOptions carries what the create call needs beyond the spec.
-type CreateOptions struct {
-	// Template is the ostemplate volid (or a backup volid when restoring).
-	Template string
-	// RootPassword is the initial root password, if any. Never logged.
-	RootPassword string
-}
 
 // Hostname is the container's hostname: spec.hostname, else metadata.name.
 func Hostname(app *v1alpha1.Application) string {
@@ -32,38 +19,60 @@ func Hostname(app *v1alpha1.Application) string {
 }
 
 // CreateParams builds the parameters of POST /nodes/{node}/lxc for an
-// Application created from a template. The ownership tag and description
+// Application created from spec.template, in the order they are sent. The
+// VMID and the root password are not among them: the client adds the VMID
+// it is called with, and the password travels in a field of its own so that
+// it is never logged with the parameters. The ownership tag and description
 // go into this same call so that a crash right after it cannot leak an
 // unowned container.
-func CreateParams(app *v1alpha1.Application, vmid int, opts CreateOptions) []KV {
-	p := []KV{
-		{"vmid", strconv.Itoa(vmid)},
-		{"ostemplate", opts.Template},
-		{"hostname", Hostname(app)},
-		{"description", Description(app.Namespace, app.Name, string(app.UID))},
-		{"tags", JoinTags(desiredTags(app, nil))},
-		{"unprivileged", boolStr(app.Spec.Unprivileged == nil || *app.Spec.Unprivileged)},
-	}
-	if rfs := app.Spec.RootFS; rfs != nil {
-		p = append(p, KV{"rootfs", fmt.Sprintf("%s:%d", rfs.Storage, rfs.Size.Value()/gib)})
-	}
+func CreateParams(app *v1alpha1.Application) pveparams.List {
 	keys := declaredKeys(app, nil)
+	p := pveparams.List{{Key: "ostemplate", Value: app.Spec.Template}}
+	p = append(p, identityParams(app, keys)...)
+	// Always sent, because PVE changed its default in 9.0.
+	p.Add("unprivileged", boolStr(app.Spec.Unprivileged == nil || *app.Spec.Unprivileged))
+	if rfs := app.Spec.RootFS; rfs != nil {
+		p.Add("rootfs", fmt.Sprintf("%s:%d", rfs.Storage, rfs.Size.Value()/gib))
+	}
 	for _, k := range sortedKeys(keys) {
 		if k == "hostname" || k == "tags" || keys[k] == "" {
 			continue
 		}
-		p = append(p, KV{k, keys[k]})
+		p.Add(k, keys[k])
 	}
 	for _, mp := range app.Spec.MountPoints {
-		p = append(p, KV{mp.Name, newMountPoint(mp).String()})
+		p.Add(mp.Name, newMountPoint(mp).String())
 	}
-	if opts.RootPassword != "" {
-		p = append(p, KV{"password", opts.RootPassword})
+	return append(p, sshKeyParams(app)...)
+}
+
+// RestoreParams are the parameters a restore of a backup into app's new
+// container passes over the archive's config, in the order they are sent:
+// who the container is and who owns it, and the keys to log in with. The
+// rest comes from the archive and is converged afterwards; the root
+// password, like on create, travels apart.
+func RestoreParams(app *v1alpha1.Application) pveparams.List {
+	return append(identityParams(app, declaredKeys(app, nil)), sshKeyParams(app)...)
+}
+
+// identityParams are hostname, description and tags: what makes a container
+// findable as app's. keys are app's declared keys, which render hostname and
+// tags.
+func identityParams(app *v1alpha1.Application, keys map[string]string) pveparams.List {
+	return pveparams.List{
+		{Key: "hostname", Value: keys["hostname"]},
+		{Key: "description", Value: Description(app.Namespace, app.Name, string(app.UID))},
+		{Key: "tags", Value: keys["tags"]},
 	}
-	if len(app.Spec.SSHPublicKeys) > 0 {
-		p = append(p, KV{"ssh-public-keys", strings.Join(app.Spec.SSHPublicKeys, "\n")})
+}
+
+// sshKeyParams are the root login keys, which PVE only takes at create
+// (and restore) time.
+func sshKeyParams(app *v1alpha1.Application) pveparams.List {
+	if len(app.Spec.SSHPublicKeys) == 0 {
+		return nil
 	}
-	return p
+	return pveparams.List{{Key: "ssh-public-keys", Value: strings.Join(app.Spec.SSHPublicKeys, "\n")}}
 }
 
 // declaredKeys returns the scalar and NIC keys the spec manages, in the form

@@ -56,19 +56,21 @@ func observedFor() map[string]string {
 
 func TestCreateParamsCarryOwnershipAndSpec(t *testing.T) {
 	p := CreateParams(app(func(s *v1alpha1.ApplicationSpec) {
+		s.Template = "local:vztmpl/x.tar.zst"
 		s.MountPoints = []v1alpha1.MountPoint{{Name: "mp0", Storage: "local-lvm", Size: resource.MustParse("4Gi"), Path: "/srv", Backup: true}}
 		s.SSHPublicKeys = []string{"ssh-ed25519 AAAA a", "ssh-ed25519 BBBB b"}
-	}), 100, CreateOptions{Template: "local:vztmpl/x.tar.zst", RootPassword: "s3cret"})
+		s.RootPasswordSecretRef = &v1alpha1.SecretKeySelector{Name: "root-pw", Key: "password"}
+	}))
 	got := map[string]string{}
 	for _, kv := range p {
 		got[kv.Key] = kv.Value
 	}
 	want := map[string]string{
-		"vmid": "100", "ostemplate": "local:vztmpl/x.tar.zst", "hostname": "web1",
+		"ostemplate": "local:vztmpl/x.tar.zst", "hostname": "web1",
 		"tags": "k8s;pve-operator;pve-operator-owner." + uid + ";web", "unprivileged": "1",
 		"rootfs": "local-lvm:8", "cores": "2", "memory": "1024", "swap": "512",
 		"net0": "name=eth0,bridge=vmbr0,ip=dhcp,type=veth", "mp0": "local-lvm:4,mp=/srv,backup=1",
-		"password": "s3cret", "ssh-public-keys": "ssh-ed25519 AAAA a\nssh-ed25519 BBBB b",
+		"ssh-public-keys": "ssh-ed25519 AAAA a\nssh-ed25519 BBBB b",
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -78,21 +80,58 @@ func TestCreateParamsCarryOwnershipAndSpec(t *testing.T) {
 	if got["description"] == "" || !strings.Contains(got["description"], uid) {
 		t.Errorf("description %q does not carry the owner UID", got["description"])
 	}
-	if p[0].Key != "vmid" || p[1].Key != "ostemplate" {
+	for _, k := range []string{"vmid", "password"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("%s is among the parameters; the client sends it", k)
+		}
+	}
+	if p[0].Key != "ostemplate" || p[1].Key != "hostname" {
 		t.Errorf("parameters are not in a stable order: %v", p[:2])
 	}
 }
 
+func TestRestoreParamsOverrideOnlyIdentityAndKeys(t *testing.T) {
+	a := app(func(s *v1alpha1.ApplicationSpec) { s.SSHPublicKeys = []string{"ssh-ed25519 AAAA a"} })
+	p := RestoreParams(a)
+	var keys []string
+	for _, kv := range p {
+		keys = append(keys, kv.Key)
+	}
+	if want := []string{"hostname", "description", "tags", "ssh-public-keys"}; !reflect.DeepEqual(keys, want) {
+		t.Fatalf("restore keys = %v, want %v", keys, want)
+	}
+	create := map[string]string{}
+	for _, kv := range CreateParams(a) {
+		create[kv.Key] = kv.Value
+	}
+	for _, kv := range p {
+		if create[kv.Key] != kv.Value {
+			t.Errorf("restore %s = %q, create sends %q", kv.Key, kv.Value, create[kv.Key])
+		}
+	}
+}
+
+// diffCase is one spec edit or observed drift and the change Diff must
+// compute for it, starting from a freshly created container.
+type diffCase struct {
+	name     string
+	spec     func(*v1alpha1.ApplicationSpec)
+	observed func(map[string]string)
+	set      map[string]string
+	del      []string
+	resizes  []Resize
+	notes    int
+}
+
 func TestDiff(t *testing.T) {
-	tests := []struct {
-		name     string
-		spec     func(*v1alpha1.ApplicationSpec)
-		observed func(map[string]string)
-		set      map[string]string
-		del      []string
-		resizes  []Resize
-		notes    int
-	}{
+	for _, tt := range append(configDiffCases(), volumeDiffCases()...) {
+		t.Run(tt.name, func(t *testing.T) { checkDiff(t, tt) })
+	}
+}
+
+// configDiffCases change config keys only.
+func configDiffCases() []diffCase {
+	return []diffCase{
 		{name: "a freshly created container has no drift"},
 		{
 			name:     "tags differing only in case and order are equal",
@@ -117,6 +156,43 @@ func TestDiff(t *testing.T) {
 			observed: func(o map[string]string) { o["net1"] = "name=eth1,bridge=vmbr1,ip=dhcp,type=veth" },
 			del:      []string{"net1"},
 		},
+		{
+			name:     "omitted tags keep the container's own and add the operator's",
+			spec:     func(s *v1alpha1.ApplicationSpec) { s.Tags = nil },
+			observed: func(o map[string]string) { o["tags"] = "legacy;prod" },
+			set:      map[string]string{"tags": "legacy;prod;pve-operator;pve-operator-owner." + uid},
+		},
+		{
+			name: "features keep flags the spec does not manage",
+			spec: func(s *v1alpha1.ApplicationSpec) { s.Features = &v1alpha1.Features{Nesting: true} },
+			observed: func(o map[string]string) {
+				o["features"] = "keyctl=1,mount=nfs"
+			},
+			set: map[string]string{"features": "mount=nfs,nesting=1"},
+		},
+		{
+			name: "dns without a search domain deletes it",
+			spec: func(s *v1alpha1.ApplicationSpec) {
+				s.DNS = &v1alpha1.DNS{Nameservers: []string{"1.1.1.1", "9.9.9.9"}}
+			},
+			observed: func(o map[string]string) {
+				o["nameserver"] = "1.1.1.1  9.9.9.9"
+				o["searchdomain"] = "old.example"
+			},
+			del: []string{"searchdomain"},
+		},
+		{
+			name:     "startOnBoot and protection are managed only when declared",
+			spec:     func(s *v1alpha1.ApplicationSpec) { s.StartOnBoot = ptr.To(true) },
+			observed: func(o map[string]string) { o["protection"] = "1" },
+			set:      map[string]string{"onboot": "1"},
+		},
+	}
+}
+
+// volumeDiffCases change the root disk or mount points.
+func volumeDiffCases() []diffCase {
+	return []diffCase{
 		{
 			name:    "a larger rootFS is a resize, not a config change",
 			spec:    func(s *v1alpha1.ApplicationSpec) { s.RootFS.Size = resource.MustParse("16Gi") },
@@ -151,61 +227,30 @@ func TestDiff(t *testing.T) {
 			},
 			notes: 1,
 		},
-		{
-			name:     "omitted tags keep the container's own and add the operator's",
-			spec:     func(s *v1alpha1.ApplicationSpec) { s.Tags = nil },
-			observed: func(o map[string]string) { o["tags"] = "legacy;prod" },
-			set:      map[string]string{"tags": "legacy;prod;pve-operator;pve-operator-owner." + uid},
-		},
-		{
-			name: "features keep flags the spec does not manage",
-			spec: func(s *v1alpha1.ApplicationSpec) { s.Features = &v1alpha1.Features{Nesting: true} },
-			observed: func(o map[string]string) {
-				o["features"] = "keyctl=1,mount=nfs"
-			},
-			set: map[string]string{"features": "mount=nfs,nesting=1"},
-		},
-		{
-			name: "dns without a search domain deletes it",
-			spec: func(s *v1alpha1.ApplicationSpec) {
-				s.DNS = &v1alpha1.DNS{Nameservers: []string{"1.1.1.1", "9.9.9.9"}}
-			},
-			observed: func(o map[string]string) {
-				o["nameserver"] = "1.1.1.1  9.9.9.9"
-				o["searchdomain"] = "old.example"
-			},
-			del: []string{"searchdomain"},
-		},
-		{
-			name:     "startOnBoot and protection are managed only when declared",
-			spec:     func(s *v1alpha1.ApplicationSpec) { s.StartOnBoot = ptr.To(true) },
-			observed: func(o map[string]string) { o["protection"] = "1" },
-			set:      map[string]string{"onboot": "1"},
-		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			o := observedFor()
-			if tt.observed != nil {
-				tt.observed(o)
-			}
-			ch := Diff(app(tt.spec), o)
-			if tt.set == nil {
-				tt.set = map[string]string{}
-			}
-			if !reflect.DeepEqual(ch.Set, tt.set) {
-				t.Errorf("set = %v, want %v", ch.Set, tt.set)
-			}
-			if !reflect.DeepEqual(ch.Delete, tt.del) {
-				t.Errorf("delete = %v, want %v", ch.Delete, tt.del)
-			}
-			if !reflect.DeepEqual(ch.Resizes, tt.resizes) {
-				t.Errorf("resizes = %v, want %v", ch.Resizes, tt.resizes)
-			}
-			if len(ch.Notes) != tt.notes {
-				t.Errorf("notes = %v, want %d", ch.Notes, tt.notes)
-			}
-		})
+}
+
+func checkDiff(t *testing.T, tt diffCase) {
+	t.Helper()
+	o := observedFor()
+	if tt.observed != nil {
+		tt.observed(o)
+	}
+	ch := Diff(app(tt.spec), o)
+	if tt.set == nil {
+		tt.set = map[string]string{}
+	}
+	if !reflect.DeepEqual(ch.Set, tt.set) {
+		t.Errorf("set = %v, want %v", ch.Set, tt.set)
+	}
+	if !reflect.DeepEqual(ch.Delete, tt.del) {
+		t.Errorf("delete = %v, want %v", ch.Delete, tt.del)
+	}
+	if !reflect.DeepEqual(ch.Resizes, tt.resizes) {
+		t.Errorf("resizes = %v, want %v", ch.Resizes, tt.resizes)
+	}
+	if len(ch.Notes) != tt.notes {
+		t.Errorf("notes = %v, want %d", ch.Notes, tt.notes)
 	}
 }
 
@@ -243,7 +288,7 @@ func TestUserTagsCannotCarryOwnershipMarkers(t *testing.T) {
 	forged := app(func(s *v1alpha1.ApplicationSpec) {
 		s.Tags = []string{"web", "pve-operator-owner.9f8e7d6c-aaaa-bbbb-cccc-0123456789ab", "PVE-Operator", "pve-operatorx"}
 	})
-	for _, kv := range CreateParams(forged, 100, CreateOptions{Template: forged.Spec.Template}) {
+	for _, kv := range CreateParams(forged) {
 		if kv.Key != "tags" {
 			continue
 		}

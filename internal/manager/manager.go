@@ -34,6 +34,25 @@ func init() {
 // New builds a manager with every controller registered.
 func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	o.defaults()
+	mgr, err := ctrl.NewManager(cfg, managerOptions(o))
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := setupControllers(mgr, o); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+// managerOptions: metrics, probes, leader election and what the cache
+// holds.
+func managerOptions(o Options) ctrl.Options {
 	mopts := ctrl.Options{
 		Scheme: Scheme,
 		Metrics: metricsserver.Options{
@@ -64,17 +83,12 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		only := cache.ByObject{Namespaces: map[string]cache.Config{o.CredentialsNamespace: {}}}
 		mopts.Cache.ByObject = map[client.Object]cache.ByObject{secretMeta: only}
 	}
-	mgr, err := ctrl.NewManager(cfg, mopts)
-	if err != nil {
-		return nil, err
-	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return nil, err
-	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		return nil, err
-	}
+	return mopts
+}
 
+// setupControllers registers every reconciler with mgr; they share one
+// host registry and one event recorder.
+func setupControllers(mgr ctrl.Manager, o Options) error {
 	// Every controller's events go through the secret registry.
 	recorder := redact.Recorder(mgr.GetEventRecorder("pve-operator"))
 	hosts := controllers.NewHosts()
@@ -88,7 +102,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Burst:                o.ProxmoxBurst,
 		MaxTasksPerHost:      o.MaxTasksPerHost,
 	}).SetupWithManager(mgr, o.HostConcurrency); err != nil {
-		return nil, err
+		return err
 	}
 	apps := &controllers.ApplicationReconciler{
 		Client:       mgr.GetClient(),
@@ -100,7 +114,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		DriftReadsPerSecond: o.DriftReadsPerSecond,
 	}
 	if err := apps.SetupWithManager(mgr, o.ApplicationConcurrency); err != nil {
-		return nil, err
+		return err
 	}
 	if err := (&controllers.BackupReconciler{
 		Client:       mgr.GetClient(),
@@ -108,24 +122,23 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Recorder:     recorder,
 		TaskDeadline: o.TaskDeadline,
 	}).SetupWithManager(mgr, o.BackupConcurrency); err != nil {
-		return nil, err
+		return err
 	}
 	if err := (&controllers.RestoreReconciler{
 		Client:       mgr.GetClient(),
 		Hosts:        hosts,
 		Recorder:     recorder,
-		Apps:         apps,
 		TaskDeadline: o.TaskDeadline,
 	}).SetupWithManager(mgr, o.BackupConcurrency); err != nil {
-		return nil, err
+		return err
 	}
 	if err := (&controllers.BackupScheduleReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: recorder,
 	}).SetupWithManager(mgr, o.BackupConcurrency); err != nil {
-		return nil, err
+		return err
 	}
-	return mgr, nil
+	return nil
 }
 
 // metricsFilter authenticates and authorizes metrics scrapers through the

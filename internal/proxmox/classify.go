@@ -15,7 +15,8 @@ import (
 
 // This file is the one place that reads PVE's wording. PVE reports nearly
 // every failure as HTTP 500 with a free-text first line, so classification is
-// by message; the texts are quoted from the PVE sources in pve-api.md §3-§7.
+// by message; the texts are quoted from the PVE sources (pve-container,
+// pve-guest-common, pve-storage, pve-common).
 
 var lockedRe = regexp.MustCompile(`(?:CT|VM) is locked \(([^)]+)\)`)
 
@@ -39,15 +40,15 @@ func classifyResponse(status int, reason string, body []byte, scrub func(string)
 			apiErr.Params[k] = scrub(firstLine(v))
 		}
 	}
-	switch {
-	case status == 401:
+	switch status {
+	case 401:
 		return &UnauthorizedError{Err: apiErr}
-	case status == 403:
+	case 403:
 		return &ForbiddenError{Err: apiErr}
-	case status == 595 || status == 596 || status == 502 || status == 503 || status == 504:
+	case 595, 596, 502, 503, 504:
 		// 595/596 are pveproxy failing to reach the node it proxies to.
 		return &UnreachableError{Err: apiErr}
-	case status == 400:
+	case 400:
 		for _, msg := range apiErr.Params {
 			if typed := classifyMessage(msg, apiErr); typed != nil {
 				return typed

@@ -46,7 +46,7 @@ type ContainerReader interface {
 // task and return as soon as PVE accepted it; they never wait. Record the
 // UPID and ask TaskStatus later.
 type ContainerWriter interface {
-	CreateContainer(ctx context.Context, node string, vmid int, spec ContainerSpec) (UPID, error)
+	CreateContainer(ctx context.Context, node string, vmid int, req CreateRequest) (UPID, error)
 	RestoreContainer(ctx context.Context, node string, vmid int, spec RestoreSpec) (UPID, error)
 	// UpdateContainerConfig is synchronous (PVE answers null, no task).
 	UpdateContainerConfig(ctx context.Context, node string, vmid int, update ConfigUpdate) error
@@ -120,6 +120,7 @@ type APIClient struct {
 	pve        atomic.Pointer[sessionClient]
 	login      *pve.Client // unauthenticated, for POST /access/ticket
 	newSession func(ticket, csrf string) *pve.Client
+	endpoint   Endpoint
 	http       *http.Client
 	creds      Credentials
 	redactor   redactor
@@ -133,10 +134,11 @@ type APIClient struct {
 // New builds a client for cfg. It makes no request.
 func New(cfg Config) (*APIClient, error) {
 	cfg = cfg.withDefaults()
-	base, err := cfg.baseURL()
+	ep, err := ParseEndpoint(cfg.Endpoint)
 	if err != nil {
 		return nil, err
 	}
+	base := ep.APIURL()
 	if err := cfg.Credentials.validate(); err != nil {
 		return nil, fmt.Errorf("credentials for %s: %w", base, err)
 	}
@@ -155,6 +157,7 @@ func New(cfg Config) (*APIClient, error) {
 		newSession: func(ticket, csrf string) *pve.Client {
 			return pve.NewClient(base, append(common, pve.WithSession(ticket, csrf))...)
 		},
+		endpoint: ep,
 		http:     hc,
 		creds:    cfg.Credentials,
 		redactor: redactor{secrets: cfg.Credentials.secrets()},
@@ -167,6 +170,9 @@ func New(cfg Config) (*APIClient, error) {
 	}
 	return c, nil
 }
+
+// Endpoint is the parsed address the client talks to.
+func (c *APIClient) Endpoint() Endpoint { return c.endpoint }
 
 // Close releases idle connections. The client must not be used after.
 func (c *APIClient) Close() { c.http.CloseIdleConnections() }

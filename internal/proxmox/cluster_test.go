@@ -8,10 +8,12 @@ import (
 	"github.com/pve-operator/pve-operator/internal/pvesim"
 )
 
-func TestClusterReads(t *testing.T) {
+// newClusterSim seeds a running container 100 on node1 with tags and a
+// string cpulimit, a stopped container 101 on node2 locked for backup, and
+// qemu VM 200.
+func newClusterSim(t *testing.T) (*pvesim.Server, *proxmox.APIClient) {
+	t.Helper()
 	srv := newSim(t)
-	c := newClient(t, srv)
-	ctx := testCtx(t)
 	seedCT(t, srv, node1, 100, true, map[string]string{"hostname": "web", "tags": "k8s;web", "cpulimit": "1.5"})
 	seedCT(t, srv, node2, 101, false, nil)
 	if err := srv.AddVM(node1, 200, "a-qemu-vm"); err != nil {
@@ -20,7 +22,12 @@ func TestClusterReads(t *testing.T) {
 	if err := srv.SetLock(101, "backup"); err != nil {
 		t.Fatal(err)
 	}
+	return srv, newClient(t, srv)
+}
 
+func TestClusterReads(t *testing.T) {
+	srv, c := newClusterSim(t)
+	ctx := testCtx(t)
 	t.Run("version reports the PVE release", func(t *testing.T) {
 		v, err := c.Version(ctx)
 		if err != nil || v.Version != pvesim.PVEVersion || v.Release != pvesim.PVERelease {
@@ -76,6 +83,11 @@ func TestClusterReads(t *testing.T) {
 			t.Fatalf("first storage = %+v", st[0])
 		}
 	})
+}
+
+func TestGuestReads(t *testing.T) {
+	srv, c := newClusterSim(t)
+	ctx := testCtx(t)
 	t.Run("containers are listed cluster-wide without qemu guests, with lock, tags and a string cpulimit", func(t *testing.T) {
 		cts, err := c.Containers(ctx)
 		if err != nil {

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -85,7 +84,7 @@ type RateLimit struct {
 // Config describes one Proxmox VE endpoint.
 type Config struct {
 	// Endpoint is the https URL of a node's API, e.g.
-	// https://pve1.example.com:8006; /api2/json is appended if missing.
+	// https://pve1.example.com:8006; New parses it with ParseEndpoint.
 	Endpoint    string
 	Credentials Credentials
 	// CABundle is PEM; when set, only these roots are trusted. When empty the
@@ -132,27 +131,6 @@ func (c Config) withDefaults() Config {
 		c.MaxConcurrentTasks = DefaultMaxConcurrentTasks
 	}
 	return c
-}
-
-// baseURL validates Endpoint and returns it with /api2/json.
-func (c Config) baseURL() (string, error) {
-	u, err := url.Parse(strings.TrimSpace(c.Endpoint))
-	if err != nil {
-		return "", fmt.Errorf("parse endpoint: %w", err)
-	}
-	if u.Scheme != "https" || u.Host == "" {
-		return "", fmt.Errorf("endpoint %q must be an https URL with a host", c.Endpoint)
-	}
-	if u.User != nil {
-		return "", errors.New("endpoint must not carry credentials")
-	}
-	u.RawQuery, u.Fragment = "", ""
-	path := strings.TrimSuffix(u.Path, "/")
-	if !strings.HasSuffix(path, "/api2/json") {
-		path += "/api2/json"
-	}
-	u.Path = path
-	return u.String(), nil
 }
 
 // tlsConfig builds the client TLS settings: verification on unless

@@ -2,31 +2,6 @@ package proxmox
 
 import "testing"
 
-func TestBaseURL(t *testing.T) {
-	tests := []struct {
-		name     string
-		endpoint string
-		want     string
-		ok       bool
-	}{
-		{"a bare host:port gets /api2/json", "https://pve1.example.com:8006", "https://pve1.example.com:8006/api2/json", true},
-		{"a trailing slash is tolerated", "https://pve1.example.com:8006/", "https://pve1.example.com:8006/api2/json", true},
-		{"an existing /api2/json is kept once", "https://pve1.example.com:8006/api2/json", "https://pve1.example.com:8006/api2/json", true},
-		{"a reverse-proxy prefix is kept", "https://proxy.example.com/pve/", "https://proxy.example.com/pve/api2/json", true},
-		{"plain http is refused", "http://pve1:8006", "", false},
-		{"a URL with credentials is refused", "https://root:pw@pve1:8006", "", false},
-		{"a missing host is refused", "https:///api2/json", "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Config{Endpoint: tt.endpoint}.baseURL()
-			if (err == nil) != tt.ok || got != tt.want {
-				t.Fatalf("baseURL(%q) = %q, %v", tt.endpoint, got, err)
-			}
-		})
-	}
-}
-
 func TestTLSConfig(t *testing.T) {
 	t.Run("verification is on and TLS 1.2 is the floor by default", func(t *testing.T) {
 		tc, err := Config{}.tlsConfig()

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/pve-operator/pve-operator/internal/pveparams"
 )
 
 func ctPath(node string, vmid int, suffix string) string {
@@ -28,66 +30,26 @@ func (c *APIClient) startTask(ctx context.Context, r request) (UPID, error) {
 	return u, nil
 }
 
-// params renders the spec as PVE parameters. Booleans are 0/1, which PVE
-// accepts in JSON and form bodies alike.
-func (s ContainerSpec) params(vmid int) map[string]any {
-	p := map[string]any{
-		"vmid":         vmid,
-		"ostemplate":   s.OSTemplate,
-		"unprivileged": b01(s.Unprivileged),
+// createBody is the body of POST /nodes/{node}/lxc: the VMID first, then
+// params in their order, then the root password. go-proxmox sends the body
+// as JSON, which pveparams.List encodes in order.
+func createBody(vmid int, params pveparams.List, password string) pveparams.List {
+	body := make(pveparams.List, 0, len(params)+2)
+	body.Add("vmid", strconv.Itoa(vmid))
+	body = append(body, params...)
+	if password != "" {
+		body.Add("password", password)
 	}
-	setStr := func(k, v string) {
-		if v != "" {
-			p[k] = v
-		}
-	}
-	setStr("hostname", s.Hostname)
-	setStr("cpulimit", s.CPULimit)
-	setStr("rootfs", s.RootFS)
-	setStr("nameserver", s.Nameserver)
-	setStr("searchdomain", s.SearchDomain)
-	setStr("features", s.Features)
-	setStr("description", s.Description)
-	setStr("password", s.Password)
-	setStr("ssh-public-keys", s.SSHPublicKeys)
-	setStr("pool", s.Pool)
-	setStr("storage", s.Storage)
-	if len(s.Tags) > 0 {
-		p["tags"] = strings.Join(s.Tags, ";")
-	}
-	if s.Cores > 0 {
-		p["cores"] = s.Cores
-	}
-	if s.Memory > 0 {
-		p["memory"] = s.Memory
-	}
-	if s.Swap != nil {
-		p["swap"] = *s.Swap
-	}
-	for i, v := range s.MountPoints {
-		p["mp"+strconv.Itoa(i)] = v
-	}
-	for i, v := range s.Networks {
-		p["net"+strconv.Itoa(i)] = v
-	}
-	for k, on := range map[string]bool{"onboot": s.OnBoot, "start": s.Start, "protection": s.Protection} {
-		if on {
-			p[k] = 1
-		}
-	}
-	for k, v := range s.Extra {
-		p[k] = v
-	}
-	return p
+	return body
 }
 
 // CreateContainer starts a vzcreate task. PVE reserves the VMID (config with
 // lock "create") before answering, so a create whose answer was lost
 // (IsOutcomeUnknown) shows up in the next listing; it is never retried here.
-func (c *APIClient) CreateContainer(ctx context.Context, node string, vmid int, spec ContainerSpec) (UPID, error) {
+func (c *APIClient) CreateContainer(ctx context.Context, node string, vmid int, req CreateRequest) (UPID, error) {
 	u, err := c.startTask(ctx, request{
 		method: http.MethodPost, path: fmt.Sprintf("/nodes/%s/lxc", url.PathEscape(node)),
-		body: spec.params(vmid), secrets: []string{spec.Password},
+		body: createBody(vmid, req.Params, req.Password), secrets: []string{req.Password},
 	})
 	if err != nil {
 		return UPID{}, fmt.Errorf("create container %d on %s: %w", vmid, node, err)
@@ -97,24 +59,22 @@ func (c *APIClient) CreateContainer(ctx context.Context, node string, vmid int, 
 
 // RestoreContainer starts a vzrestore task from a backup archive.
 func (c *APIClient) RestoreContainer(ctx context.Context, node string, vmid int, spec RestoreSpec) (UPID, error) {
-	p := map[string]any{"vmid": vmid, "ostemplate": spec.Archive, "restore": 1}
+	p := pveparams.List{{Key: "ostemplate", Value: spec.Archive}, {Key: "restore", Value: "1"}}
 	if spec.Storage != "" {
-		p["storage"] = spec.Storage
+		p.Add("storage", spec.Storage)
 	}
-	for k, on := range map[string]bool{"force": spec.Force, "unique": spec.Unique, "start": spec.Start} {
-		if on {
-			p[k] = 1
-		}
+	if spec.Force {
+		p.Add("force", "1")
 	}
-	var secrets []string
-	for k, v := range spec.Extra {
-		p[k] = v
-		if k == "password" {
-			secrets = append(secrets, v)
-		}
+	if spec.Unique {
+		p.Add("unique", "1")
+	}
+	if spec.Start {
+		p.Add("start", "1")
 	}
 	u, err := c.startTask(ctx, request{
-		method: http.MethodPost, path: fmt.Sprintf("/nodes/%s/lxc", url.PathEscape(node)), body: p, secrets: secrets,
+		method: http.MethodPost, path: fmt.Sprintf("/nodes/%s/lxc", url.PathEscape(node)),
+		body: createBody(vmid, append(p, spec.Params...), spec.Password), secrets: []string{spec.Password},
 	})
 	if err != nil {
 		return UPID{}, fmt.Errorf("restore container %d on %s from %s: %w", vmid, node, spec.Archive, err)

@@ -1,13 +1,17 @@
 package proxmox_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/pve-operator/pve-operator/internal/proxmox"
+	"github.com/pve-operator/pve-operator/internal/pveparams"
 	"github.com/pve-operator/pve-operator/internal/pvesim"
 )
+
+const lifecycleVMID = 100
 
 // TestContainerLifecycle walks one container through every container
 // operation; each step builds on the previous one.
@@ -15,31 +19,46 @@ func TestContainerLifecycle(t *testing.T) {
 	srv := newSim(t)
 	c := newClient(t, srv)
 	ctx := testCtx(t)
-	const vmid = 100
-	swap := 256
-	spec := proxmox.ContainerSpec{
-		OSTemplate:    pvesim.DebianTemplate,
-		Hostname:      "web1",
-		Cores:         2,
-		Memory:        1024,
-		Swap:          &swap,
-		RootFS:        "local-lvm:8",
-		MountPoints:   map[int]string{0: "local-lvm:4,mp=/data"},
-		Networks:      map[int]string{0: "name=eth0,bridge=vmbr0,ip=10.0.0.5/24,gw=10.0.0.1"},
-		Nameserver:    "10.0.0.53",
-		SearchDomain:  "example.com",
-		Features:      "nesting=1",
-		OnBoot:        true,
-		Tags:          []string{"k8s", "owner-abc"},
-		Description:   "managed by pve-operator",
-		Unprivileged:  true,
-		Password:      "s3cret-pass",
-		SSHPublicKeys: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0 test@example\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1 other@example",
+	if !lifecycleCreate(ctx, t, srv, c) {
+		t.FailNow()
 	}
+	lifecycleConfig(ctx, t, srv, c)
+	lifecyclePower(ctx, t, srv, c)
+	lifecycleDisksAndDelete(ctx, t, srv, c)
+}
 
+// lifecycleRequest creates a container with one parameter of each kind.
+func lifecycleRequest() proxmox.CreateRequest {
+	return proxmox.CreateRequest{
+		Params: pveparams.List{
+			{Key: "ostemplate", Value: pvesim.DebianTemplate},
+			{Key: "hostname", Value: "web1"},
+			{Key: "description", Value: "managed by pve-operator"},
+			{Key: "tags", Value: "k8s;owner-abc"},
+			{Key: "unprivileged", Value: "1"},
+			{Key: "rootfs", Value: "local-lvm:8"},
+			{Key: "cores", Value: "2"},
+			{Key: "memory", Value: "1024"},
+			{Key: "swap", Value: "256"},
+			{Key: "features", Value: "nesting=1"},
+			{Key: "nameserver", Value: "10.0.0.53"},
+			{Key: "searchdomain", Value: "example.com"},
+			{Key: "onboot", Value: "1"},
+			{Key: "net0", Value: "name=eth0,bridge=vmbr0,ip=10.0.0.5/24,gw=10.0.0.1"},
+			{Key: "mp0", Value: "local-lvm:4,mp=/data"},
+			{Key: "ssh-public-keys", Value: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK0 test@example\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK1 other@example"},
+		},
+		Password: "s3cret-pass",
+	}
+}
+
+// lifecycleCreate creates the container and reports whether that worked;
+// every later step needs it.
+func lifecycleCreate(ctx context.Context, t *testing.T, srv *pvesim.Server, c *proxmox.APIClient) bool {
+	const vmid = lifecycleVMID
 	created := t.Run("create returns a vzcreate UPID and PVE reserves the VMID before the task ends", func(t *testing.T) {
 		srv.StallTasks(pvesim.TaskCreate, "100", 1)
-		upid, err := c.CreateContainer(ctx, node1, vmid, spec)
+		upid, err := c.CreateContainer(ctx, node1, vmid, lifecycleRequest())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,10 +73,10 @@ func TestContainerLifecycle(t *testing.T) {
 			t.Fatalf("TaskStatus during create = %+v, %v", running, err)
 		}
 		srv.ReleaseTasks()
-		mustSucceed(t, srv, c, upid, nil)
+		mustSucceed(ctx, t, srv, c, upid, nil)
 	})
 	if !created {
-		t.FailNow()
+		return false
 	}
 	t.Run("every spec field reaches the config and no secret does", func(t *testing.T) {
 		ct, _ := srv.Container(vmid)
@@ -80,6 +99,12 @@ func TestContainerLifecycle(t *testing.T) {
 			}
 		}
 	})
+	return true
+}
+
+// lifecycleConfig reads and changes the stopped container.
+func lifecycleConfig(ctx context.Context, t *testing.T, srv *pvesim.Server, c *proxmox.APIClient) {
+	const vmid = lifecycleVMID
 	var digest string
 	t.Run("the config reads back raw values with its digest", func(t *testing.T) {
 		cfg, err := c.ContainerConfig(ctx, node1, vmid, false)
@@ -118,9 +143,14 @@ func TestContainerLifecycle(t *testing.T) {
 			t.Fatalf("Interfaces() = %+v, %v; want nil", ifs, err)
 		}
 	})
+}
+
+// lifecyclePower starts, reboots and stops it.
+func lifecyclePower(ctx context.Context, t *testing.T, srv *pvesim.Server, c *proxmox.APIClient) {
+	const vmid = lifecycleVMID
 	t.Run("start runs the container and its interfaces appear", func(t *testing.T) {
 		upid, err := c.StartContainer(ctx, node1, vmid)
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 		st, err := c.ContainerStatus(ctx, node1, vmid)
 		if err != nil || !st.Running() || st.Mem == 0 {
 			t.Fatalf("status after start = %+v, %v", st, err)
@@ -152,30 +182,35 @@ func TestContainerLifecycle(t *testing.T) {
 			t.Fatalf("ostype with pending %q (%v), current %q (%v)", withPending["ostype"], err1, current["ostype"], err2)
 		}
 		upid, err := c.RebootContainer(ctx, node1, vmid)
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 		if ct, _ := srv.Container(vmid); ct.Config["ostype"] != "ubuntu" || len(ct.Pending) != 0 {
 			t.Fatalf("after reboot: ostype %q, pending %v", ct.Config["ostype"], ct.Pending)
 		}
 	})
 	t.Run("shutdown with a timeout and force stops the container", func(t *testing.T) {
 		upid, err := c.ShutdownContainer(ctx, node1, vmid, proxmox.ShutdownOptions{Timeout: 5, Force: true})
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 		if ct, _ := srv.Container(vmid); ct.Status != "stopped" {
 			t.Fatalf("status after shutdown = %s", ct.Status)
 		}
 	})
 	t.Run("a hard stop stops a running container", func(t *testing.T) {
 		upid, err := c.StartContainer(ctx, node1, vmid)
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 		upid, err = c.StopContainer(ctx, node1, vmid)
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 		if ct, _ := srv.Container(vmid); ct.Status != "stopped" {
 			t.Fatalf("status after stop = %s", ct.Status)
 		}
 	})
+}
+
+// lifecycleDisksAndDelete grows its disk and destroys it.
+func lifecycleDisksAndDelete(ctx context.Context, t *testing.T, srv *pvesim.Server, c *proxmox.APIClient) {
+	const vmid = lifecycleVMID
 	t.Run("resize grows the root disk", func(t *testing.T) {
 		upid, err := c.ResizeDisk(ctx, node1, vmid, "rootfs", "+2G")
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 		if ct, _ := srv.Container(vmid); !strings.Contains(ct.Config["rootfs"], "size=10G") {
 			t.Fatalf("rootfs after resize = %s", ct.Config["rootfs"])
 		}
@@ -185,7 +220,7 @@ func TestContainerLifecycle(t *testing.T) {
 		if upid.Type != "vzdestroy" {
 			t.Errorf("UPID type = %q", upid.Type)
 		}
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 		if _, ok := srv.Container(vmid); ok {
 			t.Fatal("container still exists")
 		}
@@ -196,7 +231,7 @@ func TestContainerLifecycle(t *testing.T) {
 	t.Run("delete with force destroys a running container", func(t *testing.T) {
 		seedCT(t, srv, node1, 101, true, nil)
 		upid, err := c.DeleteContainer(ctx, node1, 101, proxmox.DeleteOptions{Force: true})
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 		if _, ok := srv.Container(101); ok {
 			t.Fatal("container still exists")
 		}

@@ -13,7 +13,8 @@
 //   - never waiting for a task: task-starting calls return the UPID, and
 //     TaskStatus answers later from the UPID string alone;
 //   - TLS verification on by default, per-host rate and concurrency limits,
-//     and a Cache that rebuilds a client only when its configuration changes.
+//     one parsed form of the endpoint (Endpoint), and a Fingerprint of a
+//     Config that tells its owner when a client must be rebuilt.
 //
 // The per-host inventory (one cluster-wide listing serving every container on
 // a host) lives in the inventory subpackage.

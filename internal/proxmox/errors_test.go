@@ -3,6 +3,7 @@ package proxmox_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -13,15 +14,33 @@ import (
 	"github.com/pve-operator/pve-operator/internal/pvesim"
 )
 
-// TestErrorClassification drives each PVE failure through the simulator and
-// checks the typed error the client turns it into, and that no error text
-// carries a credential.
-func TestErrorClassification(t *testing.T) {
-	srv := newSim(t, func(o *pvesim.Options) { o.FlockTimeout = 50 * time.Millisecond })
-	c := newClient(t, srv)
-	other := newSim(t)
-	ctx := testCtx(t)
+// classifyCase is one PVE failure and the typed error it must become.
+type classifyCase struct {
+	name  string
+	setup func(t *testing.T) // undone with t.Cleanup
+	call  func(ctx context.Context) error
+	is    func(error) bool
+	check func(t *testing.T, err error)
+}
 
+// classifyEnv is the simulator the classification cases share: seeded
+// containers, a qemu VM and a protected backup, and a second simulator
+// whose CA the client does not trust.
+type classifyEnv struct {
+	srv, other      *pvesim.Server
+	c               *proxmox.APIClient
+	protectedBackup string
+	closedPort      string
+	// taskErr is the error a task-starting call returned, else the error
+	// its task ended with.
+	taskErr    func(upid proxmox.UPID, err error) error
+	clientWith func(mod func(*proxmox.Config)) *proxmox.APIClient
+}
+
+func newClassifyEnv(ctx context.Context, t *testing.T) *classifyEnv {
+	t.Helper()
+	srv := newSim(t, func(o *pvesim.Options) { o.FlockTimeout = 50 * time.Millisecond })
+	e := &classifyEnv{srv: srv, c: newClient(t, srv), other: newSim(t)}
 	seedCT(t, srv, node1, 101, false, nil)                                  // stopped
 	seedCT(t, srv, node1, 102, true, nil)                                   // running
 	seedCT(t, srv, node1, 103, false, map[string]string{"protection": "1"}) // protected
@@ -31,37 +50,79 @@ func TestErrorClassification(t *testing.T) {
 	if err := srv.AddVM(node1, 200, "qemu"); err != nil {
 		t.Fatal(err)
 	}
-	protectedBackup, err := srv.AddBackup(pvesim.BackupSpec{VMID: 101, Node: node1, Protected: true})
-	if err != nil {
+	var err error
+	if e.protectedBackup, err = srv.AddBackup(pvesim.BackupSpec{VMID: 101, Node: node1, Protected: true}); err != nil {
 		t.Fatal(err)
 	}
-	taskErr := func(upid proxmox.UPID, err error) error {
+	e.taskErr = func(upid proxmox.UPID, err error) error {
 		if err != nil {
 			return err
 		}
-		return finish(t, srv, c, upid).Err
-	}
-	clientWith := func(mod func(*proxmox.Config)) *proxmox.APIClient { return newClient(t, srv, mod) }
-	closedPort := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+		if _, err := srv.WaitTask(ctx, upid.String()); err != nil {
+			return fmt.Errorf("wait for %s: %w", upid, err)
 		}
-		addr := ln.Addr().String()
-		_ = ln.Close()
-		return addr
-	}()
+		st, err := e.c.TaskStatus(ctx, upid.String())
+		if err != nil {
+			return fmt.Errorf("task status %s: %w", upid, err)
+		}
+		return st.Err
+	}
+	e.clientWith = func(mod func(*proxmox.Config)) *proxmox.APIClient { return newClient(t, srv, mod) }
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.closedPort = ln.Addr().String()
+	_ = ln.Close()
+	return e
+}
 
-	tests := []struct {
-		name  string
-		setup func(t *testing.T) // undone with t.Cleanup
-		call  func(ctx context.Context) error
-		is    func(error) bool
-		check func(t *testing.T, err error)
-	}{
+// TestErrorClassification drives each PVE failure through the simulator and
+// checks the typed error the client turns it into, and that no error text
+// carries a credential.
+func TestErrorClassification(t *testing.T) {
+	ctx := testCtx(t)
+	e := newClassifyEnv(ctx, t)
+	for _, group := range [][]classifyCase{
+		notFoundAndLockCases(e),
+		conflictCases(ctx, e),
+		authCases(e),
+		transportCases(e),
+		statusCases(e),
+		taskCases(e),
+		stateCases(e),
+		requestCases(e),
+	} {
+		for _, tt := range group {
+			t.Run(tt.name, func(t *testing.T) { checkClassification(ctx, t, tt) })
+		}
+	}
+}
+
+func checkClassification(ctx context.Context, t *testing.T, tt classifyCase) {
+	t.Helper()
+	if tt.setup != nil {
+		tt.setup(t)
+	}
+	err := tt.call(ctx)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !tt.is(err) {
+		t.Fatalf("wrong classification: %T: %v", errors.Unwrap(err), err)
+	}
+	if tt.check != nil {
+		tt.check(t, err)
+	}
+	assertNoSecrets(t, err)
+}
+
+// notFoundAndLockCases: missing objects and locks.
+func notFoundAndLockCases(e *classifyEnv) []classifyCase {
+	return []classifyCase{
 		{
 			name: "a missing container is NotFound",
-			call: func(ctx context.Context) error { _, err := c.ContainerStatus(ctx, node1, 999); return err },
+			call: func(ctx context.Context) error { _, err := e.c.ContainerStatus(ctx, node1, 999); return err },
 			is:   proxmox.IsNotFound,
 			check: func(t *testing.T, err error) {
 				var nf *proxmox.NotFoundError
@@ -72,14 +133,14 @@ func TestErrorClassification(t *testing.T) {
 		},
 		{
 			name: "deleting a missing snapshot fails in the task as NotFound",
-			call: func(ctx context.Context) error { return taskErr(c.DeleteSnapshot(ctx, node1, 101, "nope")) },
+			call: func(ctx context.Context) error { return e.taskErr(e.c.DeleteSnapshot(ctx, node1, 101, "nope")) },
 			is:   func(err error) bool { return proxmox.IsTaskFailed(err) && proxmox.IsNotFound(err) },
 		},
 		{
 			name:  "a config change on a locked container is Locked, with the lock's name",
-			setup: lockCT(srv, 101, "backup"),
+			setup: lockCT(e.srv, 101, "backup"),
 			call: func(ctx context.Context) error {
-				return c.UpdateContainerConfig(ctx, node1, 101, proxmox.ConfigUpdate{Set: map[string]string{"cores": "2"}})
+				return e.c.UpdateContainerConfig(ctx, node1, 101, proxmox.ConfigUpdate{Set: map[string]string{"cores": "2"}})
 			},
 			is: proxmox.IsLocked,
 			check: func(t *testing.T, err error) {
@@ -90,8 +151,8 @@ func TestErrorClassification(t *testing.T) {
 		},
 		{
 			name:  "starting a locked container fails in the task as Locked",
-			setup: lockCT(srv, 101, "snapshot"),
-			call:  func(ctx context.Context) error { return taskErr(c.StartContainer(ctx, node1, 101)) },
+			setup: lockCT(e.srv, 101, "snapshot"),
+			call:  func(ctx context.Context) error { return e.taskErr(e.c.StartContainer(ctx, node1, 101)) },
 			is:    func(err error) bool { return proxmox.IsTaskFailed(err) && proxmox.IsLocked(err) },
 			check: func(t *testing.T, err error) {
 				if proxmox.LockName(err) != "snapshot" {
@@ -99,10 +160,16 @@ func TestErrorClassification(t *testing.T) {
 				}
 			},
 		},
+	}
+}
+
+// conflictCases: requests that collide with what exists or runs.
+func conflictCases(ctx context.Context, e *classifyEnv) []classifyCase {
+	return []classifyCase{
 		{
 			name: "creating over an existing container is AlreadyExists",
 			call: func(ctx context.Context) error {
-				_, err := c.CreateContainer(ctx, node1, 101, proxmox.ContainerSpec{OSTemplate: pvesim.DebianTemplate, RootFS: "local-lvm:4", Unprivileged: true})
+				_, err := e.c.CreateContainer(ctx, node1, 101, proxmox.CreateRequest{Params: debianCT()})
 				return err
 			},
 			is: proxmox.IsAlreadyExists,
@@ -110,7 +177,7 @@ func TestErrorClassification(t *testing.T) {
 		{
 			name: "creating over a qemu VM's VMID is AlreadyExists",
 			call: func(ctx context.Context) error {
-				_, err := c.CreateContainer(ctx, node2, 200, proxmox.ContainerSpec{OSTemplate: pvesim.DebianTemplate, RootFS: "local-lvm:4", Unprivileged: true})
+				_, err := e.c.CreateContainer(ctx, node2, 200, proxmox.CreateRequest{Params: debianCT()})
 				return err
 			},
 			is: proxmox.IsAlreadyExists,
@@ -118,35 +185,41 @@ func TestErrorClassification(t *testing.T) {
 		{
 			name: "a stale digest is DigestMismatch",
 			call: func(ctx context.Context) error {
-				cfg, err := c.ContainerConfig(ctx, node1, 101, false)
+				cfg, err := e.c.ContainerConfig(ctx, node1, 101, false)
 				if err != nil {
 					return err
 				}
-				if err := srv.BumpDigest(101); err != nil {
-					t.Fatal(err)
+				if err := e.srv.BumpDigest(101); err != nil {
+					return fmt.Errorf("bump digest: %w", err)
 				}
-				return c.UpdateContainerConfig(ctx, node1, 101, proxmox.ConfigUpdate{Set: map[string]string{"cores": "2"}, Digest: cfg.Digest()})
+				return e.c.UpdateContainerConfig(ctx, node1, 101, proxmox.ConfigUpdate{Set: map[string]string{"cores": "2"}, Digest: cfg.Digest()})
 			},
 			is: proxmox.IsDigestMismatch,
 		},
 		{
 			name: "a config flock held by a running worker is LockTimeout",
 			setup: func(t *testing.T) {
-				srv.StallTasks(pvesim.TaskDestroy, "104", 1)
-				if _, err := c.DeleteContainer(ctx, node1, 104, proxmox.DeleteOptions{}); err != nil {
+				e.srv.StallTasks(pvesim.TaskDestroy, "104", 1)
+				if _, err := e.c.DeleteContainer(ctx, node1, 104, proxmox.DeleteOptions{}); err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(func() { srv.ReleaseTasks(); _ = srv.WaitIdle(ctx) })
+				t.Cleanup(func() { e.srv.ReleaseTasks(); _ = e.srv.WaitIdle(ctx) })
 			},
 			call: func(ctx context.Context) error {
-				return c.UpdateContainerConfig(ctx, node1, 104, proxmox.ConfigUpdate{Set: map[string]string{"cores": "2"}})
+				return e.c.UpdateContainerConfig(ctx, node1, 104, proxmox.ConfigUpdate{Set: map[string]string{"cores": "2"}})
 			},
 			is: proxmox.IsLockTimeout,
 		},
+	}
+}
+
+// authCases: credentials and privileges.
+func authCases(e *classifyEnv) []classifyCase {
+	return []classifyCase{
 		{
 			name: "a wrong token secret is Unauthorized",
 			call: func(ctx context.Context) error {
-				_, err := clientWith(func(c *proxmox.Config) { c.Credentials.TokenSecret = "wrong-secret" }).Version(ctx)
+				_, err := e.clientWith(func(c *proxmox.Config) { c.Credentials.TokenSecret = "wrong-secret" }).Version(ctx)
 				return err
 			},
 			is: proxmox.IsUnauthorized,
@@ -159,18 +232,18 @@ func TestErrorClassification(t *testing.T) {
 		{
 			name: "a revoked token is Unauthorized",
 			setup: func(t *testing.T) {
-				if err := srv.RevokeToken(pvesim.DefaultTokenID); err != nil {
+				if err := e.srv.RevokeToken(pvesim.DefaultTokenID); err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(func() { _ = srv.RestoreToken(pvesim.DefaultTokenID) })
+				t.Cleanup(func() { _ = e.srv.RestoreToken(pvesim.DefaultTokenID) })
 			},
-			call: func(ctx context.Context) error { _, err := c.Nodes(ctx); return err },
+			call: func(ctx context.Context) error { _, err := e.c.Nodes(ctx); return err },
 			is:   proxmox.IsUnauthorized,
 		},
 		{
 			name: "a wrong password is Unauthorized",
 			call: func(ctx context.Context) error {
-				_, err := clientWith(func(c *proxmox.Config) {
+				_, err := e.clientWith(func(c *proxmox.Config) {
 					c.Credentials = proxmox.Credentials{Username: "root@pam", Password: "not-the-" + testPassword}
 				}).Version(ctx)
 				return err
@@ -180,12 +253,12 @@ func TestErrorClassification(t *testing.T) {
 		{
 			name: "a missing privilege is Forbidden",
 			setup: func(t *testing.T) {
-				if err := srv.DropPrivilege(pvesim.DefaultTokenID, "/vms/101", "VM.Audit"); err != nil {
+				if err := e.srv.DropPrivilege(pvesim.DefaultTokenID, "/vms/101", "VM.Audit"); err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(func() { _ = srv.RestorePrivileges(pvesim.DefaultTokenID) })
+				t.Cleanup(func() { _ = e.srv.RestorePrivileges(pvesim.DefaultTokenID) })
 			},
-			call: func(ctx context.Context) error { _, err := c.ContainerStatus(ctx, node1, 101); return err },
+			call: func(ctx context.Context) error { _, err := e.c.ContainerStatus(ctx, node1, 101); return err },
 			is:   proxmox.IsForbidden,
 			check: func(t *testing.T, err error) {
 				if !strings.Contains(err.Error(), "VM.Audit") {
@@ -193,10 +266,16 @@ func TestErrorClassification(t *testing.T) {
 				}
 			},
 		},
+	}
+}
+
+// transportCases: TLS and connection failures.
+func transportCases(e *classifyEnv) []classifyCase {
+	return []classifyCase{
 		{
 			name: "a certificate from an untrusted CA is a TLS error",
 			call: func(ctx context.Context) error {
-				_, err := clientWith(func(c *proxmox.Config) { c.CABundle = other.CACertPEM() }).Version(ctx)
+				_, err := e.clientWith(func(c *proxmox.Config) { c.CABundle = e.other.CACertPEM() }).Version(ctx)
 				return err
 			},
 			is: proxmox.IsTLS,
@@ -204,7 +283,7 @@ func TestErrorClassification(t *testing.T) {
 		{
 			name: "without a CA bundle the system roots do not trust a self-signed PVE",
 			call: func(ctx context.Context) error {
-				_, err := clientWith(func(c *proxmox.Config) { c.CABundle = nil }).Version(ctx)
+				_, err := e.clientWith(func(c *proxmox.Config) { c.CABundle = nil }).Version(ctx)
 				return err
 			},
 			is: proxmox.IsTLS,
@@ -212,15 +291,21 @@ func TestErrorClassification(t *testing.T) {
 		{
 			name: "a closed port is Unreachable",
 			call: func(ctx context.Context) error {
-				_, err := clientWith(func(c *proxmox.Config) { c.Endpoint = "https://" + closedPort }).Version(ctx)
+				_, err := e.clientWith(func(c *proxmox.Config) { c.Endpoint = "https://" + e.closedPort }).Version(ctx)
 				return err
 			},
 			is: func(err error) bool { return proxmox.IsUnreachable(err) && !proxmox.IsOutcomeUnknown(err) },
 		},
+	}
+}
+
+// statusCases: HTTP statuses that carry no PVE wording.
+func statusCases(e *classifyEnv) []classifyCase {
+	return []classifyCase{
 		{
 			name:  "an unrecognised 500 is a plain APIError with status and first line",
-			setup: fault(srv, http.MethodGet, "/version", 1, 500, "kaboom: database on fire\nstack trace follows"),
-			call:  func(ctx context.Context) error { _, err := c.Version(ctx); return err },
+			setup: fault(e.srv, http.MethodGet, "/version", 1, 500, "kaboom: database on fire\nstack trace follows"),
+			call:  func(ctx context.Context) error { _, err := e.c.Version(ctx); return err },
 			is: func(err error) bool {
 				var api *proxmox.APIError
 				return errors.As(err, &api) && api.StatusCode == 500 && api.Message == "kaboom: database on fire"
@@ -233,21 +318,23 @@ func TestErrorClassification(t *testing.T) {
 		},
 		{
 			name:  "a 503 from a proxy on a mutating call is Unreachable, and it was not retried",
-			setup: fault(srv, http.MethodPost, "/nodes/{node}/lxc/{vmid}/status/start", -1, 503, ""),
+			setup: fault(e.srv, http.MethodPost, "/nodes/{node}/lxc/{vmid}/status/start", -1, 503, ""),
 			call: func(ctx context.Context) error {
-				srv.ResetRequestCounts()
-				_, err := c.StartContainer(ctx, node1, 101)
-				if n := srv.RequestCount("POST /nodes/{node}/lxc/{vmid}/status/start"); n != 1 {
-					t.Errorf("start sent %d times", n)
-				}
+				e.srv.ResetRequestCounts()
+				_, err := e.c.StartContainer(ctx, node1, 101)
 				return err
 			},
 			is: proxmox.IsUnreachable,
+			check: func(t *testing.T, _ error) {
+				if n := e.srv.RequestCount("POST /nodes/{node}/lxc/{vmid}/status/start"); n != 1 {
+					t.Errorf("start sent %d times", n)
+				}
+			},
 		},
 		{
 			name:  "a 595 for an offline node is Unreachable",
-			setup: nodeOffline(srv, node2),
-			call:  func(ctx context.Context) error { _, err := c.ContainerStatus(ctx, node2, 105); return err },
+			setup: nodeOffline(e.srv, node2),
+			call:  func(ctx context.Context) error { _, err := e.c.ContainerStatus(ctx, node2, 105); return err },
 			is:    proxmox.IsUnreachable,
 			check: func(t *testing.T, err error) {
 				if proxmox.StatusCode(err) != 595 {
@@ -257,14 +344,20 @@ func TestErrorClassification(t *testing.T) {
 		},
 		{
 			name:  "an empty 404, which go-proxmox reports as success, is an APIError",
-			setup: fault(srv, http.MethodGet, "/nodes/{node}/lxc/{vmid}/status/current", 1, 404, ""),
-			call:  func(ctx context.Context) error { _, err := c.ContainerStatus(ctx, node1, 101); return err },
+			setup: fault(e.srv, http.MethodGet, "/nodes/{node}/lxc/{vmid}/status/current", 1, 404, ""),
+			call:  func(ctx context.Context) error { _, err := e.c.ContainerStatus(ctx, node1, 101); return err },
 			is:    func(err error) bool { return proxmox.StatusCode(err) == 404 },
 		},
+	}
+}
+
+// taskCases: task failures and task lookups.
+func taskCases(e *classifyEnv) []classifyCase {
+	return []classifyCase{
 		{
 			name:  "a failed task is TaskFailed with its exit status",
-			setup: func(t *testing.T) { srv.FailTasks(pvesim.TaskStart, "101", 1, "startup for container '101' failed") },
-			call:  func(ctx context.Context) error { return taskErr(c.StartContainer(ctx, node1, 101)) },
+			setup: func(t *testing.T) { e.srv.FailTasks(pvesim.TaskStart, "101", 1, "startup for container '101' failed") },
+			call:  func(ctx context.Context) error { return e.taskErr(e.c.StartContainer(ctx, node1, 101)) },
 			is:    proxmox.IsTaskFailed,
 			check: func(t *testing.T, err error) {
 				var tf *proxmox.TaskFailedError
@@ -276,7 +369,7 @@ func TestErrorClassification(t *testing.T) {
 		{
 			name: "an unknown UPID is NoSuchTask",
 			call: func(ctx context.Context) error {
-				_, err := c.TaskStatus(ctx, "UPID:pve1:00001023:018B85E8:6B092B02:vzcreate:100:root@pam!operator:")
+				_, err := e.c.TaskStatus(ctx, "UPID:pve1:00001023:018B85E8:6B092B02:vzcreate:100:root@pam!operator:")
 				return err
 			},
 			is: proxmox.IsNoSuchTask,
@@ -284,44 +377,52 @@ func TestErrorClassification(t *testing.T) {
 		{
 			name: "a UPID whose log was rotated away is NoSuchTask",
 			call: func(ctx context.Context) error {
-				upid, err := c.StopContainer(ctx, node1, 102)
+				upid, err := e.c.StopContainer(ctx, node1, 102)
 				if err != nil {
 					return err
 				}
-				finish(t, srv, c, upid)
-				srv.ForgetTask(upid.String())
-				_, err = c.TaskStatus(ctx, upid.String())
+				if _, err := e.srv.WaitTask(ctx, upid.String()); err != nil {
+					return fmt.Errorf("wait for %s: %w", upid, err)
+				}
+				e.srv.ForgetTask(upid.String())
+				_, err = e.c.TaskStatus(ctx, upid.String())
 				return err
 			},
 			is: proxmox.IsNoSuchTask,
 		},
 		{
 			name: "a string that is not a UPID is InvalidUPIDError, without a request",
-			call: func(ctx context.Context) error { _, err := c.TaskStatus(ctx, "OK"); return err },
+			call: func(ctx context.Context) error { _, err := e.c.TaskStatus(ctx, "OK"); return err },
 			is: func(err error) bool {
 				var inv *proxmox.InvalidUPIDError
 				return errors.As(err, &inv)
 			},
 		},
+	}
+}
+
+// stateCases: operations the container's state refuses.
+func stateCases(e *classifyEnv) []classifyCase {
+	return []classifyCase{
 		{
 			name: "shutting down a stopped container is NotRunning",
 			call: func(ctx context.Context) error {
-				_, err := c.ShutdownContainer(ctx, node1, 101, proxmox.ShutdownOptions{})
+				_, err := e.c.ShutdownContainer(ctx, node1, 101, proxmox.ShutdownOptions{})
 				return err
 			},
 			is: proxmox.IsNotRunning,
 		},
 		{
 			name:  "starting a running container is AlreadyRunning",
-			setup: running(srv, 102),
-			call:  func(ctx context.Context) error { _, err := c.StartContainer(ctx, node1, 102); return err },
+			setup: running(e.srv, 102),
+			call:  func(ctx context.Context) error { _, err := e.c.StartContainer(ctx, node1, 102); return err },
 			is:    proxmox.IsAlreadyRunning,
 		},
 		{
 			name:  "deleting a running container without force is AlreadyRunning",
-			setup: running(srv, 102),
+			setup: running(e.srv, 102),
 			call: func(ctx context.Context) error {
-				_, err := c.DeleteContainer(ctx, node1, 102, proxmox.DeleteOptions{})
+				_, err := e.c.DeleteContainer(ctx, node1, 102, proxmox.DeleteOptions{})
 				return err
 			},
 			is: proxmox.IsAlreadyRunning,
@@ -329,20 +430,30 @@ func TestErrorClassification(t *testing.T) {
 		{
 			name: "deleting a protected container is Protected",
 			call: func(ctx context.Context) error {
-				_, err := c.DeleteContainer(ctx, node1, 103, proxmox.DeleteOptions{})
+				_, err := e.c.DeleteContainer(ctx, node1, 103, proxmox.DeleteOptions{})
 				return err
 			},
 			is: proxmox.IsProtected,
 		},
 		{
 			name: "deleting a protected backup fails in the task as Protected",
-			call: func(ctx context.Context) error { return taskErr(c.DeleteVolume(ctx, node1, "local", protectedBackup)) },
-			is:   func(err error) bool { return proxmox.IsTaskFailed(err) && proxmox.IsProtected(err) },
+			call: func(ctx context.Context) error {
+				return e.taskErr(e.c.DeleteVolume(ctx, node1, "local", e.protectedBackup))
+			},
+			is: func(err error) bool { return proxmox.IsTaskFailed(err) && proxmox.IsProtected(err) },
 		},
+	}
+}
+
+// requestCases: refused parameters and vzdump's own ways of failing.
+func requestCases(e *classifyEnv) []classifyCase {
+	return []classifyCase{
 		{
 			name: "an unknown parameter is BadRequest naming the parameter",
 			call: func(ctx context.Context) error {
-				_, err := c.CreateContainer(ctx, node1, 150, proxmox.ContainerSpec{OSTemplate: pvesim.DebianTemplate, Extra: map[string]string{"bogus": "1"}})
+				_, err := e.c.CreateContainer(ctx, node1, 150, proxmox.CreateRequest{
+					Params: params("ostemplate", pvesim.DebianTemplate, "unprivileged", "0", "bogus", "1"),
+				})
 				return err
 			},
 			is: proxmox.IsBadRequest,
@@ -356,16 +467,16 @@ func TestErrorClassification(t *testing.T) {
 		{
 			name: "vzdump sent to the wrong node answers OK, which is WrongNode",
 			call: func(ctx context.Context) error {
-				_, err := c.Vzdump(ctx, node2, proxmox.BackupOptions{VMID: 101, Storage: "local"})
+				_, err := e.c.Vzdump(ctx, node2, proxmox.BackupOptions{VMID: 101, Storage: "local"})
 				return err
 			},
 			is: proxmox.IsWrongNode,
 		},
 		{
 			name:  "vzdump of a locked container fails with job errors and the lock as detail",
-			setup: lockCT(srv, 106, "snapshot"),
+			setup: lockCT(e.srv, 106, "snapshot"),
 			call: func(ctx context.Context) error {
-				return taskErr(c.Vzdump(ctx, node1, proxmox.BackupOptions{VMID: 106, Storage: "local"}))
+				return e.taskErr(e.c.Vzdump(ctx, node1, proxmox.BackupOptions{VMID: 106, Storage: "local"}))
 			},
 			is: func(err error) bool { return proxmox.IsTaskFailed(err) && proxmox.IsLocked(err) },
 			check: func(t *testing.T, err error) {
@@ -375,24 +486,6 @@ func TestErrorClassification(t *testing.T) {
 				}
 			},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.setup != nil {
-				tt.setup(t)
-			}
-			err := tt.call(ctx)
-			if err == nil {
-				t.Fatal("no error")
-			}
-			if !tt.is(err) {
-				t.Fatalf("wrong classification: %T: %v", errors.Unwrap(err), err)
-			}
-			if tt.check != nil {
-				tt.check(t, err)
-			}
-			assertNoSecrets(t, err)
-		})
 	}
 }
 
@@ -415,7 +508,9 @@ func TestSecretsNeverAppearInErrors(t *testing.T) {
 
 	t.Run("a PVE message echoing a request's password is redacted", func(t *testing.T) {
 		srv.FailRequests(http.MethodPost, "/nodes/{node}/lxc", 1, 500, "invalid password '"+password+"'")
-		_, err := c.CreateContainer(ctx, node1, 150, proxmox.ContainerSpec{OSTemplate: pvesim.DebianTemplate, Password: password})
+		_, err := c.CreateContainer(ctx, node1, 150, proxmox.CreateRequest{
+			Params: params("ostemplate", pvesim.DebianTemplate, "unprivileged", "0"), Password: password,
+		})
 		if err == nil || !strings.Contains(err.Error(), "<redacted>") {
 			t.Fatalf("error = %v, want a redacted message", err)
 		}
@@ -424,6 +519,14 @@ func TestSecretsNeverAppearInErrors(t *testing.T) {
 		if !errors.As(err, &api) || strings.Contains(api.Message, password) {
 			t.Fatalf("APIError in the chain still holds the password: %+v", api)
 		}
+	})
+	t.Run("a PVE message echoing a restore's password is redacted", func(t *testing.T) {
+		srv.FailRequests(http.MethodPost, "/nodes/{node}/lxc", 1, 500, "invalid password '"+password+"'")
+		_, err := c.RestoreContainer(ctx, node1, 150, proxmox.RestoreSpec{Archive: "local:backup/vzdump-lxc-100.tar.zst", Password: password})
+		if err == nil || !strings.Contains(err.Error(), "<redacted>") {
+			t.Fatalf("error = %v, want a redacted message", err)
+		}
+		assertNoSecrets(t, err, password)
 	})
 	t.Run("a PVE message echoing the token secret is redacted", func(t *testing.T) {
 		srv.FailRequests(http.MethodGet, "/version", 1, 400, "bad token "+pvesim.DefaultTokenSecret)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pve-operator/pve-operator/internal/proxmox"
+	"github.com/pve-operator/pve-operator/internal/pveparams"
 	"github.com/pve-operator/pve-operator/internal/pvesim"
 )
 
@@ -70,9 +71,8 @@ func testCtx(t testing.TB) context.Context {
 
 // finish waits (in the simulator, not the client) for a task to end and
 // returns what the client says about it.
-func finish(t testing.TB, srv *pvesim.Server, c proxmox.Client, upid proxmox.UPID) proxmox.TaskStatus {
+func finish(ctx context.Context, t testing.TB, srv *pvesim.Server, c proxmox.Client, upid proxmox.UPID) proxmox.TaskStatus {
 	t.Helper()
-	ctx := testCtx(t)
 	if _, err := srv.WaitTask(ctx, upid.String()); err != nil {
 		t.Fatalf("wait for %s: %v", upid, err)
 	}
@@ -84,14 +84,28 @@ func finish(t testing.TB, srv *pvesim.Server, c proxmox.Client, upid proxmox.UPI
 }
 
 // mustSucceed waits for the task and fails the test unless it succeeded.
-func mustSucceed(t testing.TB, srv *pvesim.Server, c proxmox.Client, upid proxmox.UPID, err error) {
+func mustSucceed(ctx context.Context, t testing.TB, srv *pvesim.Server, c proxmox.Client, upid proxmox.UPID, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("start task: %v", err)
 	}
-	if st := finish(t, srv, c, upid); st.State != proxmox.TaskSucceeded {
+	if st := finish(ctx, t, srv, c, upid); st.State != proxmox.TaskSucceeded {
 		t.Fatalf("task %s ended %s: %v (log: %s)", upid, st.State, st.Err, srv.TaskLog(upid.String()))
 	}
+}
+
+// params builds an ordered parameter list from key, value pairs.
+func params(kv ...string) pveparams.List {
+	var l pveparams.List
+	for i := 0; i+1 < len(kv); i += 2 {
+		l.Add(kv[i], kv[i+1])
+	}
+	return l
+}
+
+// debianCT are the parameters of a small container from the Debian template.
+func debianCT() pveparams.List {
+	return params("ostemplate", pvesim.DebianTemplate, "rootfs", "local-lvm:4", "unprivileged", "1")
 }
 
 func seedCT(t testing.TB, srv *pvesim.Server, node string, vmid int, running bool, cfg map[string]string) {

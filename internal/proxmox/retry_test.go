@@ -30,9 +30,7 @@ func TestMutatingRequestsAreNeverRepeated(t *testing.T) {
 				t.Fatal(err)
 			}
 			srv.ResetRequestCounts()
-			_, err := c.CreateContainer(ctx, node1, 100, proxmox.ContainerSpec{
-				OSTemplate: pvesim.DebianTemplate, RootFS: "local-lvm:4", Unprivileged: true, Password: "create-pw-123",
-			})
+			_, err := c.CreateContainer(ctx, node1, 100, proxmox.CreateRequest{Params: debianCT(), Password: "create-pw-123"})
 			if !proxmox.IsOutcomeUnknown(err) {
 				t.Fatalf("CreateContainer() = %v, want an outcome-unknown error", err)
 			}

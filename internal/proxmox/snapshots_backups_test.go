@@ -19,7 +19,7 @@ func TestSnapshots(t *testing.T) {
 		if upid.Type != "vzsnapshot" {
 			t.Errorf("UPID type = %q", upid.Type)
 		}
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 	})
 	t.Run("the list has the snapshot and no 'current' entry", func(t *testing.T) {
 		snaps, err := c.Snapshots(ctx, node1, 100)
@@ -44,7 +44,7 @@ func TestSnapshots(t *testing.T) {
 			t.Errorf("Snapshots() during creation = %+v", snaps)
 		}
 		srv.ReleaseTasks()
-		mustSucceed(t, srv, c, upid, nil)
+		mustSucceed(ctx, t, srv, c, upid, nil)
 	})
 	t.Run("rollback with start restores and restarts the container", func(t *testing.T) {
 		if err := srv.SetConfigValue(100, "memory", "4096"); err != nil {
@@ -54,7 +54,7 @@ func TestSnapshots(t *testing.T) {
 		if upid.Type != "vzrollback" {
 			t.Errorf("UPID type = %q", upid.Type)
 		}
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 		// PVE starts the container with a separate vzstart task after the
 		// rollback task ends.
 		if err := srv.WaitIdle(ctx); err != nil {
@@ -67,7 +67,7 @@ func TestSnapshots(t *testing.T) {
 	})
 	t.Run("delete removes the snapshot", func(t *testing.T) {
 		upid, err := c.DeleteSnapshot(ctx, node1, 100, "second")
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 		snaps, err := c.Snapshots(ctx, node1, 100)
 		if err != nil || len(snaps) != 1 {
 			t.Fatalf("Snapshots() after delete = %+v, %v", snaps, err)
@@ -91,7 +91,7 @@ func TestBackups(t *testing.T) {
 		if upid.Type != "vzdump" || upid.VMID() != 100 {
 			t.Errorf("UPID = %+v", upid)
 		}
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 	})
 	t.Run("the backup is found by its notes marker, protected, with size and ctime", func(t *testing.T) {
 		seedOther, err := srv.AddBackup(pvesim.BackupSpec{VMID: 999, Node: node1})
@@ -129,7 +129,7 @@ func TestBackups(t *testing.T) {
 		if upid.Type != "imgdel" {
 			t.Errorf("UPID type = %q", upid.Type)
 		}
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 		if vols, err := c.BackupVolumes(ctx, node1, "local", 100); err != nil || len(vols) != 0 {
 			t.Fatalf("after delete = %+v, %v", vols, err)
 		}
@@ -159,15 +159,15 @@ func TestRestore(t *testing.T) {
 		if upid.Type != "vzrestore" {
 			t.Errorf("UPID type = %q", upid.Type)
 		}
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 		if ct, _ := srv.Container(100); ct.Config["memory"] != "1024" {
 			t.Fatalf("memory after restore = %s", ct.Config["memory"])
 		}
 	})
 	t.Run("restore to a new VMID creates a second container", func(t *testing.T) {
 		upid, err := c.RestoreContainer(ctx, node1, 300, proxmox.RestoreSpec{Archive: volid, Storage: "local-lvm", Start: true,
-			Extra: map[string]string{"hostname": "db-copy"}})
-		mustSucceed(t, srv, c, upid, err)
+			Params: params("hostname", "db-copy")})
+		mustSucceed(ctx, t, srv, c, upid, err)
 		if err := srv.WaitIdle(ctx); err != nil { // start=1 runs a separate vzstart
 			t.Fatal(err)
 		}

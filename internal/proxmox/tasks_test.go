@@ -41,14 +41,14 @@ func TestTasks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := finish(t, srv, c, upid)
+		st := finish(ctx, t, srv, c, upid)
 		if st.State != proxmox.TaskSucceeded || st.Warnings != 2 || st.Err != nil || !st.Done() {
 			t.Fatalf("TaskStatus() = %+v", st)
 		}
 	})
 	t.Run("the task log ends with TASK OK", func(t *testing.T) {
 		upid, err := c.StartContainer(ctx, node1, 100)
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 		lines, err := c.TaskLog(ctx, upid.String(), 0, 500)
 		if err != nil || len(lines) == 0 || lines[len(lines)-1] != "TASK OK" {
 			t.Fatalf("TaskLog() = %q, %v", lines, err)
@@ -117,7 +117,7 @@ func TestPasswordLogin(t *testing.T) {
 	})
 	t.Run("mutations carry the CSRF token", func(t *testing.T) {
 		upid, err := c.StartContainer(ctx, node1, 100)
-		mustSucceed(t, srv, c, upid, err)
+		mustSucceed(ctx, t, srv, c, upid, err)
 		if !strings.HasSuffix(upid.User, "root@pam") {
 			t.Errorf("task user = %q", upid.User)
 		}

@@ -3,6 +3,8 @@ package proxmox
 import (
 	"slices"
 	"time"
+
+	"github.com/pve-operator/pve-operator/internal/pveparams"
 )
 
 // Version is GET /version.
@@ -196,44 +198,15 @@ type TaskSummary struct {
 	Status string
 }
 
-// ContainerSpec are the parameters of a new container (pve-api.md §3). Zero
-// values are not sent, except Unprivileged, which always is because PVE
-// changed its default in 9.0.
-type ContainerSpec struct {
-	// OSTemplate is the vztmpl volid, e.g.
-	// "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst".
-	OSTemplate string
-	Hostname   string
-	Cores      int
-	// CPULimit such as "1.5"; empty is unlimited.
-	CPULimit string
-	// Memory and Swap in MiB. Swap nil leaves PVE's default (512).
-	Memory int
-	Swap   *int
-	// RootFS such as "local-lvm:8" (8 GiB).
-	RootFS string
-	// MountPoints and Networks are mpN and netN by index N.
-	MountPoints  map[int]string
-	Networks     map[int]string
-	Nameserver   string
-	SearchDomain string
-	// Features such as "nesting=1,keyctl=1".
-	Features     string
-	OnBoot       bool
-	Tags         []string
-	Description  string
-	Unprivileged bool
-	// Password and SSHPublicKeys (newline-separated, plain text) are sent in
-	// the request body only and never appear in errors.
-	Password      string
-	SSHPublicKeys string
-	Start         bool
-	Protection    bool
-	Pool          string
-	// Storage is the default storage for volumes without one.
-	Storage string
-	// Extra holds further PVE parameters verbatim.
-	Extra map[string]string
+// CreateRequest is a new container: the parameters of POST
+// /nodes/{node}/lxc besides the VMID, which CreateContainer sends first.
+type CreateRequest struct {
+	// Params are sent as given, in this order (ostemplate, hostname, ...).
+	Params pveparams.List
+	// Password is the initial root password, if any. It travels apart from
+	// Params so that it is never logged with them; it is sent last and
+	// never appears in an error.
+	Password string
 }
 
 // RestoreSpec restores a container from a backup archive.
@@ -248,8 +221,12 @@ type RestoreSpec struct {
 	// Unique regenerates MAC addresses.
 	Unique bool
 	Start  bool
-	// Extra holds further PVE parameters verbatim (e.g. hostname overrides).
-	Extra map[string]string
+	// Params override the archive's config (hostname, tags, ...); they are
+	// sent as given, in this order, after the restore's own parameters.
+	Params pveparams.List
+	// Password is a new root password, if any, kept apart from Params like
+	// CreateRequest's.
+	Password string
 }
 
 // ConfigUpdate is one PUT .../config.

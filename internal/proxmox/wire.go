@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// PVE's output typing is loose (pve-api.md §0): booleans are 0/1, values of
+// PVE's output typing is loose: booleans are 0/1, values of
 // schema type "number" come out as strings (cpulimit, and therefore cpus and
 // maxcpu), nextid is a string. These decoders accept every form PVE uses, so
 // one odd field never fails a whole listing.

@@ -2,7 +2,9 @@ package pvesim
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -47,6 +49,47 @@ type adminFault struct {
 	Delay string `json:"delay,omitempty"`
 }
 
+// The request bodies of the admin endpoints.
+type (
+	upidBody struct {
+		UPID string `json:"upid"`
+	}
+	seedBody struct {
+		Node    string `json:"node"`
+		First   int    `json:"first"`
+		Count   int    `json:"count"`
+		Running bool   `json:"running"`
+	}
+	onlineBody struct {
+		Online bool `json:"online"`
+	}
+	idBody struct {
+		ID string `json:"id"`
+	}
+	privilegeBody struct {
+		Principal string `json:"principal"`
+		Path      string `json:"path"`
+		Privilege string `json:"privilege"`
+	}
+	delayBody struct {
+		Delay string `json:"delay"`
+	}
+	extraUsedBody struct {
+		Storage string `json:"storage"`
+		Node    string `json:"node"`
+		Bytes   uint64 `json:"bytes"`
+	}
+	lockBody struct {
+		Lock string `json:"lock"`
+	}
+	runningBody struct {
+		Running bool `json:"running"`
+	}
+	ignoreBody struct {
+		Ignore bool `json:"ignore"`
+	}
+)
+
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/_sim"), "/")
 	segs := splitPath(path)
@@ -59,7 +102,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
 		status := http.StatusBadRequest
-		if ae, ok := err.(adminErr); ok {
+		var ae adminErr
+		if errors.As(err, &ae) {
 			status = ae.status
 		}
 		w.WriteHeader(status)
@@ -87,237 +131,277 @@ func decodeBody(r *http.Request, v any) error {
 	}
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil && err.Error() != "EOF" {
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("decode body: %w", err)
 	}
 	return nil
 }
 
-func (s *Server) adminDispatch(r *http.Request, segs []string) (any, error) {
-	m := r.Method
-	seg := func(i int) string {
-		if i < len(segs) {
-			return segs[i]
-		}
-		return ""
+// postJSON serves a POST-only admin endpoint: f gets the decoded body (an
+// empty body decodes as the zero value).
+func postJSON[T any](r *http.Request, f func(b T) (any, error)) (any, error) {
+	if r.Method != http.MethodPost {
+		return nil, errAdminNotFound
 	}
+	var b T
+	if err := decodeBody(r, &b); err != nil {
+		return nil, err
+	}
+	return f(b)
+}
+
+// postOnly serves a POST-only admin endpoint that reads no body.
+func postOnly(r *http.Request, f func() (any, error)) (any, error) {
+	if r.Method != http.MethodPost {
+		return nil, errAdminNotFound
+	}
+	return f()
+}
+
+// done adapts an admin action that returns only an error.
+func done(err error) (any, error) { return nil, err }
+
+// seg is the i-th path segment below /_sim, or "".
+func seg(segs []string, i int) string {
+	if i < len(segs) {
+		return segs[i]
+	}
+	return ""
+}
+
+// adminHandler serves the admin endpoints below one first path segment.
+type adminHandler func(s *Server, r *http.Request, segs []string) (any, error)
+
+var adminRoutes = map[string]adminHandler{
+	"state":              (*Server).adminState,
+	"counters":           (*Server).adminCounters,
+	"faults":             (*Server).adminFaults,
+	"task-faults":        (*Server).adminTaskFaults,
+	"tasks":              (*Server).adminTasks,
+	"containers":         (*Server).adminContainers,
+	"seed":               (*Server).adminSeed,
+	"backups":            (*Server).adminBackups,
+	"nodes":              (*Server).adminNodes,
+	"tokens":             (*Server).adminTokens,
+	"privileges":         (*Server).adminPrivileges,
+	"tickets":            (*Server).adminTickets,
+	"unauthorized-delay": (*Server).adminUnauthorizedDelay,
+	"storage":            (*Server).adminStorage,
+	"resources":          (*Server).adminResources,
+	"save":               (*Server).adminSave,
+}
+
+func (s *Server) adminDispatch(r *http.Request, segs []string) (any, error) {
+	h := adminRoutes[seg(segs, 0)]
+	if h == nil {
+		return nil, errAdminNotFound
+	}
+	return h(s, r, segs)
+}
+
+func (s *Server) adminState(r *http.Request, segs []string) (any, error) {
+	if r.Method != http.MethodGet || len(segs) != 1 {
+		return nil, errAdminNotFound
+	}
+	return s.State(), nil
+}
+
+func (s *Server) adminCounters(r *http.Request, segs []string) (any, error) {
+	if len(segs) != 1 {
+		return nil, errAdminNotFound
+	}
+	if r.Method == http.MethodDelete {
+		s.ResetRequestCounts()
+		return nil, nil
+	}
+	return s.RequestCounts(), nil
+}
+
+func (s *Server) adminFaults(r *http.Request, segs []string) (any, error) {
 	switch {
-	case m == "GET" && seg(0) == "state" && len(segs) == 1:
-		return s.State(), nil
-	case seg(0) == "counters" && len(segs) == 1:
-		if m == "DELETE" {
-			s.ResetRequestCounts()
-			return nil, nil
-		}
-		return s.RequestCounts(), nil
-	case seg(0) == "faults" && m == "POST" && len(segs) == 1:
-		var f adminFault
-		if err := decodeBody(r, &f); err != nil {
-			return nil, err
-		}
-		if f.Delay != "" {
-			d, err := time.ParseDuration(f.Delay)
-			if err != nil {
-				return nil, err
+	case r.Method == http.MethodPost && len(segs) == 1:
+		return postJSON(r, func(f adminFault) (any, error) {
+			if f.Delay != "" {
+				d, err := time.ParseDuration(f.Delay)
+				if err != nil {
+					return nil, err
+				}
+				f.RequestFault.Delay = d
 			}
-			f.RequestFault.Delay = d
-		}
-		id, err := s.InjectFault(f.RequestFault)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]string{"id": id}, nil
-	case seg(0) == "faults" && m == "DELETE" && len(segs) == 1:
+			return idResult(s.InjectFault(f.RequestFault))
+		})
+	case r.Method == http.MethodDelete && len(segs) == 1:
 		s.ClearFaults()
 		return nil, nil
-	case seg(0) == "faults" && m == "DELETE" && len(segs) == 2:
-		if !s.RemoveFault(seg(1)) {
+	case r.Method == http.MethodDelete && len(segs) == 2:
+		if !s.RemoveFault(segs[1]) {
 			return nil, errAdminNotFound
 		}
 		return nil, nil
-	case seg(0) == "task-faults" && m == "POST":
-		var f TaskFault
-		if err := decodeBody(r, &f); err != nil {
-			return nil, err
-		}
-		id, err := s.InjectTaskFault(f)
-		if err != nil {
-			return nil, err
-		}
-		return map[string]string{"id": id}, nil
-	case seg(0) == "tasks" && m == "POST" && (seg(1) == "release" || seg(1) == "forget"):
-		var b struct {
-			UPID string `json:"upid"`
-		}
-		if err := decodeBody(r, &b); err != nil {
-			return nil, err
-		}
-		if seg(1) == "forget" {
-			return map[string]bool{"ok": s.ForgetTask(b.UPID)}, nil
-		}
-		if b.UPID == "" {
-			return map[string]int{"released": s.ReleaseTasks()}, nil
-		}
-		return map[string]bool{"ok": s.ReleaseTask(b.UPID)}, nil
-	case seg(0) == "containers" && m == "POST" && len(segs) == 1:
-		var sp ContainerSpec
-		if err := decodeBody(r, &sp); err != nil {
-			return nil, err
-		}
-		return nil, s.AddContainers([]ContainerSpec{sp})
-	case seg(0) == "seed" && m == "POST":
-		var b struct {
-			Node    string `json:"node"`
-			First   int    `json:"first"`
-			Count   int    `json:"count"`
-			Running bool   `json:"running"`
-		}
-		if err := decodeBody(r, &b); err != nil {
-			return nil, err
-		}
-		return nil, s.SeedContainers(b.Node, b.First, b.Count, b.Running)
-	case seg(0) == "containers" && len(segs) >= 2:
-		vmid, err := strconv.Atoi(seg(1))
-		if err != nil {
-			return nil, fmt.Errorf("bad vmid %q", seg(1))
-		}
-		return s.adminContainer(r, vmid, segs[2:])
-	case seg(0) == "backups" && m == "POST":
-		var b BackupSpec
-		if err := decodeBody(r, &b); err != nil {
-			return nil, err
-		}
+	}
+	return nil, errAdminNotFound
+}
+
+// idResult answers an injection with the new fault's id.
+func idResult(id string, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"id": id}, nil
+}
+
+func (s *Server) adminTaskFaults(r *http.Request, _ []string) (any, error) {
+	return postJSON(r, func(f TaskFault) (any, error) { return idResult(s.InjectTaskFault(f)) })
+}
+
+func (s *Server) adminTasks(r *http.Request, segs []string) (any, error) {
+	switch seg(segs, 1) {
+	case "forget":
+		return postJSON(r, func(b upidBody) (any, error) { return map[string]bool{"ok": s.ForgetTask(b.UPID)}, nil })
+	case "release":
+		return postJSON(r, func(b upidBody) (any, error) {
+			if b.UPID == "" {
+				return map[string]int{"released": s.ReleaseTasks()}, nil
+			}
+			return map[string]bool{"ok": s.ReleaseTask(b.UPID)}, nil
+		})
+	}
+	return nil, errAdminNotFound
+}
+
+func (s *Server) adminContainers(r *http.Request, segs []string) (any, error) {
+	if len(segs) == 1 {
+		return postJSON(r, func(sp ContainerSpec) (any, error) { return done(s.AddContainers([]ContainerSpec{sp})) })
+	}
+	vmid, err := strconv.Atoi(segs[1])
+	if err != nil {
+		return nil, fmt.Errorf("bad vmid %q", segs[1])
+	}
+	return s.adminContainer(r, vmid, seg(segs, 2))
+}
+
+func (s *Server) adminSeed(r *http.Request, _ []string) (any, error) {
+	return postJSON(r, func(b seedBody) (any, error) { return done(s.SeedContainers(b.Node, b.First, b.Count, b.Running)) })
+}
+
+func (s *Server) adminBackups(r *http.Request, _ []string) (any, error) {
+	return postJSON(r, func(b BackupSpec) (any, error) {
 		volid, err := s.AddBackup(b)
 		if err != nil {
 			return nil, err
 		}
 		return map[string]string{"volid": volid}, nil
-	case seg(0) == "nodes" && seg(2) == "online" && m == "POST":
-		var b struct {
-			Online bool `json:"online"`
-		}
-		if err := decodeBody(r, &b); err != nil {
-			return nil, err
-		}
-		return nil, s.SetNodeOnline(seg(1), b.Online)
-	case seg(0) == "tokens" && m == "POST":
-		var b struct {
-			ID string `json:"id"`
-		}
-		if err := decodeBody(r, &b); err != nil {
-			return nil, err
-		}
-		switch seg(1) {
+	})
+}
+
+func (s *Server) adminNodes(r *http.Request, segs []string) (any, error) {
+	if seg(segs, 2) != "online" {
+		return nil, errAdminNotFound
+	}
+	return postJSON(r, func(b onlineBody) (any, error) { return done(s.SetNodeOnline(seg(segs, 1), b.Online)) })
+}
+
+func (s *Server) adminTokens(r *http.Request, segs []string) (any, error) {
+	return postJSON(r, func(b idBody) (any, error) {
+		switch seg(segs, 1) {
 		case "revoke":
-			return nil, s.RevokeToken(b.ID)
+			return done(s.RevokeToken(b.ID))
 		case "restore":
-			return nil, s.RestoreToken(b.ID)
+			return done(s.RestoreToken(b.ID))
 		}
-	case seg(0) == "privileges" && m == "POST":
-		var b struct {
-			Principal string `json:"principal"`
-			Path      string `json:"path"`
-			Privilege string `json:"privilege"`
-		}
-		if err := decodeBody(r, &b); err != nil {
-			return nil, err
-		}
-		switch seg(1) {
+		return nil, errAdminNotFound
+	})
+}
+
+func (s *Server) adminPrivileges(r *http.Request, segs []string) (any, error) {
+	return postJSON(r, func(b privilegeBody) (any, error) {
+		switch seg(segs, 1) {
 		case "drop":
-			return nil, s.DropPrivilege(b.Principal, b.Path, b.Privilege)
+			return done(s.DropPrivilege(b.Principal, b.Path, b.Privilege))
 		case "restore":
-			return nil, s.RestorePrivileges(b.Principal)
+			return done(s.RestorePrivileges(b.Principal))
 		}
-	case seg(0) == "tickets" && seg(1) == "expire" && m == "POST":
+		return nil, errAdminNotFound
+	})
+}
+
+func (s *Server) adminTickets(r *http.Request, segs []string) (any, error) {
+	if seg(segs, 1) != "expire" {
+		return nil, errAdminNotFound
+	}
+	return postOnly(r, func() (any, error) {
 		s.ExpireTickets()
 		return nil, nil
-	case seg(0) == "unauthorized-delay" && m == "POST":
-		var b struct {
-			Delay string `json:"delay"`
-		}
-		if err := decodeBody(r, &b); err != nil {
-			return nil, err
-		}
+	})
+}
+
+func (s *Server) adminUnauthorizedDelay(r *http.Request, _ []string) (any, error) {
+	return postJSON(r, func(b delayBody) (any, error) {
 		d, err := time.ParseDuration(b.Delay)
 		if err != nil {
 			return nil, err
 		}
 		s.SetUnauthorizedDelay(d)
 		return nil, nil
-	case seg(0) == "storage" && seg(1) == "extra-used" && m == "POST":
-		var b struct {
-			Storage string `json:"storage"`
-			Node    string `json:"node"`
-			Bytes   uint64 `json:"bytes"`
-		}
-		if err := decodeBody(r, &b); err != nil {
-			return nil, err
-		}
-		return nil, s.SetStorageExtraUsed(b.Storage, b.Node, b.Bytes)
-	case seg(0) == "resources" && seg(1) == "refresh" && m == "POST":
+	})
+}
+
+func (s *Server) adminStorage(r *http.Request, segs []string) (any, error) {
+	if seg(segs, 1) != "extra-used" {
+		return nil, errAdminNotFound
+	}
+	return postJSON(r, func(b extraUsedBody) (any, error) { return done(s.SetStorageExtraUsed(b.Storage, b.Node, b.Bytes)) })
+}
+
+func (s *Server) adminResources(r *http.Request, segs []string) (any, error) {
+	if seg(segs, 1) != "refresh" {
+		return nil, errAdminNotFound
+	}
+	return postOnly(r, func() (any, error) {
 		s.RefreshResources()
 		return nil, nil
-	case seg(0) == "save" && m == "POST":
+	})
+}
+
+func (s *Server) adminSave(r *http.Request, _ []string) (any, error) {
+	return postOnly(r, func() (any, error) {
 		if s.opts.StateFile == "" {
 			return nil, fmt.Errorf("no state file configured")
 		}
-		return nil, s.SaveState(s.opts.StateFile)
-	}
-	return nil, errAdminNotFound
+		return done(s.SaveState(s.opts.StateFile))
+	})
 }
 
-func (s *Server) adminContainer(r *http.Request, vmid int, rest []string) (any, error) {
-	m := r.Method
-	action := ""
-	if len(rest) > 0 {
-		action = rest[0]
-	}
+// adminContainer serves /_sim/containers/{vmid}[/action].
+func (s *Server) adminContainer(r *http.Request, vmid int, action string) (any, error) {
 	switch {
-	case m == "GET" && action == "":
+	case r.Method == http.MethodGet && action == "":
 		v, ok := s.Container(vmid)
 		if !ok {
 			return nil, adminErr{http.StatusNotFound, fmt.Sprintf("CT %d does not exist", vmid)}
 		}
 		return v, nil
-	case m == "DELETE" && action == "":
+	case r.Method == http.MethodDelete && action == "":
 		return nil, s.RemoveContainer(vmid)
-	case m == "POST" && action == "lock":
-		var b struct {
-			Lock string `json:"lock"`
-		}
-		if err := decodeBody(r, &b); err != nil {
-			return nil, err
-		}
-		return nil, s.SetLock(vmid, b.Lock)
-	case m == "POST" && action == "config":
-		var b map[string]string
-		if err := decodeBody(r, &b); err != nil {
-			return nil, err
-		}
-		for k, v := range b {
-			if err := s.SetConfigValue(vmid, k, v); err != nil {
-				return nil, err
+	}
+	switch action {
+	case "lock":
+		return postJSON(r, func(b lockBody) (any, error) { return done(s.SetLock(vmid, b.Lock)) })
+	case "config":
+		return postJSON(r, func(b map[string]string) (any, error) {
+			for k, v := range b {
+				if err := s.SetConfigValue(vmid, k, v); err != nil {
+					return nil, err
+				}
 			}
-		}
-		return nil, nil
-	case m == "POST" && action == "bump-digest":
-		return nil, s.BumpDigest(vmid)
-	case m == "POST" && action == "running":
-		var b struct {
-			Running bool `json:"running"`
-		}
-		if err := decodeBody(r, &b); err != nil {
-			return nil, err
-		}
-		return nil, s.SetRunning(vmid, b.Running)
-	case m == "POST" && action == "ignore-shutdown":
-		var b struct {
-			Ignore bool `json:"ignore"`
-		}
-		if err := decodeBody(r, &b); err != nil {
-			return nil, err
-		}
-		return nil, s.SetIgnoreShutdown(vmid, b.Ignore)
+			return nil, nil
+		})
+	case "bump-digest":
+		return postOnly(r, func() (any, error) { return done(s.BumpDigest(vmid)) })
+	case "running":
+		return postJSON(r, func(b runningBody) (any, error) { return done(s.SetRunning(vmid, b.Running)) })
+	case "ignore-shutdown":
+		return postJSON(r, func(b ignoreBody) (any, error) { return done(s.SetIgnoreShutdown(vmid, b.Ignore)) })
 	}
 	return nil, errAdminNotFound
 }

@@ -77,91 +77,124 @@ func TestTokenAuthentication(t *testing.T) {
 	})
 }
 
+// ticketTest holds what the subtests of TestTicketLoginCSRFAndRenewal share; they run in order.
+type ticketTest struct {
+	srv    *Server
+	clock  *fakeClock
+	ticket string
+	csrf   string
+}
+
 func TestTicketLoginCSRFAndRenewal(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	srv := newSim(t, func(o *Options) { o.Now = clock.Now })
 
-	t.Run("go-proxmox logs in with credentials and can create", func(t *testing.T) {
-		c := proxmox.NewClient(srv.URL(), proxmox.WithHTTPClient(srv.HTTPClient()),
-			proxmox.WithCredentials(&proxmox.Credentials{Username: "root@pam", Password: DefaultRootPassword}))
-		n, err := c.Node(ctx(t), "pve1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		task, err := n.NewContainer(ctx(t), 300, proxmox.ContainerOption{Name: "ostemplate", Value: DebianTemplate},
-			proxmox.ContainerOption{Name: "rootfs", Value: "local-lvm:4"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v := waitTask(t, srv, string(task.UPID)); v.ExitStatus != "OK" || v.User != "root@pam" {
-			t.Fatalf("task %+v", v)
-		}
-		if err := c.RefreshTicket(ctx(t)); err != nil {
-			t.Fatalf("renew with the old ticket: %v", err)
-		}
-		if _, err := c.Version(ctx(t)); err != nil {
-			t.Fatal(err)
-		}
-	})
+	fx := &ticketTest{srv: srv, clock: clock}
+	t.Run("go-proxmox logs in with credentials and can create", fx.credentialsLogin)
 
-	t.Run("a wrong password is 401 authentication failure with a JSON body", func(t *testing.T) {
-		r := raw(t, srv, "POST", "/access/ticket", form("username", "root@pam", "password", "nope"), noAuth())
-		if r.Status != "401 authentication failure" || r.json(t)["message"] != "authentication failure\n" {
-			t.Fatalf("%s %s", r.Status, r.Body)
-		}
-	})
+	t.Run("a wrong password is 401 authentication failure with a JSON body", fx.wrongPassword)
 
-	t.Run("a user without realm is not a user", func(t *testing.T) {
-		if r := raw(t, srv, "POST", "/access/ticket", form("username", "root", "password", DefaultRootPassword), noAuth()); r.Code != 401 {
-			t.Fatalf("got %q", r.Status)
-		}
-	})
-	t.Run("the realm may come separately", func(t *testing.T) {
-		var sess map[string]any
-		mustOK(t, raw(t, srv, "POST", "/access/ticket", form("username", "root", "realm", "pam", "password", DefaultRootPassword), noAuth())).data(t, &sess)
-		if sess["username"] != "root@pam" || sess["clustername"] != DefaultClusterName {
-			t.Fatalf("session %v", sess)
-		}
-		caps := sess["cap"].(map[string]any)["vms"].(map[string]any)
-		if caps["VM.Allocate"] != float64(1) {
-			t.Fatalf("cap %v", caps)
-		}
-	})
+	t.Run("a user without realm is not a user", fx.userWithoutRealm)
+	t.Run("the realm may come separately", fx.separateRealm)
 
-	ticket, csrf := login(t, srv, "root@pam", DefaultRootPassword)
-	t.Run("a ticket works as cookie and as Authorization header", func(t *testing.T) {
-		mustOK(t, raw(t, srv, "GET", "/version", "", noAuth(), withTicket(ticket)))
-		mustOK(t, raw(t, srv, "GET", "/version", "", noAuth(), withHeader("Authorization", "PVEAuthCookie="+ticket)))
-	})
-	t.Run("non-GET calls need the CSRF token", func(t *testing.T) {
-		r := raw(t, srv, "POST", "/nodes/pve1/lxc/300/status/start", "", noAuth(), withTicket(ticket))
-		if r.Status != "401 Permission denied - invalid csrf token" {
-			t.Fatalf("got %q", r.Status)
-		}
-		mustOK(t, raw(t, srv, "POST", "/nodes/pve1/lxc/300/status/start", "", noAuth(), withTicket(ticket), withHeader("CSRFPreventionToken", csrf)))
-	})
-	t.Run("the old ticket renews the session", func(t *testing.T) {
-		clock.Add(90 * time.Minute)
-		newTicket, _ := login(t, srv, "root@pam", ticket)
-		clock.Add(45 * time.Minute)
-		r := raw(t, srv, "GET", "/version", "", noAuth(), withTicket(ticket))
-		if r.Status != "401 permission denied - invalid PVE ticket" {
-			t.Fatalf("expired ticket: %q", r.Status)
-		}
-		mustOK(t, raw(t, srv, "GET", "/version", "", noAuth(), withTicket(newTicket)))
-		r = raw(t, srv, "POST", "/access/ticket", form("username", "root@pam", "password", ticket), noAuth())
-		if r.Status != "401 authentication failure" {
-			t.Fatalf("renewing with an expired ticket: %q", r.Status)
-		}
-	})
-	t.Run("ExpireTickets invalidates every ticket", func(t *testing.T) {
-		fresh, _ := login(t, srv, "root@pam", DefaultRootPassword)
-		srv.ExpireTickets()
-		if r := raw(t, srv, "GET", "/version", "", noAuth(), withTicket(fresh)); r.Code != 401 {
-			t.Fatalf("got %q", r.Status)
-		}
-	})
+	fx.ticket, fx.csrf = login(t, srv, "root@pam", DefaultRootPassword)
+	t.Run("a ticket works as cookie and as Authorization header", fx.ticketAsCookieOrHeader)
+	t.Run("non-GET calls need the CSRF token", fx.csrfNeeded)
+	t.Run("the old ticket renews the session", fx.oldTicketRenews)
+	t.Run("ExpireTickets invalidates every ticket", fx.expireTickets)
+}
+
+func (fx *ticketTest) credentialsLogin(t *testing.T) {
+	srv := fx.srv
+	c := proxmox.NewClient(srv.URL(), proxmox.WithHTTPClient(srv.HTTPClient()),
+		proxmox.WithCredentials(&proxmox.Credentials{Username: "root@pam", Password: DefaultRootPassword}))
+	n, err := c.Node(ctx(t), "pve1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, err := n.NewContainer(ctx(t), 300, proxmox.ContainerOption{Name: "ostemplate", Value: DebianTemplate},
+		proxmox.ContainerOption{Name: "rootfs", Value: "local-lvm:4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := waitTask(t, srv, string(task.UPID)); v.ExitStatus != "OK" || v.User != "root@pam" {
+		t.Fatalf("task %+v", v)
+	}
+	if err := c.RefreshTicket(ctx(t)); err != nil {
+		t.Fatalf("renew with the old ticket: %v", err)
+	}
+	if _, err := c.Version(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (fx *ticketTest) wrongPassword(t *testing.T) {
+	srv := fx.srv
+	r := raw(t, srv, "POST", "/access/ticket", form("username", "root@pam", "password", "nope"), noAuth())
+	if r.Status != "401 authentication failure" || r.json(t)["message"] != "authentication failure\n" {
+		t.Fatalf("%s %s", r.Status, r.Body)
+	}
+}
+
+func (fx *ticketTest) userWithoutRealm(t *testing.T) {
+	srv := fx.srv
+	if r := raw(t, srv, "POST", "/access/ticket", form("username", "root", "password", DefaultRootPassword), noAuth()); r.Code != 401 {
+		t.Fatalf("got %q", r.Status)
+	}
+}
+
+func (fx *ticketTest) separateRealm(t *testing.T) {
+	srv := fx.srv
+	var sess map[string]any
+	mustOK(t, raw(t, srv, "POST", "/access/ticket", form("username", "root", "realm", "pam", "password", DefaultRootPassword), noAuth())).data(t, &sess)
+	if sess["username"] != "root@pam" || sess["clustername"] != DefaultClusterName {
+		t.Fatalf("session %v", sess)
+	}
+	caps := sess["cap"].(map[string]any)["vms"].(map[string]any)
+	if caps["VM.Allocate"] != float64(1) {
+		t.Fatalf("cap %v", caps)
+	}
+}
+
+func (fx *ticketTest) ticketAsCookieOrHeader(t *testing.T) {
+	srv, ticket := fx.srv, fx.ticket
+	mustOK(t, raw(t, srv, "GET", "/version", "", noAuth(), withTicket(ticket)))
+	mustOK(t, raw(t, srv, "GET", "/version", "", noAuth(), withHeader("Authorization", "PVEAuthCookie="+ticket)))
+}
+
+func (fx *ticketTest) csrfNeeded(t *testing.T) {
+	srv, ticket, csrf := fx.srv, fx.ticket, fx.csrf
+	r := raw(t, srv, "POST", "/nodes/pve1/lxc/300/status/start", "", noAuth(), withTicket(ticket))
+	if r.Status != "401 Permission denied - invalid csrf token" {
+		t.Fatalf("got %q", r.Status)
+	}
+	mustOK(t, raw(t, srv, "POST", "/nodes/pve1/lxc/300/status/start", "", noAuth(), withTicket(ticket), withHeader("CSRFPreventionToken", csrf)))
+}
+
+func (fx *ticketTest) oldTicketRenews(t *testing.T) {
+	srv, clock, ticket := fx.srv, fx.clock, fx.ticket
+	clock.Add(90 * time.Minute)
+	newTicket, _ := login(t, srv, "root@pam", ticket)
+	clock.Add(45 * time.Minute)
+	r := raw(t, srv, "GET", "/version", "", noAuth(), withTicket(ticket))
+	if r.Status != "401 permission denied - invalid PVE ticket" {
+		t.Fatalf("expired ticket: %q", r.Status)
+	}
+	mustOK(t, raw(t, srv, "GET", "/version", "", noAuth(), withTicket(newTicket)))
+	r = raw(t, srv, "POST", "/access/ticket", form("username", "root@pam", "password", ticket), noAuth())
+	if r.Status != "401 authentication failure" {
+		t.Fatalf("renewing with an expired ticket: %q", r.Status)
+	}
+}
+
+func (fx *ticketTest) expireTickets(t *testing.T) {
+	srv := fx.srv
+	fresh, _ := login(t, srv, "root@pam", DefaultRootPassword)
+	srv.ExpireTickets()
+	if r := raw(t, srv, "GET", "/version", "", noAuth(), withTicket(fresh)); r.Code != 401 {
+		t.Fatalf("got %q", r.Status)
+	}
 }
 
 func TestUnauthorizedResponsesAreDelayed(t *testing.T) {

@@ -24,6 +24,19 @@ func (c ctConf) clone() ctConf {
 	return out
 }
 
+// sectionCopy copies a config section into a new one (a clone, a
+// snapshot) without the given keys; unusedN volumes stay with their owner.
+func sectionCopy(c ctConf, drop ...string) ctConf {
+	out := ctConf{}
+	for k, v := range c {
+		if _, ok := indexOf(k, "unused"); ok || contains(drop, k) {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
 // encodeDescription mirrors PVE::Tools::encode_text for description comment
 // lines: everything outside printable ASCII is %-escaped.
 func encodeDescription(line string) string {

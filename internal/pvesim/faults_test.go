@@ -13,6 +13,11 @@ import (
 	proxmox "github.com/luthermonson/go-proxmox"
 )
 
+// requestFaultsTest holds what the subtests of TestRequestFaultsBeforeCommit share; they run in order.
+type requestFaultsTest struct {
+	srv *Server
+}
+
 func TestRequestFaultsBeforeCommit(t *testing.T) {
 	t.Parallel()
 	srv := newSim(t)
@@ -43,65 +48,85 @@ func TestRequestFaultsBeforeCommit(t *testing.T) {
 			mustOK(t, raw(t, srv, "GET", "/version", ""))
 		})
 	}
-	t.Run("go-proxmox reads an empty 595 body as a JSON error", func(t *testing.T) {
-		srv.FailRequests("GET", "/version", 1, 595, "")
-		if _, err := pve(t, srv).Version(ctx(t)); err == nil || err.Error() != "unexpected end of JSON input" {
-			t.Fatalf("%v", err)
+	fx := requestFaultsTest{srv: srv}
+	t.Run("go-proxmox reads an empty 595 body as a JSON error", fx.emptyBodyIsJSONError)
+	t.Run("go-proxmox WithRetry rides out 502/503/504", fx.retryRidesOut)
+	t.Run("the fault only hits matching requests and only count times", fx.onlyMatchingCountTimes)
+	t.Run("paths match by template, ** glob and regex", fx.pathMatching)
+	t.Run("RemoveFault and ClearFaults disarm", fx.removeAndClear)
+	t.Run("a dropped connection fails the client and changes nothing", fx.droppedConnection)
+}
+
+func (fx requestFaultsTest) emptyBodyIsJSONError(t *testing.T) {
+	srv := fx.srv
+	srv.FailRequests("GET", "/version", 1, 595, "")
+	if _, err := pve(t, srv).Version(ctx(t)); err == nil || err.Error() != "unexpected end of JSON input" {
+		t.Fatalf("%v", err)
+	}
+}
+
+func (fx requestFaultsTest) retryRidesOut(t *testing.T) {
+	srv := fx.srv
+	srv.ResetRequestCounts()
+	srv.FailRequests("GET", "/cluster/status", 1, 502, "")
+	srv.FailRequests("GET", "/cluster/status", 1, 503, "")
+	c := pve(t, srv, proxmox.WithRetry(proxmox.WithRetryMax(4), proxmox.WithRetryBackoff(5*time.Millisecond, 20*time.Millisecond)))
+	if _, err := c.Cluster(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.RequestCount("GET /cluster/status"); n != 3 {
+		t.Fatalf("attempts %d", n)
+	}
+}
+
+func (fx requestFaultsTest) onlyMatchingCountTimes(t *testing.T) {
+	srv := fx.srv
+	srv.FailRequests("PUT", "/nodes/*/lxc/*/config", 2, 500, "nope")
+	mustOK(t, raw(t, srv, "GET", "/version", ""))
+	for i := 0; i < 2; i++ {
+		if r := raw(t, srv, "PUT", "/nodes/pve1/lxc/100/config", form("cores", "1")); r.Status != "500 nope" {
+			t.Fatalf("%d: %q", i, r.Status)
 		}
-	})
-	t.Run("go-proxmox WithRetry rides out 502/503/504", func(t *testing.T) {
-		srv.ResetRequestCounts()
-		srv.FailRequests("GET", "/cluster/status", 1, 502, "")
-		srv.FailRequests("GET", "/cluster/status", 1, 503, "")
-		c := pve(t, srv, proxmox.WithRetry(proxmox.WithRetryMax(4), proxmox.WithRetryBackoff(5*time.Millisecond, 20*time.Millisecond)))
-		if _, err := c.Cluster(ctx(t)); err != nil {
-			t.Fatal(err)
+	}
+	if r := raw(t, srv, "PUT", "/nodes/pve1/lxc/100/config", form("cores", "1")); r.Status == "500 nope" {
+		t.Fatal("a third hit")
+	}
+}
+
+func (fx requestFaultsTest) pathMatching(t *testing.T) {
+	srv := fx.srv
+	for _, p := range []string{"/nodes/{node}/tasks", "/nodes/**", "~^/nodes/pve[0-9]/tasks$"} {
+		srv.FailRequests("", p, 1, 500, "matched")
+		if r := raw(t, srv, "GET", "/nodes/pve2/tasks", ""); r.Status != "500 matched" {
+			t.Errorf("%s: %q", p, r.Status)
 		}
-		if n := srv.RequestCount("GET /cluster/status"); n != 3 {
-			t.Fatalf("attempts %d", n)
-		}
-	})
-	t.Run("the fault only hits matching requests and only count times", func(t *testing.T) {
-		srv.FailRequests("PUT", "/nodes/*/lxc/*/config", 2, 500, "nope")
-		mustOK(t, raw(t, srv, "GET", "/version", ""))
-		for i := 0; i < 2; i++ {
-			if r := raw(t, srv, "PUT", "/nodes/pve1/lxc/100/config", form("cores", "1")); r.Status != "500 nope" {
-				t.Fatalf("%d: %q", i, r.Status)
-			}
-		}
-		if r := raw(t, srv, "PUT", "/nodes/pve1/lxc/100/config", form("cores", "1")); r.Status == "500 nope" {
-			t.Fatal("a third hit")
-		}
-	})
-	t.Run("paths match by template, ** glob and regex", func(t *testing.T) {
-		for _, p := range []string{"/nodes/{node}/tasks", "/nodes/**", "~^/nodes/pve[0-9]/tasks$"} {
-			srv.FailRequests("", p, 1, 500, "matched")
-			if r := raw(t, srv, "GET", "/nodes/pve2/tasks", ""); r.Status != "500 matched" {
-				t.Errorf("%s: %q", p, r.Status)
-			}
-		}
-	})
-	t.Run("RemoveFault and ClearFaults disarm", func(t *testing.T) {
-		id := srv.FailRequests("GET", "/version", -1, 500, "forever")
-		raw(t, srv, "GET", "/version", "")
-		if !srv.RemoveFault(id) {
-			t.Fatal("remove")
-		}
-		mustOK(t, raw(t, srv, "GET", "/version", ""))
-		srv.FailRequests("GET", "/version", -1, 500, "forever")
-		srv.ClearFaults()
-		mustOK(t, raw(t, srv, "GET", "/version", ""))
-	})
-	t.Run("a dropped connection fails the client and changes nothing", func(t *testing.T) {
-		_, _ = srv.InjectFault(RequestFault{Method: "POST", Path: "/nodes/{node}/lxc", Action: FaultDrop})
-		_, err := srv.HTTPClient().Post(srv.URL()+"/nodes/pve1/lxc", "application/x-www-form-urlencoded", strings.NewReader(form("vmid", "100")))
-		if err == nil {
-			t.Fatal("expected a transport error")
-		}
-		if _, ok := srv.Container(100); ok {
-			t.Fatal("nothing must be created")
-		}
-	})
+	}
+}
+
+func (fx requestFaultsTest) removeAndClear(t *testing.T) {
+	srv := fx.srv
+	id := srv.FailRequests("GET", "/version", -1, 500, "forever")
+	raw(t, srv, "GET", "/version", "")
+	if !srv.RemoveFault(id) {
+		t.Fatal("remove")
+	}
+	mustOK(t, raw(t, srv, "GET", "/version", ""))
+	srv.FailRequests("GET", "/version", -1, 500, "forever")
+	srv.ClearFaults()
+	mustOK(t, raw(t, srv, "GET", "/version", ""))
+}
+
+func (fx requestFaultsTest) droppedConnection(t *testing.T) {
+	srv := fx.srv
+	_, _ = srv.InjectFault(RequestFault{Method: "POST", Path: "/nodes/{node}/lxc", Action: FaultDrop})
+	resp, err := srv.HTTPClient().Post(srv.URL()+"/nodes/pve1/lxc", "application/x-www-form-urlencoded", strings.NewReader(form("vmid", "100")))
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("expected a transport error")
+	}
+	if _, ok := srv.Container(100); ok {
+		t.Fatal("nothing must be created")
+	}
 }
 
 // TestRequestFaultProbability: a fault with a probability breaks only some

@@ -16,22 +16,18 @@ func hConfigGet(s *Server, rq *request) (any, *apiError) {
 		msg := "cannot use 'snapshot' parameter with 'current'"
 		return nil, paramErr(map[string]string{"snapshot": msg, "current": msg})
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ct, e := s.ctOn(rq.node(), rq.vmid())
-	if e != nil {
-		return nil, e
-	}
-	if name := rq.params["snapshot"]; name != "" {
-		sn := ct.snaps[name]
-		if sn == nil {
-			return nil, errf("snapshot '%s' does not exist", name)
+	return s.onCT(rq, func(ct *container) (any, *apiError) {
+		if name := rq.params["snapshot"]; name != "" {
+			sn := ct.snaps[name]
+			if sn == nil {
+				return nil, errf("snapshot '%s' does not exist", name)
+			}
+			out := typedConf(sn.conf)
+			out["digest"] = ct.digest()
+			return out, nil
 		}
-		out := typedConf(sn.conf)
-		out["digest"] = ct.digest()
-		return out, nil
-	}
-	return s.effectiveConfig(ct, boolParam(rq.params, "current")), nil
+		return s.effectiveConfig(ct, boolParam(rq.params, "current")), nil
+	})
 }
 
 // effectiveConfig is load_current_config: the config with pending changes
@@ -53,12 +49,10 @@ func (s *Server) effectiveConfig(ct *container, current bool) map[string]any {
 
 // hPending is config_with_pending_array.
 func hPending(s *Server, rq *request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ct, e := s.ctOn(rq.node(), rq.vmid())
-	if e != nil {
-		return nil, e
-	}
+	return s.onCT(rq, func(ct *container) (any, *apiError) { return pendingArray(ct), nil })
+}
+
+func pendingArray(ct *container) []map[string]any {
 	del := map[string]bool{}
 	for _, k := range ct.pendingDel {
 		del[k] = true
@@ -89,7 +83,7 @@ func hPending(s *Server, rq *request) (any, *apiError) {
 		}
 		out = append(out, item)
 	}
-	return out, nil
+	return out
 }
 
 // fastplugOptions apply at once even while running ($LXC_FASTPLUG_OPTIONS);
@@ -146,85 +140,109 @@ func contains(list []string, v string) bool {
 	return false
 }
 
-// hConfigPut is update_vm: synchronous, returns null.
-func hConfigPut(s *Server, rq *request) (any, *apiError) {
-	p := rq.params
-	node, vmid := rq.node(), rq.vmid()
-	del := splitList(p["delete"])
-	revert := splitList(p["revert"])
-	changes := map[string]string{}
+// configUpdate is a PUT config call: the options to set, delete and
+// revert.
+type configUpdate struct {
+	changes map[string]string
+	del     []string
+	revert  []string
+}
+
+// parseConfigUpdate checks the call before any lock is taken: it must
+// change something, and no option may be set, deleted or reverted twice.
+func parseConfigUpdate(p map[string]string) (*configUpdate, *apiError) {
+	u := &configUpdate{changes: map[string]string{}, del: splitList(p["delete"]), revert: splitList(p["revert"])}
 	for k, v := range p {
 		if !configUpdateParams[k] {
-			changes[k] = v
+			u.changes[k] = v
 		}
 	}
-	if len(changes) == 0 && len(del) == 0 && len(revert) == 0 {
+	if len(u.changes) == 0 && len(u.del) == 0 && len(u.revert) == 0 {
 		return nil, errf("no options specified")
 	}
-	for _, opt := range del {
-		if _, ok := changes[opt]; ok {
+	for _, opt := range u.del {
+		if _, ok := u.changes[opt]; ok {
 			return nil, paramErr1("delete", fmt.Sprintf("you can't use '-%s' and -delete %s' at the same time", opt, opt))
 		}
 		if !optionExists(opt) {
 			return nil, paramErr1("delete", fmt.Sprintf("unknown option '%s'", opt))
 		}
-		if contains(revert, opt) {
+		if contains(u.revert, opt) {
 			return nil, paramErr1("revert", fmt.Sprintf("you can't use '-delete %s' and '-revert %s' at the same time", opt, opt))
 		}
 	}
-	for _, opt := range revert {
+	for _, opt := range u.revert {
 		if !optionExists(opt) {
 			return nil, paramErr1("revert", fmt.Sprintf("unknown option '%s'", opt))
 		}
-		if _, ok := changes[opt]; ok {
+		if _, ok := u.changes[opt]; ok {
 			return nil, paramErr1("revert", fmt.Sprintf("you can't use '-%s' and '-revert %s' at the same time", opt, opt))
 		}
 	}
-	if e := s.acquireFlock(vmid, rq.r.Context().Done()); e != nil {
-		return nil, e
-	}
-	defer s.releaseFlock(vmid)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ct, e := s.ctOn(node, vmid)
+	return u, nil
+}
+
+// hConfigPut is update_vm: synchronous, returns null.
+func hConfigPut(s *Server, rq *request) (any, *apiError) {
+	u, e := parseConfigUpdate(rq.params)
 	if e != nil {
 		return nil, e
 	}
-	vmPath := "/vms/" + strconv.Itoa(vmid)
-	unprivileged := ct.conf["unprivileged"] == "1"
-	for k, v := range changes {
-		if e := s.checkPerm(rq.auth, vmPath, configPrivilege(k)); e != nil {
+	return s.onFlockedCT(rq, func(ct *container) (any, *apiError) {
+		if e := s.checkConfigUpdate(rq, ct, u); e != nil {
 			return nil, e
+		}
+		if e := s.normalizeChanges(ct, u.changes, rq.auth); e != nil {
+			return nil, e
+		}
+		u.apply(s, ct)
+		return nil, nil
+	})
+}
+
+// checkConfigUpdate checks privileges, the lock, the digest and the options
+// that cannot be changed. The caller holds s.mu.
+func (s *Server) checkConfigUpdate(rq *request, ct *container, u *configUpdate) *apiError {
+	vmPath := "/vms/" + strconv.Itoa(ct.vmid)
+	unprivileged := ct.conf["unprivileged"] == "1"
+	for k, v := range u.changes {
+		if e := s.checkPerm(rq.auth, vmPath, configPrivilege(k)); e != nil {
+			return e
 		}
 		if e := rootOnlyCheck(rq.authID(), k, v, ct.conf[k], unprivileged); e != nil {
-			return nil, e
+			return e
 		}
 	}
-	for _, k := range del {
+	for _, k := range u.del {
 		if e := s.checkPerm(rq.auth, vmPath, configPrivilege(k)); e != nil {
-			return nil, e
+			return e
 		}
 	}
 	// update_vm calls check_lock unconditionally: even "delete=lock" fails on
 	// a locked CT. Only `pct unlock` on the node (or SetLock here) clears it.
 	if e := ct.checkLock(); e != nil {
-		return nil, e
+		return e
 	}
-	if d := p["digest"]; d != "" && d != ct.digest() {
-		return nil, errf("detected modified configuration - file changed by other user? Try again.")
+	if d := rq.params["digest"]; d != "" && d != ct.digest() {
+		return errf("detected modified configuration - file changed by other user? Try again.")
 	}
-	if _, ok := changes["unprivileged"]; ok {
-		return nil, errf("unable to modify read-only option: 'unprivileged'")
+	if _, ok := u.changes["unprivileged"]; ok {
+		return errf("unable to modify read-only option: 'unprivileged'")
 	}
-	for _, k := range del {
+	for _, k := range u.del {
 		switch k {
 		case "unprivileged":
-			return nil, errf("unable to delete read-only option: '%s'", k)
+			return errf("unable to delete read-only option: '%s'", k)
 		case "rootfs", "hostname", "memory":
-			return nil, errf("unable to delete required option '%s'", k)
+			return errf("unable to delete required option '%s'", k)
 		}
 	}
-	// Normalize values the way PVE writes them.
+	return nil
+}
+
+// normalizeChanges rewrites values the way PVE writes them; a mount point
+// given as "storage:size" is allocated here. The caller holds s.mu.
+func (s *Server) normalizeChanges(ct *container, changes map[string]string, p *principal) *apiError {
 	for k, v := range changes {
 		switch {
 		case k == "tags":
@@ -236,19 +254,25 @@ func hConfigPut(s *Server, rq *request) (any, *apiError) {
 			}
 			nv, err := s.normalizeNet(v, old)
 			if err != nil {
-				return nil, paramErr1(k, "invalid format - "+err.Error())
+				return paramErr1(k, "invalid format - "+err.Error())
 			}
 			changes[k] = nv
 		case k == "rootfs" || strings.HasPrefix(k, "mp"):
-			nv, e := s.updateDisk(ct, k, v, rq.auth)
+			nv, e := s.updateDisk(ct, k, v, p)
 			if e != nil {
-				return nil, e
+				return e
 			}
 			changes[k] = nv
 		}
 	}
+	return nil
+}
+
+// apply writes the update: on a running CT what cannot apply live goes to
+// [pve:pending] (or the pending deletions). The caller holds s.mu.
+func (u *configUpdate) apply(s *Server, ct *container) {
 	running := ct.running
-	for k, v := range changes {
+	for k, v := range u.changes {
 		_, exists := ct.conf[k]
 		if running && !appliesLive(k, false, exists) {
 			ct.pending[k] = v
@@ -258,7 +282,7 @@ func hConfigPut(s *Server, rq *request) (any, *apiError) {
 		}
 		ct.pendingDel = removeString(ct.pendingDel, k)
 	}
-	for _, k := range del {
+	for _, k := range u.del {
 		_, inConf := ct.conf[k]
 		_, inPending := ct.pending[k]
 		delete(ct.pending, k)
@@ -273,12 +297,11 @@ func hConfigPut(s *Server, rq *request) (any, *apiError) {
 		}
 		s.deleteOption(ct, k)
 	}
-	for _, k := range revert {
+	for _, k := range u.revert {
 		delete(ct.pending, k)
 		ct.pendingDel = removeString(ct.pendingDel, k)
 	}
 	ct.touch()
-	return nil, nil
 }
 
 func removeString(list []string, v string) []string {
@@ -322,10 +345,7 @@ func (s *Server) updateDisk(ct *container, key, val string, p *principal) (strin
 	if err != nil {
 		return "", paramErr1(key, "invalid format - "+err.Error())
 	}
-	f := rootfsFormat
-	if key != "rootfs" {
-		f = mpFormat
-	}
+	f := diskFormat(key)
 	if !dr.alloc {
 		return dr.ps.print(f), nil
 	}
@@ -369,92 +389,83 @@ var reResize = regexp.MustCompile(`^(\+)?(\d+(?:\.\d+)?)([KMGT])?$`)
 
 func hResize(s *Server, rq *request) (any, *apiError) {
 	p := rq.params
-	node, vmid := rq.node(), rq.vmid()
 	disk := p["disk"]
 	m := reResize.FindStringSubmatch(p["size"])
-	if e := s.acquireFlock(vmid, rq.r.Context().Done()); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fail := func(e *apiError) (any, *apiError) {
-		s.releaseFlockLocked(vmid)
-		return nil, e
-	}
-	ct, e := s.ctOn(node, vmid)
-	if e != nil {
-		return fail(e)
-	}
-	if d := p["digest"]; d != "" && d != ct.digest() {
-		return fail(errf("detected modified configuration - file changed by other user? Try again."))
-	}
-	if e := ct.checkLock(); e != nil {
-		return fail(e)
-	}
-	val := ct.conf[disk]
-	if val == "" {
-		return fail(errf("unable to parse mountpoint '%s' - not defined", disk))
-	}
-	cur := diskSize(val)
-	n, _ := parseSize(m[2] + m[3])
-	newSize := n
-	if m[1] == "+" {
-		newSize = cur + n
-	}
-	if newSize < cur {
-		return fail(errf("unable to shrink disk size"))
-	}
-	if newSize == cur {
-		return fail(errf("disk is already at specified size"))
-	}
-	volid := diskVolid(val)
-	t := s.newTask(node, TaskResize, vmidString(vmid), rq.authID())
-	t.holdFlock(vmid)
-	s.runTask(t, func(tr *taskRun) error {
-		var err error
-		tr.locked(func() {
-			st, v := s.volumeOf(volid, node)
-			if v == nil {
-				return
-			}
-			if st.avail() < newSize-cur {
-				//nolint:staticcheck // PVE's exact, capitalized text
-				err = fmt.Errorf("Insufficient free space in thin pool (%d < %d)", st.avail(), newSize-cur)
-			}
-		})
-		if err != nil {
-			return err
+	return upidResult(s.flockedCTTask(rq, TaskResize, func(ct *container) (worker, *apiError) {
+		if d := p["digest"]; d != "" && d != ct.digest() {
+			return nil, errf("detected modified configuration - file changed by other user? Try again.")
 		}
-		tr.log("  Size of logical volume %s changed from %s to %s.", volid, humanSize(cur), humanSize(newSize))
-		if err := tr.work(); err != nil {
-			return err
+		if e := ct.checkLock(); e != nil {
+			return nil, e
 		}
-		if tr.ghost {
-			return nil
+		val := ct.conf[disk]
+		if val == "" {
+			return nil, errf("unable to parse mountpoint '%s' - not defined", disk)
 		}
-		tr.locked(func() {
-			if st, v := s.volumeOf(volid, node); v != nil {
-				_ = st
-				v.size = newSize
-			}
-			if c := s.cts[vmid]; c != nil && c.conf[disk] != "" {
-				ps, perr := parseProp(c.conf[disk], mpFormatLoose)
-				if perr == nil {
-					ps.keys["size"] = formatSize(newSize)
-					f := rootfsFormat
-					if disk != "rootfs" {
-						f = mpFormat
-					}
-					c.conf[disk] = ps.print(f)
-					c.touch()
-				}
-			}
-		})
-		tr.log("resize2fs 1.47.2 (1-Jan-2025)")
-		tr.log("The filesystem on /dev/loop0 is now %d (4k) blocks long.", newSize/4096)
-		return nil
+		j := &resizeJob{s: s, node: ct.node, vmid: ct.vmid, disk: disk, volid: diskVolid(val), cur: diskSize(val)}
+		n, _ := parseSize(m[2] + m[3])
+		j.newSize = n
+		if m[1] == "+" {
+			j.newSize = j.cur + n
+		}
+		if j.newSize < j.cur {
+			return nil, errf("unable to shrink disk size")
+		}
+		if j.newSize == j.cur {
+			return nil, errf("disk is already at specified size")
+		}
+		return j.run, nil
+	}))
+}
+
+// resizeJob is the resize worker of one disk.
+type resizeJob struct {
+	s            *Server
+	node         string
+	vmid         int
+	disk, volid  string
+	cur, newSize uint64
+}
+
+func (j *resizeJob) run(tr *taskRun) error {
+	var err error
+	tr.locked(func() {
+		st, v := j.s.volumeOf(j.volid, j.node)
+		if v == nil {
+			return
+		}
+		if grow := j.newSize - j.cur; st.avail() < grow {
+			//nolint:staticcheck // PVE's exact, capitalized text
+			err = fmt.Errorf("Insufficient free space in thin pool (%d < %d)", st.avail(), grow)
+		}
 	})
-	return t.upid, nil
+	if err != nil {
+		return err
+	}
+	tr.log("  Size of logical volume %s changed from %s to %s.", j.volid, humanSize(j.cur), humanSize(j.newSize))
+	if err := tr.commit(nil, j.apply); err != nil || tr.ghost {
+		return err
+	}
+	tr.log("resize2fs 1.47.2 (1-Jan-2025)")
+	tr.log("The filesystem on /dev/loop0 is now %d (4k) blocks long.", j.newSize/4096)
+	return nil
+}
+
+// apply grows the volume and records the size in the config. The caller
+// holds s.mu.
+func (j *resizeJob) apply() {
+	if _, v := j.s.volumeOf(j.volid, j.node); v != nil {
+		v.size = j.newSize
+	}
+	c := j.s.cts[j.vmid]
+	if c == nil || c.conf[j.disk] == "" {
+		return
+	}
+	if ps, err := parseProp(c.conf[j.disk], mpFormatLoose); err == nil {
+		ps.keys["size"] = formatSize(j.newSize)
+		c.conf[j.disk] = ps.print(diskFormat(j.disk))
+		c.touch()
+	}
 }
 
 func humanSize(b uint64) string {
@@ -466,65 +477,49 @@ func humanSize(b uint64) string {
 // hTemplate returns null but still forks a vztemplate worker whose UPID is
 // never returned; clients poll the config for template: 1.
 func hTemplate(s *Server, rq *request) (any, *apiError) {
-	node, vmid := rq.node(), rq.vmid()
-	if e := s.acquireFlock(vmid, rq.r.Context().Done()); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fail := func(e *apiError) (any, *apiError) {
-		s.releaseFlockLocked(vmid)
-		return nil, e
-	}
-	ct, e := s.ctOn(node, vmid)
-	if e != nil {
-		return fail(e)
-	}
-	if e := ct.checkLock(); e != nil {
-		return fail(e)
-	}
-	if len(ct.snaps) > 0 {
-		return fail(errf("unable to create template, because CT contains snapshots"))
-	}
-	if ct.isTemplate() {
-		return fail(errf("you can't convert a template to a template"))
-	}
-	if ct.running {
-		return fail(errf("you can't convert a CT to template if the CT is running"))
-	}
-	t := s.newTask(node, TaskTemplate, vmidString(vmid), rq.authID())
-	t.holdFlock(vmid)
-	s.runTask(t, func(tr *taskRun) error {
-		if err := tr.work(); err != nil {
-			return err
+	_, e := s.flockedCTTask(rq, TaskTemplate, func(ct *container) (worker, *apiError) {
+		if e := ct.checkLock(); e != nil {
+			return nil, e
 		}
-		if tr.ghost {
-			return nil
+		if len(ct.snaps) > 0 {
+			return nil, errf("unable to create template, because CT contains snapshots")
 		}
-		tr.locked(func() {
-			c := s.cts[vmid]
-			if c == nil {
-				return
-			}
-			for _, k := range diskKeys(c.conf) {
-				volid := diskVolid(c.conf[k])
-				st, v := s.volumeOf(volid, node)
-				if v == nil || st.def.spec.Type != "lvmthin" {
-					continue
-				}
-				newID := strings.Replace(volid, fmt.Sprintf(":vm-%d-", vmid), fmt.Sprintf(":base-%d-", vmid), 1)
-				tr.t.lines = append(tr.t.lines, fmt.Sprintf("  Renamed \"%s\" to \"%s\" in volume group \"pve\"", v.volName(), strings.SplitN(newID, ":", 2)[1]))
-				st.remove(volid)
-				v.volid = newID
-				st.add(v)
-				c.conf[k] = strings.Replace(c.conf[k], volid, newID, 1)
-			}
-			c.conf["template"] = "1"
-			c.touch()
-		})
-		return nil
+		if ct.isTemplate() {
+			return nil, errf("you can't convert a template to a template")
+		}
+		if ct.running {
+			return nil, errf("you can't convert a CT to template if the CT is running")
+		}
+		node, vmid := ct.node, ct.vmid
+		return func(tr *taskRun) error {
+			return tr.commit(nil, func() { s.convertToTemplate(tr, node, vmid) })
+		}, nil
 	})
-	return nil, nil
+	return nil, e
+}
+
+// convertToTemplate renames the CT's lvmthin volumes to base-<vmid>-… and
+// marks it a template. The caller holds s.mu.
+func (s *Server) convertToTemplate(tr *taskRun, node string, vmid int) {
+	c := s.cts[vmid]
+	if c == nil {
+		return
+	}
+	for _, k := range diskKeys(c.conf) {
+		volid := diskVolid(c.conf[k])
+		st, v := s.volumeOf(volid, node)
+		if v == nil || st.def.spec.Type != "lvmthin" {
+			continue
+		}
+		newID := strings.Replace(volid, fmt.Sprintf(":vm-%d-", vmid), fmt.Sprintf(":base-%d-", vmid), 1)
+		tr.logLocked("  Renamed \"%s\" to \"%s\" in volume group \"pve\"", v.volName(), lvName(newID))
+		st.remove(volid)
+		v.volid = newID
+		st.add(v)
+		c.conf[k] = strings.Replace(c.conf[k], volid, newID, 1)
+	}
+	c.conf["template"] = "1"
+	c.touch()
 }
 
 // ---- interfaces ------------------------------------------------------------
@@ -532,15 +527,15 @@ func hTemplate(s *Server, rq *request) (any, *apiError) {
 // hInterfaces: data null while stopped; lo plus one entry per netN, with the
 // static address or a DHCP lease that appears DHCPDelay after start.
 func hInterfaces(s *Server, rq *request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ct, e := s.ctOn(rq.node(), rq.vmid())
-	if e != nil {
-		return nil, e
-	}
-	if !ct.running {
-		return nil, nil
-	}
+	return s.onCT(rq, func(ct *container) (any, *apiError) {
+		if !ct.running {
+			return nil, nil
+		}
+		return s.interfaces(ct), nil
+	})
+}
+
+func (s *Server) interfaces(ct *container) []map[string]any {
 	leased := s.now().Sub(ct.startedAt) >= s.opts.DHCPDelay
 	out := []map[string]any{ifaceEntry("lo", "00:00:00:00:00:00", "127.0.0.1/8", "::1/128", "")}
 	var keys []string
@@ -582,7 +577,7 @@ func hInterfaces(s *Server, rq *request) (any, *apiError) {
 		}
 		out = append(out, ifaceEntry(ps.keys["name"], mac, inet, inet6, linkLocal(mac)))
 	}
-	return out, nil
+	return out
 }
 
 // dhcpAddress is the deterministic lease of a CT.
@@ -631,33 +626,29 @@ func ifaceEntry(name, mac, inet, inet6, ll string) map[string]any {
 // ---- feature ----------------------------------------------------------------
 
 func hFeature(s *Server, rq *request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ct, e := s.ctOn(rq.node(), rq.vmid())
-	if e != nil {
-		return nil, e
-	}
-	conf := ct.conf
-	if name := rq.params["snapname"]; name != "" {
-		sn := ct.snaps[name]
-		if sn == nil {
-			return nil, errf("snapshot '%s' does not exist", name)
+	return s.onCT(rq, func(ct *container) (any, *apiError) {
+		conf := ct.conf
+		if name := rq.params["snapname"]; name != "" {
+			sn := ct.snaps[name]
+			if sn == nil {
+				return nil, errf("snapshot '%s' does not exist", name)
+			}
+			conf = sn.conf
 		}
-		conf = sn.conf
-	}
-	has := true
-	for _, k := range diskKeys(conf) {
-		st, _ := s.volumeOf(diskVolid(conf[k]), ct.node)
-		switch rq.params["feature"] {
-		case "snapshot":
-			has = has && st != nil && st.def.snapshots()
-		case "clone":
-			has = has && st != nil && st.def.snapshots() && ct.isTemplate()
+		has := true
+		for _, k := range diskKeys(conf) {
+			st, _ := s.volumeOf(diskVolid(conf[k]), ct.node)
+			switch rq.params["feature"] {
+			case "snapshot":
+				has = has && st != nil && st.def.snapshots()
+			case "clone":
+				has = has && st != nil && st.def.snapshots() && ct.isTemplate()
+			}
 		}
-	}
-	nodes := []string{}
-	if has {
-		nodes = append(nodes, ct.node)
-	}
-	return map[string]any{"hasFeature": b01(has), "nodes": nodes}, nil
+		nodes := []string{}
+		if has {
+			nodes = append(nodes, ct.node)
+		}
+		return map[string]any{"hasFeature": b01(has), "nodes": nodes}, nil
+	})
 }

@@ -6,38 +6,26 @@ import (
 )
 
 func hStatusCurrent(s *Server, rq *request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ct, e := s.ctOn(rq.node(), rq.vmid())
-	if e != nil {
-		return nil, e
-	}
-	return s.statusCurrent(ct, s.now()), nil
+	return s.onCT(rq, func(ct *container) (any, *apiError) { return s.statusCurrent(ct, s.now()), nil })
 }
+
+// powerWorker is the worker of a status/* call.
+type powerWorker func(tr *taskRun, node string, vmid int) error
 
 // powerTask is the shape every status/* call shares: a sync precondition,
 // the config flock taken before the fork and held by the worker, and the
 // lock check inside the worker (so a locked CT still gets a UPID).
-func (s *Server) powerTask(rq *request, typ string, pre func(ct *container) *apiError, work func(tr *taskRun, node string, vmid int) error) (any, *apiError) {
+func (s *Server) powerTask(rq *request, typ string, pre func(ct *container) *apiError, work powerWorker) (any, *apiError) {
 	return s.powerTaskOpts(rq, typ, true, pre, work)
 }
 
 // powerTaskOpts is powerTask; flock false is for the calls PVE forks without
 // lock_config (reboot, resume).
-func (s *Server) powerTaskOpts(rq *request, typ string, flock bool, pre func(ct *container) *apiError, work func(tr *taskRun, node string, vmid int) error) (any, *apiError) {
+func (s *Server) powerTaskOpts(rq *request, typ string, flock bool, pre func(ct *container) *apiError, work powerWorker) (any, *apiError) {
 	node, vmid := rq.node(), rq.vmid()
-	s.mu.Lock()
-	ct := s.cts[vmid]
-	if ct != nil && ct.node != node {
-		ct = nil
+	if e := s.checkPowerPrecondition(node, vmid, pre); e != nil {
+		return nil, e
 	}
-	if pre != nil {
-		if e := pre(ct); e != nil {
-			s.mu.Unlock()
-			return nil, e
-		}
-	}
-	s.mu.Unlock()
 	if flock {
 		if e := s.acquireFlock(vmid, rq.r.Context().Done()); e != nil {
 			return nil, e
@@ -45,12 +33,23 @@ func (s *Server) powerTaskOpts(rq *request, typ string, flock bool, pre func(ct 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.newTask(node, typ, vmidString(vmid), rq.authID())
-	if flock {
-		t.holdFlock(vmid)
-	}
-	s.runTask(t, func(tr *taskRun) error { return work(tr, node, vmid) })
+	t := s.forkGuestTask(node, typ, vmid, rq.authID(), flock, func(tr *taskRun) error { return work(tr, node, vmid) })
 	return t.upid, nil
+}
+
+// checkPowerPrecondition runs pre with the CT, or nil when it is not on the
+// node: the precondition decides what a missing CT means.
+func (s *Server) checkPowerPrecondition(node string, vmid int, pre func(ct *container) *apiError) *apiError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ct := s.cts[vmid]
+	if ct != nil && ct.node != node {
+		ct = nil
+	}
+	if pre == nil {
+		return nil
+	}
+	return pre(ct)
 }
 
 // workerCT loads the config inside a worker: missing config and locks fail
@@ -68,57 +67,59 @@ func (s *Server) workerCT(node string, vmid int, skiplock bool) (*container, err
 	return ct, nil
 }
 
-func hStart(s *Server, rq *request) (any, *apiError) {
+// checkSkiplock: only root@pam may skip the lock check.
+func checkSkiplock(rq *request) (bool, *apiError) {
 	skiplock := boolParam(rq.params, "skiplock")
 	if skiplock && rq.authID() != "root@pam" {
-		return nil, paramErr1("skiplock", "Only root may use this option.")
+		return false, paramErr1("skiplock", "Only root may use this option.")
 	}
-	return s.powerTask(rq, TaskStart, func(ct *container) *apiError {
-		if ct != nil && ct.running {
-			return errf("CT %d already running", ct.vmid)
-		}
-		return nil
-	}, func(tr *taskRun, node string, vmid int) error {
-		return s.startWorker(tr, node, vmid, skiplock)
-	})
+	return skiplock, nil
+}
+
+func alreadyRunning(ct *container, vmid int) *apiError {
+	if ct != nil && ct.running {
+		return errf("CT %d already running", vmid)
+	}
+	return nil
+}
+
+func hStart(s *Server, rq *request) (any, *apiError) {
+	skiplock, e := checkSkiplock(rq)
+	if e != nil {
+		return nil, e
+	}
+	vmid := rq.vmid()
+	return s.powerTask(rq, TaskStart, func(ct *container) *apiError { return alreadyRunning(ct, vmid) },
+		func(tr *taskRun, node string, vmid int) error { return s.startWorker(tr, node, vmid, skiplock) })
 }
 
 // startWorker is vm_start: pending changes are applied at start.
 func (s *Server) startWorker(tr *taskRun, node string, vmid int, skiplock bool) error {
-	var err error
-	tr.locked(func() {
-		var ct *container
-		ct, err = s.workerCT(node, vmid, skiplock)
-		if err != nil {
-			return
-		}
+	err := tr.loadCT(node, vmid, skiplock, func(ct *container) error {
 		if ct.isTemplate() {
-			err = errors.New("you can't start a CT if it's a template")
-			return
+			return errors.New("you can't start a CT if it's a template")
 		}
 		if ct.running {
-			err = errorsf("CT %d already running", vmid)
+			return errorsf("CT %d already running", vmid)
 		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if err := tr.work(); err != nil {
-		return err
-	}
-	if tr.ghost {
-		return nil
-	}
-	tr.locked(func() {
+	var gone error
+	if err := tr.commit(nil, func() {
 		ct := s.cts[vmid]
 		if ct == nil {
-			err = notFoundConfig(node, vmid)
+			gone = notFoundConfig(node, vmid)
 			return
 		}
 		s.applyPending(ct)
 		s.markRunning(ct)
-	})
-	return err
+	}); err != nil {
+		return err
+	}
+	return gone
 }
 
 func (s *Server) markRunning(ct *container) {
@@ -134,6 +135,14 @@ func (s *Server) markStopped(ct *container) {
 	ct.pid = 0
 }
 
+// markStoppedIfPresent is the commit of stop and shutdown. The caller holds
+// s.mu.
+func (s *Server) markStoppedIfPresent(vmid int) {
+	if ct := s.cts[vmid]; ct != nil {
+		s.markStopped(ct)
+	}
+}
+
 func notRunning(ct *container, vmid int, label string) *apiError {
 	if ct == nil || !ct.running {
 		return errf("%s %d not running", label, vmid)
@@ -142,30 +151,17 @@ func notRunning(ct *container, vmid int, label string) *apiError {
 }
 
 func hStop(s *Server, rq *request) (any, *apiError) {
-	skiplock := boolParam(rq.params, "skiplock")
-	if skiplock && rq.authID() != "root@pam" {
-		return nil, paramErr1("skiplock", "Only root may use this option.")
+	skiplock, e := checkSkiplock(rq)
+	if e != nil {
+		return nil, e
 	}
 	vmid := rq.vmid()
 	return s.powerTask(rq, TaskStop, func(ct *container) *apiError { return notRunning(ct, vmid, "CT") },
 		func(tr *taskRun, node string, vmid int) error {
-			var err error
-			tr.locked(func() { _, err = s.workerCT(node, vmid, skiplock) })
-			if err != nil {
+			if err := tr.loadCT(node, vmid, skiplock, nil); err != nil {
 				return err
 			}
-			if err := tr.work(); err != nil {
-				return err
-			}
-			if tr.ghost {
-				return nil
-			}
-			tr.locked(func() {
-				if ct := s.cts[vmid]; ct != nil {
-					s.markStopped(ct)
-				}
-			})
-			return nil
+			return tr.commit(nil, func() { s.markStoppedIfPresent(vmid) })
 		})
 }
 
@@ -178,39 +174,32 @@ func hShutdown(s *Server, rq *request) (any, *apiError) {
 	forceStop := boolParam(rq.params, "forceStop")
 	return s.powerTask(rq, TaskShutdown, func(ct *container) *apiError { return notRunning(ct, vmid, "CT") },
 		func(tr *taskRun, node string, vmid int) error {
-			var err error
 			ignores := false
-			tr.locked(func() {
-				var ct *container
-				ct, err = s.workerCT(node, vmid, false)
-				if ct != nil {
-					ignores = ct.ignoreShutdown
-				}
-			})
-			if err != nil {
-				return err
-			}
-			if ignores {
-				if err := tr.sleep(time.Duration(timeout) * s.opts.TimeoutUnit); err != nil {
-					return err
-				}
-				if !forceStop {
-					return errors.New("container did not stop")
-				}
-				tr.log("container did not stop in time - forcing stop")
-			} else if err := tr.work(); err != nil {
-				return err
-			}
-			if tr.ghost {
+			if err := tr.loadCT(node, vmid, false, func(ct *container) error {
+				ignores = ct.ignoreShutdown
 				return nil
+			}); err != nil {
+				return err
 			}
-			tr.locked(func() {
-				if ct := s.cts[vmid]; ct != nil {
-					s.markStopped(ct)
-				}
-			})
-			return nil
+			err := s.waitShutdown(tr, ignores, timeout, forceStop)
+			return tr.commitAfter(err, nil, func() { s.markStoppedIfPresent(vmid) })
 		})
+}
+
+// waitShutdown is the shutdown's work phase; a guest that ignores the
+// request is waited for timeout seconds and then killed or given up on.
+func (s *Server) waitShutdown(tr *taskRun, ignores bool, timeout int, forceStop bool) error {
+	if !ignores {
+		return tr.work()
+	}
+	if err := tr.sleep(time.Duration(timeout) * s.opts.TimeoutUnit); err != nil {
+		return err
+	}
+	if !forceStop {
+		return errors.New("container did not stop")
+	}
+	tr.log("container did not stop in time - forcing stop")
+	return nil
 }
 
 // hReboot: PVE says "VM" here even for containers, and forks vzreboot
@@ -219,24 +208,15 @@ func hReboot(s *Server, rq *request) (any, *apiError) {
 	vmid := rq.vmid()
 	return s.powerTaskOpts(rq, TaskReboot, false, func(ct *container) *apiError { return notRunning(ct, vmid, "VM") },
 		func(tr *taskRun, node string, vmid int) error {
-			var err error
-			tr.locked(func() { _, err = s.workerCT(node, vmid, true) })
-			if err != nil {
+			if err := tr.loadCT(node, vmid, true, nil); err != nil {
 				return err
 			}
-			if err := tr.work(); err != nil {
-				return err
-			}
-			if tr.ghost {
-				return nil
-			}
-			tr.locked(func() {
+			return tr.commit(nil, func() {
 				if ct := s.cts[vmid]; ct != nil {
 					s.applyPending(ct)
 					s.markRunning(ct)
 				}
 			})
-			return nil
 		})
 }
 
@@ -245,48 +225,32 @@ func hSuspend(s *Server, rq *request) (any, *apiError) {
 	vmid := rq.vmid()
 	return s.powerTask(rq, TaskSuspend, func(ct *container) *apiError { return notRunning(ct, vmid, "CT") },
 		func(tr *taskRun, node string, vmid int) error {
-			var err error
-			tr.locked(func() { _, err = s.workerCT(node, vmid, false) })
-			if err != nil {
+			if err := tr.loadCT(node, vmid, false, nil); err != nil {
 				return err
 			}
-			if err := tr.work(); err != nil {
-				return err
-			}
-			tr.locked(func() {
-				if ct := s.cts[vmid]; ct != nil && !tr.ghost {
+			return tr.commit(nil, func() {
+				if ct := s.cts[vmid]; ct != nil {
 					s.markStopped(ct)
 					ct.suspended = true
 				}
 			})
-			return nil
 		})
 }
 
 // hResume restores the checkpoint; PVE takes neither flock nor lock here.
 func hResume(s *Server, rq *request) (any, *apiError) {
 	vmid := rq.vmid()
-	return s.powerTaskOpts(rq, TaskResume, false, func(ct *container) *apiError {
-		if ct != nil && ct.running {
-			return errf("CT %d already running", vmid)
-		}
-		return nil
-	}, func(tr *taskRun, node string, vmid int) error {
-		var err error
-		tr.locked(func() { _, err = s.workerCT(node, vmid, true) })
-		if err != nil {
-			return err
-		}
-		if err := tr.work(); err != nil {
-			return err
-		}
-		tr.locked(func() {
-			if ct := s.cts[vmid]; ct != nil && !tr.ghost {
-				s.markRunning(ct)
+	return s.powerTaskOpts(rq, TaskResume, false, func(ct *container) *apiError { return alreadyRunning(ct, vmid) },
+		func(tr *taskRun, node string, vmid int) error {
+			if err := tr.loadCT(node, vmid, true, nil); err != nil {
+				return err
 			}
+			return tr.commit(nil, func() {
+				if ct := s.cts[vmid]; ct != nil {
+					s.markRunning(ct)
+				}
+			})
 		})
-		return nil
-	})
 }
 
 type simpleError string

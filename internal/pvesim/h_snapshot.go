@@ -9,12 +9,10 @@ import (
 
 // hSnapshotList lists snapshots oldest first plus the "current" pseudo-entry.
 func hSnapshotList(s *Server, rq *request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ct, e := s.ctOn(rq.node(), rq.vmid())
-	if e != nil {
-		return nil, e
-	}
+	return s.onCT(rq, func(ct *container) (any, *apiError) { return snapshotList(ct), nil })
+}
+
+func snapshotList(ct *container) []map[string]any {
 	snaps := make([]*snapshot, 0, len(ct.snaps))
 	for _, sn := range ct.snaps {
 		snaps = append(snaps, sn)
@@ -44,13 +42,20 @@ func hSnapshotList(s *Server, rq *request) (any, *apiError) {
 	if p := ct.conf["parent"]; p != "" {
 		cur["parent"] = p
 	}
-	out = append(out, cur)
-	return out, nil
+	return append(out, cur)
 }
 
-// hSnapshotCreate: reserved names fail synchronously; everything else
-// (including a missing CT) fails inside the vzsnapshot task, because PVE
-// does not load the config before forking.
+// forkSnapshotTask forks the worker of a snapshot call at once: PVE does not
+// load the config before forking, so everything but the parameters
+// (including a missing or locked CT) fails inside the task.
+func (s *Server) forkSnapshotTask(rq *request, typ string, work worker) (any, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.forkGuestTask(rq.node(), typ, rq.vmid(), rq.authID(), false, work).upid, nil
+}
+
+// hSnapshotCreate: reserved names fail synchronously; everything else fails
+// inside the vzsnapshot task.
 func hSnapshotCreate(s *Server, rq *request) (any, *apiError) {
 	node, vmid := rq.node(), rq.vmid()
 	name := rq.params["snapname"]
@@ -58,80 +63,28 @@ func hSnapshotCreate(s *Server, rq *request) (any, *apiError) {
 	if name == "current" || name == "vzdump" {
 		return nil, errf("unable to use snapshot name '%s' (reserved name)", name)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.newTask(node, TaskSnapshot, vmidString(vmid), rq.authID())
-	s.runTask(t, func(tr *taskRun) error {
-		var err error
-		var ct *container
-		tr.locked(func() {
-			ct, err = s.workerCT(node, vmid, false)
-			if err != nil {
-				return
-			}
-			if ct.snaps[name] != nil {
-				err = fmt.Errorf("snapshot name '%s' already used", name)
-				return
-			}
-			if ct.isTemplate() {
-				err = errors.New("you can't take a snapshot if it's a template")
-				return
-			}
-			for _, k := range diskKeys(ct.conf) {
-				st, _ := s.volumeOf(diskVolid(ct.conf[k]), node)
-				if st == nil || !st.def.snapshots() {
-					err = errors.New("snapshot feature is not available")
-					return
-				}
-			}
-			// snapshot_prepare: lock, copy the config with snapstate=prepare.
-			ct.setLock("snapshot")
-			sc := ctConf{}
-			for k, v := range ct.conf {
-				switch k {
-				case "lock", "digest", "description", "snapstate", "snaptime":
-					continue
-				}
-				if _, ok := indexOf(k, "unused"); ok {
-					continue
-				}
-				sc[k] = v
-			}
-			sc["snapstate"] = "prepare"
-			sc["snaptime"] = strconv.FormatInt(s.now().Unix(), 10)
-			if desc != "" {
-				sc["description"] = desc
-			}
-			ct.snaps[name] = &snapshot{name: name, conf: sc}
-			ct.touch()
-		})
-		if err != nil {
+	return s.forkSnapshotTask(rq, TaskSnapshot, func(tr *taskRun) error {
+		running := false
+		if err := tr.loadCT(node, vmid, false, func(ct *container) error {
+			running = ct.running
+			return s.prepareSnapshot(ct, name, desc)
+		}); err != nil {
 			return err
 		}
-		if ct.running {
+		if running {
 			tr.log("create snapshot: freezing container %d", vmid)
 		}
 		undo := func() {
-			tr.locked(func() {
-				if c := s.cts[vmid]; c != nil {
-					delete(c.snaps, name)
-					if c.lock() == "snapshot" {
-						c.setLock("")
-					}
-					c.touch()
+			if c := s.cts[vmid]; c != nil {
+				delete(c.snaps, name)
+				if c.lock() == "snapshot" {
+					c.setLock("")
 				}
-			})
-		}
-		if err := tr.work(); err != nil {
-			undo()
-			return err
-		}
-		if tr.ghost {
-			undo()
-			return nil
+				c.touch()
+			}
 		}
 		// snapshot_commit: drop snapstate, make it the parent, unlock.
-		tr.locked(func() {
+		return tr.commit(undo, func() {
 			c := s.cts[vmid]
 			if c == nil || c.snaps[name] == nil {
 				return
@@ -141,84 +94,84 @@ func hSnapshotCreate(s *Server, rq *request) (any, *apiError) {
 			c.setLock("")
 			c.touch()
 		})
-		return nil
 	})
-	return t.upid, nil
+}
+
+// prepareSnapshot is snapshot_prepare after its checks: lock the CT and copy
+// the config with snapstate=prepare. The caller holds s.mu.
+func (s *Server) prepareSnapshot(ct *container, name, desc string) error {
+	if ct.snaps[name] != nil {
+		return fmt.Errorf("snapshot name '%s' already used", name)
+	}
+	if ct.isTemplate() {
+		return errors.New("you can't take a snapshot if it's a template")
+	}
+	for _, k := range diskKeys(ct.conf) {
+		st, _ := s.volumeOf(diskVolid(ct.conf[k]), ct.node)
+		if st == nil || !st.def.snapshots() {
+			return errors.New("snapshot feature is not available")
+		}
+	}
+	ct.setLock("snapshot")
+	sc := sectionCopy(ct.conf, "lock", "digest", "description", "snapstate", "snaptime")
+	sc["snapstate"] = "prepare"
+	sc["snaptime"] = strconv.FormatInt(s.now().Unix(), 10)
+	if desc != "" {
+		sc["description"] = desc
+	}
+	ct.snaps[name] = &snapshot{name: name, conf: sc}
+	ct.touch()
+	return nil
 }
 
 func hSnapshotDelete(s *Server, rq *request) (any, *apiError) {
 	node, vmid := rq.node(), rq.vmid()
 	name := rq.params["snapname"]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.newTask(node, TaskDelSnapshot, vmidString(vmid), rq.authID())
-	s.runTask(t, func(tr *taskRun) error {
-		var err error
-		tr.locked(func() {
-			var ct *container
-			ct, err = s.workerCT(node, vmid, false)
-			if err != nil {
-				return
-			}
+	return s.forkSnapshotTask(rq, TaskDelSnapshot, func(tr *taskRun) error {
+		if err := tr.loadCT(node, vmid, false, func(ct *container) error {
 			if ct.isTemplate() {
-				err = errors.New("you can't delete a snapshot if vm is a template")
-				return
+				return errors.New("you can't delete a snapshot if vm is a template")
 			}
 			if ct.snaps[name] == nil {
-				err = fmt.Errorf("snapshot '%s' does not exist", name)
-				return
+				return fmt.Errorf("snapshot '%s' does not exist", name)
 			}
 			ct.setLock("snapshot-delete")
-		})
-		if err != nil {
-			return err
-		}
-		unlock := func() {
-			tr.locked(func() {
-				if c := s.cts[vmid]; c != nil && c.lock() == "snapshot-delete" {
-					c.setLock("")
-				}
-			})
-		}
-		if err := tr.work(); err != nil {
-			unlock()
-			return err
-		}
-		if tr.ghost {
-			unlock()
 			return nil
+		}); err != nil {
+			return err
 		}
-		tr.locked(func() {
-			c := s.cts[vmid]
-			if c == nil || c.snaps[name] == nil {
-				return
-			}
-			parent := c.snaps[name].conf["parent"]
-			for _, other := range c.snaps {
-				if other.conf["parent"] == name {
-					if parent == "" {
-						delete(other.conf, "parent")
-					} else {
-						other.conf["parent"] = parent
-					}
-				}
-			}
-			if c.conf["parent"] == name {
-				if parent == "" {
-					delete(c.conf, "parent")
-				} else {
-					c.conf["parent"] = parent
-				}
-			}
-			delete(c.snaps, name)
-			if c.lock() == "snapshot-delete" {
-				c.setLock("")
-			}
-			c.touch()
-		})
-		return nil
+		return tr.commit(func() { s.clearLock(vmid, "snapshot-delete") }, func() { s.deleteSnapshot(vmid, name) })
 	})
-	return t.upid, nil
+}
+
+// deleteSnapshot removes a snapshot; its children (and the current config,
+// if it is the parent) get its parent. The caller holds s.mu.
+func (s *Server) deleteSnapshot(vmid int, name string) {
+	c := s.cts[vmid]
+	if c == nil || c.snaps[name] == nil {
+		return
+	}
+	parent := c.snaps[name].conf["parent"]
+	for _, other := range c.snaps {
+		reparent(other.conf, name, parent)
+	}
+	reparent(c.conf, name, parent)
+	delete(c.snaps, name)
+	s.clearLock(vmid, "snapshot-delete")
+	c.touch()
+}
+
+// reparent makes conf a child of to where it was a child of from ("" for
+// none).
+func reparent(conf ctConf, from, to string) {
+	if conf["parent"] != from {
+		return
+	}
+	if to == "" {
+		delete(conf, "parent")
+	} else {
+		conf["parent"] = to
+	}
 }
 
 // hSnapshotRollback kills a running CT, restores the snapshot's config and,
@@ -227,130 +180,101 @@ func hSnapshotRollback(s *Server, rq *request) (any, *apiError) {
 	node, vmid := rq.node(), rq.vmid()
 	name := rq.params["snapname"]
 	start := boolParam(rq.params, "start")
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.newTask(node, TaskRollback, vmidString(vmid), rq.authID())
 	authID := rq.authID()
-	s.runTask(t, func(tr *taskRun) error {
-		var err error
-		tr.locked(func() {
-			var ct *container
-			ct, err = s.workerCT(node, vmid, false)
-			if err != nil {
-				return
-			}
+	return s.forkSnapshotTask(rq, TaskRollback, func(tr *taskRun) error {
+		if err := tr.loadCT(node, vmid, false, func(ct *container) error {
 			sn := ct.snaps[name]
 			if sn == nil {
-				err = fmt.Errorf("snapshot '%s' does not exist", name)
-				return
+				return fmt.Errorf("snapshot '%s' does not exist", name)
 			}
 			if st := sn.conf["snapstate"]; st != "" {
-				err = fmt.Errorf("unable to rollback to incomplete snapshot (snapstate = %s)", st)
-				return
+				return fmt.Errorf("unable to rollback to incomplete snapshot (snapstate = %s)", st)
 			}
 			if ct.running {
-				tr.t.lines = append(tr.t.lines, fmt.Sprintf("stopping container %d", vmid))
+				tr.logLocked("stopping container %d", vmid)
 				s.markStopped(ct)
 			}
 			ct.setLock("rollback")
-		})
-		if err != nil {
+			return nil
+		}); err != nil {
 			return err
 		}
 		if err := tr.work(); err != nil {
-			tr.locked(func() {
-				if c := s.cts[vmid]; c != nil && c.lock() == "rollback" {
-					c.setLock("")
-				}
-			})
+			tr.locked(func() { s.clearLock(vmid, "rollback") })
 			return err
 		}
-		tr.locked(func() {
-			c := s.cts[vmid]
-			if c == nil {
-				return
-			}
-			if sn := c.snaps[name]; sn != nil && !tr.ghost {
-				conf := ctConf{}
-				for k, v := range sn.conf {
-					switch k {
-					case "snaptime", "snapstate", "description":
-						continue
-					}
-					conf[k] = v
-				}
-				if d := c.conf["description"]; d != "" {
-					conf["description"] = d
-				}
-				conf["parent"] = name
-				c.conf = conf
-				c.pending = ctConf{}
-				c.pendingDel = nil
-			}
-			c.setLock("")
-			c.touch()
-		})
+		// A ghost rollback keeps the config but still unlocks.
+		tr.locked(func() { s.rollbackTo(vmid, name, !tr.ghost) })
 		if start && !tr.ghost {
 			s.spawnStart(node, vmid, authID, tr.t)
 		}
 		return nil
 	})
-	return t.upid, nil
+}
+
+// rollbackTo puts the snapshot's config back (when restore is set; the
+// current description stays) and unlocks. The caller holds s.mu.
+func (s *Server) rollbackTo(vmid int, name string, restore bool) {
+	c := s.cts[vmid]
+	if c == nil {
+		return
+	}
+	if sn := c.snaps[name]; sn != nil && restore {
+		conf := sn.conf.clone()
+		for _, k := range []string{"snaptime", "snapstate", "description"} {
+			delete(conf, k)
+		}
+		if d := c.conf["description"]; d != "" {
+			conf["description"] = d
+		}
+		conf["parent"] = name
+		c.conf = conf
+		c.pending = ctConf{}
+		c.pendingDel = nil
+	}
+	c.setLock("")
+	c.touch()
 }
 
 func hSnapshotConfigGet(s *Server, rq *request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ct, e := s.ctOn(rq.node(), rq.vmid())
-	if e != nil {
-		return nil, e
-	}
-	sn := ct.snaps[rq.params["snapname"]]
-	if sn == nil {
-		return nil, errf("snapshot '%s' does not exist", rq.params["snapname"])
-	}
-	return typedConf(sn.conf), nil
+	return s.onCT(rq, func(ct *container) (any, *apiError) {
+		sn := ct.snaps[rq.params["snapname"]]
+		if sn == nil {
+			return nil, errf("snapshot '%s' does not exist", rq.params["snapname"])
+		}
+		return typedConf(sn.conf), nil
+	})
 }
 
 func hSnapshotConfigPut(s *Server, rq *request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ct, e := s.ctOn(rq.node(), rq.vmid())
-	if e != nil {
-		return nil, e
-	}
-	name := rq.params["snapname"]
-	d, ok := rq.params["description"]
-	if !ok {
-		return nil, nil
-	}
-	if e := ct.checkLock(); e != nil {
-		return nil, e
-	}
-	sn := ct.snaps[name]
-	if sn == nil {
-		return nil, errf("snapshot '%s' does not exist", name)
-	}
-	{
+	return s.onCT(rq, func(ct *container) (any, *apiError) {
+		name := rq.params["snapname"]
+		d, ok := rq.params["description"]
+		if !ok {
+			return nil, nil
+		}
+		if e := ct.checkLock(); e != nil {
+			return nil, e
+		}
+		sn := ct.snaps[name]
+		if sn == nil {
+			return nil, errf("snapshot '%s' does not exist", name)
+		}
 		if d == "" {
 			delete(sn.conf, "description")
 		} else {
 			sn.conf["description"] = d
 		}
 		ct.touch()
-	}
-	return nil, nil
+		return nil, nil
+	})
 }
 
 func hSnapshotIndex(s *Server, rq *request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ct, e := s.ctOn(rq.node(), rq.vmid())
-	if e != nil {
-		return nil, e
-	}
-	if ct.snaps[rq.params["snapname"]] == nil {
-		return nil, errf("snapshot '%s' does not exist", rq.params["snapname"])
-	}
-	return []map[string]any{{"rel": "rollback"}, {"rel": "config"}}, nil
+	return s.onCT(rq, func(ct *container) (any, *apiError) {
+		if ct.snaps[rq.params["snapname"]] == nil {
+			return nil, errf("snapshot '%s' does not exist", rq.params["snapname"])
+		}
+		return []map[string]any{{"rel": "rollback"}, {"rel": "config"}}, nil
+	})
 }

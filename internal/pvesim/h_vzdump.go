@@ -39,7 +39,7 @@ func vzdumpParamsCheck(p map[string]string) *apiError {
 	if has("pool") && has("vmid") {
 		errs["pool"] = "option conflicts with option 'vmid'"
 	}
-	if !(boolParam(p, "all") || boolParam(p, "stop") || has("pool") || has("exclude")) && !has("vmid") {
+	if selects := boolParam(p, "all") || boolParam(p, "stop") || has("pool") || has("exclude") || has("vmid"); !selects {
 		errs["vmid"] = "property is missing"
 	}
 	if has("notes-template") && p["storage"] == "" {
@@ -101,6 +101,40 @@ func hVzdump(s *Server, rq *request) (any, *apiError) {
 			return nil, e
 		}
 	}
+	vmids, e := s.vzdumpSelection(p)
+	if e != nil {
+		return nil, e
+	}
+	var local, skipped []int
+	for _, id := range vmids {
+		ct := s.cts[id]
+		if ct != nil && ct.node != node {
+			skipped = append(skipped, id)
+			continue
+		}
+		if vm := s.qemus[id]; vm != nil && vm.node != node {
+			skipped = append(skipped, id)
+			continue
+		}
+		// Guests that exist nowhere are included and fail visibly later.
+		local = append(local, id)
+	}
+	if len(local) == 0 && !boolParam(p, "all") {
+		return "OK", nil
+	}
+	taskID := ""
+	if len(local) == 1 {
+		taskID = vmidString(local[0])
+	}
+	t := s.newTask(node, TaskVzdump, taskID, rq.authID())
+	job := &vzdumpJob{s: s, node: node, vmids: local, skipped: skipped, params: p, storage: storage, auth: rq.auth}
+	s.runTask(t, job.run)
+	return t.upid, nil
+}
+
+// vzdumpSelection is the sorted list of guests the call names: vmid, the
+// members of pool, or all but exclude. The caller holds s.mu.
+func (s *Server) vzdumpSelection(p map[string]string) ([]int, *apiError) {
 	var vmids []int
 	switch {
 	case p["vmid"] != "":
@@ -130,31 +164,7 @@ func hVzdump(s *Server, rq *request) (any, *apiError) {
 		}
 	}
 	sort.Ints(vmids)
-	var local, skipped []int
-	for _, id := range vmids {
-		ct := s.cts[id]
-		if ct != nil && ct.node != node {
-			skipped = append(skipped, id)
-			continue
-		}
-		if vm := s.qemus[id]; vm != nil && vm.node != node {
-			skipped = append(skipped, id)
-			continue
-		}
-		// Guests that exist nowhere are included and fail visibly later.
-		local = append(local, id)
-	}
-	if len(local) == 0 && !boolParam(p, "all") {
-		return "OK", nil
-	}
-	taskID := ""
-	if len(local) == 1 {
-		taskID = vmidString(local[0])
-	}
-	t := s.newTask(node, TaskVzdump, taskID, rq.authID())
-	job := &vzdumpJob{s: s, node: node, vmids: local, skipped: skipped, params: p, storage: storage, auth: rq.auth}
-	s.runTask(t, job.run)
-	return t.upid, nil
+	return vmids, nil
 }
 
 type vzdumpJob struct {
@@ -209,23 +219,8 @@ func (j *vzdumpJob) run(tr *taskRun) error {
 		return permErr
 	}
 	n := s.nodes[j.node]
-	select {
-	case n.vzdumpLock <- struct{}{}:
-	default:
-		tr.log("INFO: trying to get global lock - waiting...")
-		lockwait := time.Duration(intParam(j.params, "lockwait", 180)) * 60 * s.opts.TimeoutUnit
-		timer := time.NewTimer(lockwait)
-		defer timer.Stop()
-		select {
-		case n.vzdumpLock <- struct{}{}:
-			tr.log("INFO: got global lock")
-		case <-timer.C:
-			return errors.New("can't acquire lock '/var/run/vzdump.lock' - got timeout")
-		case <-tr.t.interrupt:
-			return errInterrupted
-		case <-s.quit:
-			return errServerClosed
-		}
+	if err := j.globalLock(tr, n); err != nil {
+		return err
 	}
 	defer func() { <-n.vzdumpLock }()
 
@@ -249,26 +244,88 @@ func (j *vzdumpJob) run(tr *taskRun) error {
 	return nil
 }
 
+// globalLock takes the node's /var/run/vzdump.lock, waiting up to lockwait
+// minutes for a running job.
+func (j *vzdumpJob) globalLock(tr *taskRun, n *node) error {
+	select {
+	case n.vzdumpLock <- struct{}{}:
+		return nil
+	default:
+	}
+	tr.log("INFO: trying to get global lock - waiting...")
+	lockwait := time.Duration(intParam(j.params, "lockwait", 180)) * 60 * j.s.opts.TimeoutUnit
+	timer := time.NewTimer(lockwait)
+	defer timer.Stop()
+	select {
+	case n.vzdumpLock <- struct{}{}:
+		tr.log("INFO: got global lock")
+		return nil
+	case <-timer.C:
+		return errors.New("can't acquire lock '/var/run/vzdump.lock' - got timeout")
+	case <-tr.t.interrupt:
+		return errInterrupted
+	case <-j.s.quit:
+		return errServerClosed
+	}
+}
+
 // backupOne backs up one guest: lock "backup" for the duration, snapshot
 // mode falls back to suspend on storage without snapshots, stop mode stops
 // and restarts a running CT.
 func (j *vzdumpJob) backupOne(tr *taskRun, vmid int) error {
 	s := j.s
-	p := j.params
 	start := s.now()
 	tr.log("INFO: Starting Backup of VM %d (lxc)", vmid)
 	tr.log("INFO: Backup started at %s", start.In(s.opts.Location).Format("2006-01-02 15:04:05"))
-	var (
-		ct        *container
-		err       error
-		running   bool
-		pid       int
-		snapOK    = true
-		hostname  string
-		rootfsVol string
-	)
+	g, err := j.lockGuest(tr, vmid)
+	if err != nil {
+		return err
+	}
+	mode := j.backupMode(tr, g)
+	j.enterMode(tr, g, mode)
+	size, err := j.writeArchive(tr, g, start)
+	if err != nil {
+		j.release(tr, g)
+		return err
+	}
+	tr.log("INFO: Total bytes written: %d (%dMiB, 160MiB/s)", size*2, size*2/mib)
+	tr.log("INFO: archive file size: %s", vzdumpFormatSize(size))
+	if _, ok := j.params["notes-template"]; ok {
+		tr.log("INFO: adding notes to backup")
+	}
+	if boolParam(j.params, "protected") {
+		tr.log("INFO: marking backup as protected")
+	}
+	if mode == "snapshot" {
+		tr.log("INFO: cleanup temporary 'vzdump' snapshot")
+	}
+	j.release(tr, g)
+	elapsed := s.now().Sub(start)
+	tr.log("INFO: Finished Backup of VM %d (%s)", vmid, hhmmss(elapsed))
+	return nil
+}
+
+// backupGuest is the guest as backupOne found it when it locked it.
+type backupGuest struct {
+	vmid      int
+	ct        *container
+	running   bool
+	pid       int
+	snapOK    bool // every volume supports snapshots
+	hostname  string
+	rootfsVol string
+	// stoppedByUs is set when stop mode stopped a running CT, which is
+	// then started again.
+	stoppedByUs bool
+}
+
+// lockGuest finds the CT on the node and sets lock=backup for the duration.
+func (j *vzdumpJob) lockGuest(tr *taskRun, vmid int) (*backupGuest, error) {
+	s := j.s
+	g := &backupGuest{vmid: vmid, snapOK: true}
+	var err error
 	tr.locked(func() {
-		ct = s.cts[vmid]
+		ct := s.cts[vmid]
 		if ct == nil || ct.node != j.node {
 			err = fmt.Errorf("unable to find configuration file for VM %d on node '%s'", vmid, j.node)
 			return
@@ -278,152 +335,146 @@ func (j *vzdumpJob) backupOne(tr *taskRun, vmid int) error {
 			return
 		}
 		ct.setLock("backup")
-		running = ct.running
-		pid = ct.pid
-		hostname = ct.hostname()
+		g.ct, g.running, g.pid, g.hostname = ct, ct.running, ct.pid, ct.hostname()
 		for _, k := range diskKeys(ct.conf) {
 			st, _ := s.volumeOf(diskVolid(ct.conf[k]), ct.node)
 			if st == nil || !st.def.snapshots() {
-				snapOK = false
+				g.snapOK = false
 			}
 		}
-		rootfsVol = diskVolid(ct.conf["rootfs"])
+		g.rootfsVol = diskVolid(ct.conf["rootfs"])
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	unlock := func() {
-		tr.locked(func() {
-			if c := s.cts[vmid]; c != nil && c.lock() == "backup" {
-				c.setLock("")
-			}
-		})
-	}
+	return g, nil
+}
+
+// backupMode logs the guest and picks the mode: a stopped CT is always
+// backed up in stop mode, snapshot mode falls back to suspend on storage
+// without snapshots.
+func (j *vzdumpJob) backupMode(tr *taskRun, g *backupGuest) string {
 	status := "stopped"
-	if running {
+	if g.running {
 		status = "running"
 	}
 	tr.log("INFO: status = %s", status)
-	tr.log("INFO: CT Name: %s", hostname)
+	tr.log("INFO: CT Name: %s", g.hostname)
 	tr.log("INFO: including mount point rootfs ('/') in backup")
-	mode := p["mode"]
+	mode := j.params["mode"]
 	if mode == "" {
 		mode = "snapshot"
 	}
-	if !running {
+	if !g.running {
 		mode = "stop"
-	} else if mode == "snapshot" && !snapOK {
+	} else if mode == "snapshot" && !g.snapOK {
 		tr.log("INFO: mode failure - some volumes do not support snapshots")
 		tr.log("INFO: trying 'suspend' mode instead")
 		mode = "suspend"
 	}
 	tr.log("INFO: backup mode: %s", mode)
 	tr.log("INFO: ionice priority: 7")
-	stoppedByUs := false
+	return mode
+}
+
+// enterMode stops a running CT (stop mode), syncs and suspends it (suspend
+// mode) or snapshots its volumes (snapshot mode).
+func (j *vzdumpJob) enterMode(tr *taskRun, g *backupGuest, mode string) {
 	switch mode {
 	case "stop":
-		if running {
+		if g.running {
 			tr.log("INFO: stopping virtual guest")
-			tr.locked(func() { s.markStopped(ct) })
-			stoppedByUs = true
+			tr.locked(func() { j.s.markStopped(g.ct) })
+			g.stoppedByUs = true
 		}
 	case "suspend":
-		tr.log("INFO: starting first sync /proc/%d/root/ to /var/tmp/vzdumptmp%d_%d/", pid, tr.t.pid, vmid)
+		tmp := fmt.Sprintf("/var/tmp/vzdumptmp%d_%d/", tr.t.pid, g.vmid)
+		tr.log("INFO: starting first sync /proc/%d/root/ to %s", g.pid, tmp)
 		tr.log("INFO: first sync finished (1 seconds)")
 		tr.log("INFO: suspending guest")
-		tr.log("INFO: starting final sync /proc/%d/root/ to /var/tmp/vzdumptmp%d_%d/", pid, tr.t.pid, vmid)
+		tr.log("INFO: starting final sync /proc/%d/root/ to %s", g.pid, tmp)
 		tr.log("INFO: final sync finished (0 seconds)")
 		tr.log("INFO: resuming guest")
 	case "snapshot":
 		tr.log("INFO: create storage snapshot 'vzdump'")
-		if rootfsVol != "" {
-			tr.log("  Logical volume \"snap_%s_vzdump\" created.", strings.SplitN(rootfsVol, ":", 2)[len(strings.SplitN(rootfsVol, ":", 2))-1])
+		if g.rootfsVol != "" {
+			tr.log("  Logical volume \"snap_%s_vzdump\" created.", lvName(g.rootfsVol))
 		}
 	}
-	restart := func() {
-		if stoppedByUs {
-			tr.log("INFO: restarting vm")
-			tr.locked(func() {
-				if c := s.cts[vmid]; c != nil {
-					s.markRunning(c)
-				}
-			})
-		}
+}
+
+// release restarts a CT stop mode stopped and removes lock=backup.
+func (j *vzdumpJob) release(tr *taskRun, g *backupGuest) {
+	s := j.s
+	if g.stoppedByUs {
+		tr.log("INFO: restarting vm")
+		tr.locked(func() {
+			if c := s.cts[g.vmid]; c != nil {
+				s.markRunning(c)
+			}
+		})
 	}
-	ext, format := backupExt(p["compress"])
-	stamp := start.In(s.opts.Location)
-	file := fmt.Sprintf("vzdump-lxc-%d-%s%s", vmid, stamp.Format("2006_01_02-15_04_05"), ext)
-	volid := j.storage + ":backup/" + file
+	tr.locked(func() { s.clearLock(g.vmid, "backup") })
+}
+
+// writeArchive runs the archiving work phase and stores the archive, named
+// after the start time; it returns the archive size.
+func (j *vzdumpJob) writeArchive(tr *taskRun, g *backupGuest, start time.Time) (uint64, error) {
+	s := j.s
+	ext, format := backupExt(j.params["compress"])
+	file := fmt.Sprintf("vzdump-lxc-%d-%s%s", g.vmid, start.In(s.opts.Location).Format("2006_01_02-15_04_05"), ext)
 	var st *storeInst
 	tr.locked(func() { st = s.storeFor(j.storage, j.node) })
 	if st == nil {
-		restart()
-		unlock()
-		return fmt.Errorf("storage '%s' is not available on node '%s'", j.storage, j.node)
+		return 0, fmt.Errorf("storage '%s' is not available on node '%s'", j.storage, j.node)
 	}
 	tr.log("INFO: creating vzdump archive '%s/dump/%s'", st.def.spec.Path, file)
 	if err := tr.work(); err != nil {
-		restart()
-		unlock()
-		return err
+		return 0, err
 	}
 	var size uint64
-	tr.locked(func() {
-		c := s.cts[vmid]
-		if c == nil {
-			err = fmt.Errorf("unable to find configuration file for VM %d on node '%s'", vmid, j.node)
-			return
-		}
-		size = diskSize(c.conf["rootfs"])/10 + uint64(vmid%97)*mib + 37*mib
-		if tr.ghost {
-			return
-		}
-		if st.avail() < size {
-			err = errors.New("command 'tar cpf - ...' failed: exit code 2 (tar: write error: No space left on device)")
-			return
-		}
-		if boolParam(p, "protected") {
-			if max := st.def.spec.MaxProtectedBackups; max > 0 && countProtected(st, vmid) >= max {
-				//nolint:staticcheck // PVE's exact, capitalized text
-				err = fmt.Errorf("The number of protected backups per guest is limited to %d on storage '%s'", max, j.storage)
-				return
-			}
-		}
-		conf := c.conf.clone()
-		delete(conf, "lock")
-		v := &volume{
-			volid: volid, content: "backup", format: format, size: size, ctime: backupCTime(file, s.opts.Location),
-			vmid: vmid, subtype: "lxc", protected: boolParam(p, "protected"), backupConf: conf,
-		}
-		if tmpl, ok := p["notes-template"]; ok {
-			v.notes = expandNotes(tmpl, s.opts.ClusterName, c.hostname(), j.node, vmid)
-		}
-		if old := st.byID[volid]; old != nil {
-			st.remove(volid)
-		}
-		st.add(v)
-	})
-	if err != nil {
-		restart()
-		unlock()
-		return err
+	var err error
+	tr.locked(func() { size, err = j.storeArchive(tr, g.vmid, st, file, format) })
+	return size, err
+}
+
+// storeArchive adds the backup volume, with the config as it is now, unless
+// the storage is full or holds too many protected backups of the guest. A
+// ghost task stores nothing. The caller holds s.mu.
+func (j *vzdumpJob) storeArchive(tr *taskRun, vmid int, st *storeInst, file, format string) (uint64, error) {
+	s, p := j.s, j.params
+	c := s.cts[vmid]
+	if c == nil {
+		return 0, fmt.Errorf("unable to find configuration file for VM %d on node '%s'", vmid, j.node)
 	}
-	tr.log("INFO: Total bytes written: %d (%dMiB, 160MiB/s)", size*2, size*2/mib)
-	tr.log("INFO: archive file size: %s", vzdumpFormatSize(size))
-	if _, ok := p["notes-template"]; ok {
-		tr.log("INFO: adding notes to backup")
+	size := diskSize(c.conf["rootfs"])/10 + uint64(vmid%97)*mib + 37*mib
+	if tr.ghost {
+		return size, nil
+	}
+	if st.avail() < size {
+		return size, errors.New("command 'tar cpf - ...' failed: exit code 2 (tar: write error: No space left on device)")
 	}
 	if boolParam(p, "protected") {
-		tr.log("INFO: marking backup as protected")
+		if max := st.def.spec.MaxProtectedBackups; max > 0 && countProtected(st, vmid) >= max {
+			//nolint:staticcheck // PVE's exact, capitalized text
+			return size, fmt.Errorf("The number of protected backups per guest is limited to %d on storage '%s'", max, j.storage)
+		}
 	}
-	if mode == "snapshot" {
-		tr.log("INFO: cleanup temporary 'vzdump' snapshot")
+	conf := c.conf.clone()
+	delete(conf, "lock")
+	volid := j.storage + ":backup/" + file
+	v := &volume{
+		volid: volid, content: "backup", format: format, size: size, ctime: backupCTime(file, s.opts.Location),
+		vmid: vmid, subtype: "lxc", protected: boolParam(p, "protected"), backupConf: conf,
 	}
-	restart()
-	unlock()
-	elapsed := s.now().Sub(start)
-	tr.log("INFO: Finished Backup of VM %d (%s)", vmid, hhmmss(elapsed))
-	return nil
+	if tmpl, ok := p["notes-template"]; ok {
+		v.notes = expandNotes(tmpl, s.opts.ClusterName, c.hostname(), j.node, vmid)
+	}
+	if old := st.byID[volid]; old != nil {
+		st.remove(volid)
+	}
+	st.add(v)
+	return size, nil
 }
 
 // vzdumpFormatSize is PVE::VZDump::format_size.

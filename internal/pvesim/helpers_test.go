@@ -197,6 +197,14 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
+// setLock sets or (with "") removes a CT's lock out of band.
+func setLock(t testing.TB, srv *Server, vmid int, lock string) {
+	t.Helper()
+	if err := srv.SetLock(vmid, lock); err != nil {
+		t.Fatalf("set lock %q on CT %d: %v", lock, vmid, err)
+	}
+}
+
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)

@@ -130,7 +130,8 @@ func FastDurations() TaskDurations {
 	}
 }
 
-// RealisticDurations approximate a small real cluster (pve-api.md §10).
+// RealisticDurations approximate a small real cluster: rough figures, not
+// measurements (a create or restore takes tens of seconds, a start a few).
 func RealisticDurations() TaskDurations {
 	s := time.Second
 	return TaskDurations{

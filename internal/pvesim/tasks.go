@@ -208,6 +208,48 @@ func (tr *taskRun) workFor(d time.Duration) error {
 	return nil
 }
 
+// locked runs f under s.mu and marks state as changed.
+func (tr *taskRun) locked(f func()) {
+	tr.s.mu.Lock()
+	defer tr.s.mu.Unlock()
+	f()
+	tr.s.bumpVersion()
+}
+
+// loadCT is the worker's load_config: under s.mu it finds the CT (a missing
+// config, or a lock unless skiplock, fails the task, not the HTTP call) and
+// runs check, whose error fails the task too.
+func (tr *taskRun) loadCT(node string, vmid int, skiplock bool, check func(ct *container) error) error {
+	var err error
+	tr.locked(func() {
+		var ct *container
+		if ct, err = tr.s.workerCT(node, vmid, skiplock); err == nil && check != nil {
+			err = check(ct)
+		}
+	})
+	return err
+}
+
+// commit runs the work phase and then apply under s.mu.
+func (tr *taskRun) commit(undo, apply func()) error {
+	return tr.commitAfter(tr.work(), undo, apply)
+}
+
+// commitAfter ends a worker whose work phase returned err: on an error undo
+// runs and err is the exit status; a ghost task also undoes, and reports
+// success having changed nothing; otherwise apply runs. undo and apply run
+// under s.mu; undo may be nil.
+func (tr *taskRun) commitAfter(err error, undo, apply func()) error {
+	if err != nil || tr.ghost {
+		if undo != nil {
+			tr.locked(undo)
+		}
+		return err
+	}
+	tr.locked(apply)
+	return nil
+}
+
 // newTask registers a running task; the caller holds s.mu. The task is
 // visible (status "running") as soon as the HTTP call returns its UPID.
 func (s *Server) newTask(nodeName, typ, id string, authID string) *task {

@@ -8,6 +8,12 @@ import (
 	proxmox "github.com/luthermonson/go-proxmox"
 )
 
+// taskEndpointsTest holds what the subtests of TestTaskEndpoints share; they run in order.
+type taskEndpointsTest struct {
+	srv     *Server
+	running string
+}
+
 func TestTaskEndpoints(t *testing.T) {
 	t.Parallel()
 	srv := newSim(t)
@@ -17,95 +23,114 @@ func TestTaskEndpoints(t *testing.T) {
 	running := upidOf(t, raw(t, srv, "POST", "/nodes/pve1/lxc/101/status/start", ""))
 	eventually(t, "stalled", func() bool { v, _ := srv.Task(running); return v.Stalled })
 
-	t.Run("the node task list filters", func(t *testing.T) {
-		tests := []struct {
-			query string
-			want  int
-		}{
-			{"", 2},
-			{"?source=active", 1},
-			{"?source=all", 3},
-			{"?source=all&vmid=101", 2},
-			{"?source=all&typefilter=vzstart", 1},
-			{"?source=all&errors=1", 0},
-			{"?limit=1", 1},
+	fx := taskEndpointsTest{srv: srv, running: running}
+	t.Run("the node task list filters", fx.nodeTaskListFilters)
+	t.Run("go-proxmox adopts in-flight tasks", fx.adoptInFlight)
+	t.Run("unknown and malformed UPIDs", fx.malformedUPIDs)
+	t.Run("log paging counts from 1 and reports total", fx.logPaging)
+	t.Run("stopping a task interrupts it", fx.stopInterrupts)
+	t.Run("an interrupted create is rolled back", fx.interruptedCreate)
+}
+
+func (fx taskEndpointsTest) nodeTaskListFilters(t *testing.T) {
+	srv, running := fx.srv, fx.running
+	tests := []struct {
+		query string
+		want  int
+	}{
+		{"", 2},
+		{"?source=active", 1},
+		{"?source=all", 3},
+		{"?source=all&vmid=101", 2},
+		{"?source=all&typefilter=vzstart", 1},
+		{"?source=all&errors=1", 0},
+		{"?limit=1", 1},
+	}
+	for _, tc := range tests {
+		var list []map[string]any
+		mustOK(t, raw(t, srv, "GET", "/nodes/pve1/tasks"+tc.query, "")).data(t, &list)
+		if len(list) != tc.want {
+			t.Errorf("%s: %d entries %v", tc.query, len(list), list)
 		}
-		for _, tc := range tests {
-			var list []map[string]any
-			mustOK(t, raw(t, srv, "GET", "/nodes/pve1/tasks"+tc.query, "")).data(t, &list)
-			if len(list) != tc.want {
-				t.Errorf("%s: %d entries %v", tc.query, len(list), list)
-			}
+	}
+	var active []map[string]any
+	mustOK(t, raw(t, srv, "GET", "/nodes/pve1/tasks?source=active", "")).data(t, &active)
+	if active[0]["status"] != "RUNNING" || active[0]["upid"] != running {
+		t.Fatalf("%v", active[0])
+	}
+}
+
+func (fx taskEndpointsTest) adoptInFlight(t *testing.T) {
+	srv, running := fx.srv, fx.running
+	n, _ := pve(t, srv).Node(ctx(t), "pve1")
+	ts, err := n.Tasks(ctx(t), &proxmox.NodeTasksOptions{VMID: 101, Source: "active"})
+	if err != nil || len(ts) != 1 || string(ts[0].UPID) != running || ts[0].Type != "vzstart" {
+		t.Fatalf("%+v %v", ts, err)
+	}
+}
+
+func (fx taskEndpointsTest) malformedUPIDs(t *testing.T) {
+	srv := fx.srv
+	for _, tc := range []struct{ upid, msg string }{
+		{"UPID:pve1:00000001:00000001:00000001:vzstart:100:root@pam:", "no such task"},
+		{"UPID:pve2:00000001:00000001:00000001:vzstart:100:root@pam:", "no such task"},
+		{"garbage", "unable to parse worker upid 'garbage'"},
+	} {
+		r := raw(t, srv, "GET", "/nodes/pve1/tasks/"+tc.upid+"/status", "")
+		if r.Status != "400 Parameter verification failed." || r.json(t)["errors"].(map[string]any)["upid"] != tc.msg {
+			t.Errorf("%s: %q %s", tc.upid, r.Status, r.Body)
 		}
-		var active []map[string]any
-		mustOK(t, raw(t, srv, "GET", "/nodes/pve1/tasks?source=active", "")).data(t, &active)
-		if active[0]["status"] != "RUNNING" || active[0]["upid"] != running {
-			t.Fatalf("%v", active[0])
-		}
-	})
-	t.Run("go-proxmox adopts in-flight tasks", func(t *testing.T) {
-		n, _ := pve(t, srv).Node(ctx(t), "pve1")
-		ts, err := n.Tasks(ctx(t), &proxmox.NodeTasksOptions{VMID: 101, Source: "active"})
-		if err != nil || len(ts) != 1 || string(ts[0].UPID) != running || ts[0].Type != "vzstart" {
-			t.Fatalf("%+v %v", ts, err)
-		}
-	})
-	t.Run("unknown and malformed UPIDs", func(t *testing.T) {
-		for _, tc := range []struct{ upid, msg string }{
-			{"UPID:pve1:00000001:00000001:00000001:vzstart:100:root@pam:", "no such task"},
-			{"UPID:pve2:00000001:00000001:00000001:vzstart:100:root@pam:", "no such task"},
-			{"garbage", "unable to parse worker upid 'garbage'"},
-		} {
-			r := raw(t, srv, "GET", "/nodes/pve1/tasks/"+tc.upid+"/status", "")
-			if r.Status != "400 Parameter verification failed." || r.json(t)["errors"].(map[string]any)["upid"] != tc.msg {
-				t.Errorf("%s: %q %s", tc.upid, r.Status, r.Body)
-			}
-		}
-	})
-	t.Run("log paging counts from 1 and reports total", func(t *testing.T) {
-		done := srv.Tasks(TaskCreate, "100")[0].UPID
-		r := mustOK(t, raw(t, srv, "GET", "/nodes/pve1/tasks/"+done+"/log?start=1&limit=2", ""))
-		var lines []map[string]any
-		r.data(t, &lines)
-		total := int(r.json(t)["total"].(float64))
-		if len(lines) != 2 || lines[0]["n"] != float64(2) || total < 4 {
-			t.Fatalf("%v total %d", lines, total)
-		}
-		all := srv.Tasks(TaskCreate, "100")[0].Log
-		if all[len(all)-1] != "TASK OK" {
-			t.Fatal(all)
-		}
-	})
-	t.Run("stopping a task interrupts it", func(t *testing.T) {
-		n, _ := pve(t, srv).Node(ctx(t), "pve1")
-		task := proxmox.NewTask(proxmox.UPID(running), pve(t, srv))
-		_ = n
-		if err := task.Stop(ctx(t)); err != nil {
-			t.Fatal(err)
-		}
-		if v := waitTask(t, srv, running); v.ExitStatus != "received interrupt" {
-			t.Fatalf("%q", v.ExitStatus)
-		}
-		if cv, _ := srv.Container(101); cv.Status != "stopped" {
-			t.Fatal("an interrupted start leaves the CT stopped")
-		}
-		var st map[string]any
-		mustOK(t, raw(t, srv, "GET", "/nodes/pve1/tasks/"+running+"/status", "")).data(t, &st)
-		if st["status"] != "stopped" || st["exitstatus"] != "received interrupt" {
-			t.Fatalf("%v", st)
-		}
-	})
-	t.Run("an interrupted create is rolled back", func(t *testing.T) {
-		srv.StallTasks(TaskCreate, "300", 1)
-		upid := upidOf(t, raw(t, srv, "POST", "/nodes/pve1/lxc", form("vmid", "300", "ostemplate", DebianTemplate, "rootfs", "local-lvm:4")))
-		mustOK(t, raw(t, srv, "DELETE", "/nodes/pve1/tasks/"+upid, ""))
-		if v := waitTask(t, srv, upid); v.ExitStatus != "received interrupt" {
-			t.Fatalf("%q", v.ExitStatus)
-		}
-		if _, ok := srv.Container(300); ok {
-			t.Fatal("CT 300 must be gone")
-		}
-	})
+	}
+}
+
+func (fx taskEndpointsTest) logPaging(t *testing.T) {
+	srv := fx.srv
+	done := srv.Tasks(TaskCreate, "100")[0].UPID
+	r := mustOK(t, raw(t, srv, "GET", "/nodes/pve1/tasks/"+done+"/log?start=1&limit=2", ""))
+	var lines []map[string]any
+	r.data(t, &lines)
+	total := int(r.json(t)["total"].(float64))
+	if len(lines) != 2 || lines[0]["n"] != float64(2) || total < 4 {
+		t.Fatalf("%v total %d", lines, total)
+	}
+	all := srv.Tasks(TaskCreate, "100")[0].Log
+	if all[len(all)-1] != "TASK OK" {
+		t.Fatal(all)
+	}
+}
+
+func (fx taskEndpointsTest) stopInterrupts(t *testing.T) {
+	srv, running := fx.srv, fx.running
+	n, _ := pve(t, srv).Node(ctx(t), "pve1")
+	task := proxmox.NewTask(proxmox.UPID(running), pve(t, srv))
+	_ = n
+	if err := task.Stop(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if v := waitTask(t, srv, running); v.ExitStatus != "received interrupt" {
+		t.Fatalf("%q", v.ExitStatus)
+	}
+	if cv, _ := srv.Container(101); cv.Status != "stopped" {
+		t.Fatal("an interrupted start leaves the CT stopped")
+	}
+	var st map[string]any
+	mustOK(t, raw(t, srv, "GET", "/nodes/pve1/tasks/"+running+"/status", "")).data(t, &st)
+	if st["status"] != "stopped" || st["exitstatus"] != "received interrupt" {
+		t.Fatalf("%v", st)
+	}
+}
+
+func (fx taskEndpointsTest) interruptedCreate(t *testing.T) {
+	srv := fx.srv
+	srv.StallTasks(TaskCreate, "300", 1)
+	upid := upidOf(t, raw(t, srv, "POST", "/nodes/pve1/lxc", form("vmid", "300", "ostemplate", DebianTemplate, "rootfs", "local-lvm:4")))
+	mustOK(t, raw(t, srv, "DELETE", "/nodes/pve1/tasks/"+upid, ""))
+	if v := waitTask(t, srv, upid); v.ExitStatus != "received interrupt" {
+		t.Fatalf("%q", v.ExitStatus)
+	}
+	if _, ok := srv.Container(300); ok {
+		t.Fatal("CT 300 must be gone")
+	}
 }
 
 func TestTaskFaults(t *testing.T) {

@@ -171,7 +171,9 @@ func writeResponseHead(bw *bufio.Writer, status int, reason string, length int, 
 	fmt.Fprintf(bw, "HTTP/1.1 %03d %s\r\n", status, reason)
 	fmt.Fprintf(bw, "Cache-Control: max-age=0\r\nConnection: close\r\nDate: %s\r\nPragma: no-cache\r\nServer: pve-api-daemon/3.0\r\n", date)
 	if jsonBody {
-		bw.WriteString("Content-Type: application/json;charset=UTF-8\r\n")
+		// bufio.Writer keeps the first write error and returns it from
+		// Flush, which the caller calls once the whole response is queued.
+		_, _ = bw.WriteString("Content-Type: application/json;charset=UTF-8\r\n")
 	}
 	fmt.Fprintf(bw, "Content-Length: %d\r\nExpires: %s\r\n\r\n", length, date)
 }

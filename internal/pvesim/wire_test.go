@@ -273,6 +273,7 @@ func TestTheRawStatusLineIsWrittenByHand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if string(b) != `{"data":null,"message":"Configuration file 'nodes/pve1/lxc/555.conf' does not exist\n"}` {
 		t.Fatalf("body %s", b)

@@ -110,19 +110,43 @@ func loadCorpus(t *testing.T, dirs []string, simURL, simCA string) []entry {
 }
 
 func TestBadInput(t *testing.T) {
+	ctx, k8s, sim := startOperator(t)
+	setup(ctx, t, k8s, sim)
+
+	// Baseline once both hosts are Ready: from here on nothing may mutate.
+	baseline := sim.RequestCounts()
+	foreign, ok := sim.Container(foreignVMID)
+	if !ok {
+		t.Fatal("foreign container missing before the corpus ran")
+	}
+
+	corpus := checkedCorpus(t, sim)
+	pending := applyCorpus(ctx, t, k8s, corpus)
+	waitForConditions(ctx, t, k8s, pending)
+
+	// Let any reconcile that was about to act do so before counting.
+	time.Sleep(2 * time.Second)
+	checkNothingMutated(t, sim, baseline, foreign)
+}
+
+// startOperator starts the control plane, the simulator (with the foreign
+// container) and the manager; all of them stop when the test ends, the
+// manager first.
+func startOperator(t *testing.T) (context.Context, client.Client, *pvesim.Server) {
+	t.Helper()
 	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 
 	env, err := testenv.Start()
 	if err != nil {
 		t.Fatalf("envtest: %v", err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		if err := env.Stop(); err != nil {
 			t.Errorf("stopping envtest: %v", err)
 		}
-	}()
+	})
 	k8s, err := client.New(env.Config, client.Options{Scheme: manager.Scheme})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +156,7 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = sim.Close() }()
+	t.Cleanup(func() { _ = sim.Close() })
 	if err := sim.AddContainer("pve1", foreignVMID, map[string]string{"hostname": "foreign"}, true); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +170,7 @@ func TestBadInput(t *testing.T) {
 	}
 	mgrDone := make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(ctx) }()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		select {
 		case err := <-mgrDone:
@@ -156,17 +180,15 @@ func TestBadInput(t *testing.T) {
 		case <-time.After(30 * time.Second):
 			t.Errorf("manager did not stop")
 		}
-	}()
+	})
+	return ctx, k8s, sim
+}
 
-	setup(ctx, t, k8s, sim)
-
-	// Baseline once both hosts are Ready: from here on nothing may mutate.
-	baseline := sim.RequestCounts()
-	foreign, ok := sim.Container(foreignVMID)
-	if !ok {
-		t.Fatal("foreign container missing before the corpus ran")
-	}
-
+// checkedCorpus loads the corpus (with the known bugs when
+// BADINPUT_KNOWN_BUGS is set) and checks that it is big enough and covers
+// every kind.
+func checkedCorpus(t *testing.T, sim *pvesim.Server) []entry {
+	t.Helper()
 	dirs := []string{"testdata"}
 	if os.Getenv("BADINPUT_KNOWN_BUGS") != "" {
 		dirs = append(dirs, filepath.Join("testdata", "known-bugs"))
@@ -185,8 +207,14 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 	t.Logf("corpus: %d manifests %v", len(corpus), kinds)
+	return corpus
+}
 
-	// Phase 1: apply everything. Admission answers immediately.
+// applyCorpus creates every manifest (phase 1; admission answers
+// immediately), checks the ones that must be rejected, and returns the
+// accepted ones, which must be refused by a condition.
+func applyCorpus(ctx context.Context, t *testing.T, k8s client.Client, corpus []entry) []entry {
+	t.Helper()
 	var pending []entry
 	for _, e := range corpus {
 		name := filepath.Base(e.file)
@@ -209,8 +237,13 @@ func TestBadInput(t *testing.T) {
 			pending = append(pending, e)
 		}
 	}
+	return pending
+}
 
-	// Phase 2: every accepted manifest reports Ready=False with its reason.
+// waitForConditions is phase 2: every accepted manifest reports
+// Ready=False with its reason within conditionWait.
+func waitForConditions(ctx context.Context, t *testing.T, k8s client.Client, pending []entry) {
+	t.Helper()
 	deadline := time.Now().Add(conditionWait)
 	last := map[string]string{}
 	for len(pending) > 0 && time.Now().Before(deadline) {
@@ -235,11 +268,12 @@ func TestBadInput(t *testing.T) {
 	for _, e := range pending {
 		t.Errorf("%s: want Ready=False/%s within %s, last seen %q", filepath.Base(e.file), e.want, conditionWait, last[e.file])
 	}
+}
 
-	// Let any reconcile that was about to act do so before counting.
-	time.Sleep(2 * time.Second)
-
-	// Nothing reached Proxmox as a mutating call.
+// checkNothingMutated: no mutating call reached Proxmox since baseline, and
+// the foreign container is there, unchanged.
+func checkNothingMutated(t *testing.T, sim *pvesim.Server, baseline map[string]int, foreign pvesim.ContainerView) {
+	t.Helper()
 	after := sim.RequestCounts()
 	for route, n := range after {
 		method, _, _ := strings.Cut(route, " ")

@@ -42,22 +42,74 @@ func TestCrashConsistency(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
+	r := newCrashRun(t, ctx)
+
+	w := &workload{k8s: r.k8s, rng: rand.New(rand.NewPCG(uint64(seed), 1))}
+	wctx, stopWorkload := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { w.run(wctx, t) })
+	effective := r.killLoop(t, ctx, rng, kills)
+	stopWorkload()
+	wg.Wait()
+	t.Logf("%d of %d kill points interrupted Proxmox work (a mutating request in that run or a task running at the kill); workload: %s",
+		effective, kills, w.summary())
+	if effective == 0 {
+		t.Fatal("no kill point interrupted any Proxmox work: the test exercised nothing")
+	}
+
+	r.converge(t, ctx)
+}
+
+// crashRun is the control plane, the simulator and the manager binary the
+// kill loop restarts, plus the foreign containers (VMID → digest).
+type crashRun struct {
+	k8s                      client.Client
+	sim                      *pvesim.Server
+	bin, kubeconfig, logPath string
+	foreign                  map[int]string
+}
+
+// newCrashRun starts the control plane and the simulator, builds the
+// manager, and creates the ProxmoxHost and the foreign containers. All of
+// it stops when the test ends; on failure the manager's log is kept.
+func newCrashRun(t *testing.T, ctx context.Context) *crashRun {
+	t.Helper()
+	// Made first, so it is removed last, after the control plane stopped.
+	dir := t.TempDir()
 	env, err := testenv.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = env.Stop() }()
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := env.WriteKubeconfig(kubeconfig); err != nil {
+	t.Cleanup(func() { _ = env.Stop() })
+	r := &crashRun{kubeconfig: filepath.Join(dir, "kubeconfig"), logPath: filepath.Join(dir, "manager.log")}
+	if err := env.WriteKubeconfig(r.kubeconfig); err != nil {
 		t.Fatal(err)
 	}
-	bin, err := testenv.BuildManager(dir)
-	if err != nil {
+	if r.bin, err = testenv.BuildManager(dir); err != nil {
 		t.Fatal(err)
 	}
-	// Tasks long enough that kills land while they run.
+	if r.sim, err = pvesim.New(crashSimOptions()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.sim.Close() })
+	if r.k8s, err = client.New(env.Config, client.Options{Scheme: manager.Scheme}); err != nil {
+		t.Fatal(err)
+	}
+	if err := testenv.CreateHost(ctx, r.k8s, r.sim, testenv.HostFixture{Name: "pve", Namespaces: []string{ns}, SyncInterval: 5 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	r.foreign = addForeign(t, r.sim)
+	t.Cleanup(func() {
+		if t.Failed() {
+			keepLog(t, r.logPath)
+		}
+	})
+	return r
+}
+
+// crashSimOptions: tasks long enough that kills land while they run.
+func crashSimOptions() pvesim.Options {
 	ms := time.Millisecond
 	opts := pvesim.DefaultOptions()
 	opts.Durations = pvesim.TaskDurations{
@@ -69,18 +121,13 @@ func TestCrashConsistency(t *testing.T) {
 		pvesim.TaskShutdown: {Min: 200 * ms, Max: 400 * ms},
 		pvesim.TaskStop:     {Min: 100 * ms, Max: 300 * ms},
 	}
-	sim, err := pvesim.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sim.Close() }()
-	k8s, err := client.New(env.Config, client.Options{Scheme: manager.Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := testenv.CreateHost(ctx, k8s, sim, testenv.HostFixture{Name: "pve", Namespaces: []string{ns}, SyncInterval: 5 * time.Second}); err != nil {
-		t.Fatal(err)
-	}
+	return opts
+}
+
+// addForeign adds the containers the operator must never touch and returns
+// them as VMID → digest.
+func addForeign(t *testing.T, sim *pvesim.Server) map[int]string {
+	t.Helper()
 	// Containers the operator must never touch, one stopped, one running.
 	if err := sim.AddContainer("pve3", 9000, map[string]string{"hostname": "foreign", "memory": "256"}, false); err != nil {
 		t.Fatal(err)
@@ -99,44 +146,40 @@ func TestCrashConsistency(t *testing.T) {
 		t.Fatal(err)
 	}
 	foreign[9002] = other
+	return foreign
+}
 
-	logPath := filepath.Join(dir, "manager.log")
-	start := func() *testenv.ManagerProcess {
-		p, err := testenv.StartManager(bin, kubeconfig, logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
+func (r *crashRun) start(t *testing.T) *testenv.ManagerProcess {
+	t.Helper()
+	p, err := testenv.StartManager(r.bin, r.kubeconfig, r.logPath)
+	if err != nil {
+		t.Fatal(err)
 	}
-	defer func() {
-		if t.Failed() {
-			keepLog(t, logPath)
-		}
-	}()
+	return p
+}
 
-	w := &workload{k8s: k8s, rng: rand.New(rand.NewPCG(uint64(seed), 1))}
-	wctx, stopWorkload := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { w.run(wctx, t) })
-
-	// The kill loop: start, let it work for a random while, SIGKILL.
+// killLoop starts the manager, lets it work for a random while and
+// SIGKILLs it, kills times, and returns how many kills interrupted Proxmox
+// work.
+func (r *crashRun) killLoop(t *testing.T, ctx context.Context, rng *rand.Rand, kills int) int {
+	t.Helper()
 	effective := 0
 	for i := range kills {
-		before := mutatingRequests(sim)
-		p := start()
+		before := mutatingRequests(r.sim)
+		p := r.start(t)
 		// Kill at a random moment after it began talking to Proxmox: a kill
 		// during start-up (cache sync) tests nothing.
-		talking := totalRequests(sim)
-		_ = testenv.Poll(ctx, 10*time.Second, func() (bool, error) { return totalRequests(sim) > talking, nil })
-		time.Sleep(time.Duration(rng.IntN(4000)) * ms)
+		talking := totalRequests(r.sim)
+		_ = testenv.Poll(ctx, 10*time.Second, func() (bool, error) { return totalRequests(r.sim) > talking, nil })
+		time.Sleep(time.Duration(rng.IntN(4000)) * time.Millisecond)
 		p.Kill()
 		running := 0
-		for _, tk := range sim.State().Tasks {
+		for _, tk := range r.sim.State().Tasks {
 			if tk.Running {
 				running++
 			}
 		}
-		after := mutatingRequests(sim)
+		after := mutatingRequests(r.sim)
 		if after > before || running > 0 {
 			effective++
 		}
@@ -144,28 +187,26 @@ func TestCrashConsistency(t *testing.T) {
 			t.Logf("kill %d/%d: %d mutating requests so far, %d tasks running at the kill", i+1, kills, after, running)
 		}
 	}
-	stopWorkload()
-	wg.Wait()
-	t.Logf("%d of %d kill points interrupted Proxmox work (a mutating request in that run or a task running at the kill); workload: %s",
-		effective, kills, w.summary())
-	if effective == 0 {
-		t.Fatal("no kill point interrupted any Proxmox work: the test exercised nothing")
-	}
+	return effective
+}
 
-	// One last manager runs until everything settles.
-	p := start()
+// converge runs one last manager until everything settles and checks the
+// data invariants.
+func (r *crashRun) converge(t *testing.T, ctx context.Context) {
+	t.Helper()
+	p := r.start(t)
 	defer func() {
 		if err := p.Stop(30 * time.Second); err != nil {
 			t.Errorf("manager did not shut down cleanly: %v", err)
 		}
 	}()
-	if err := testenv.Poll(ctx, 4*time.Minute, func() (bool, error) { return settled(ctx, k8s) }); err != nil {
-		reportUnsettled(t, ctx, k8s)
+	if err := testenv.Poll(ctx, 4*time.Minute, func() (bool, error) { return settled(ctx, r.k8s) }); err != nil {
+		reportUnsettled(t, ctx, r.k8s)
 		t.Fatalf("not converged after the last restart: %v", err)
 	}
-	reportOutcomes(t, ctx, k8s)
+	reportOutcomes(t, ctx, r.k8s)
 	if os.Getenv("CRASH_DEBUG") != "" {
-		st := sim.State()
+		st := r.sim.State()
 		for _, tk := range st.Tasks {
 			t.Logf("task %s %s %s start %d end %d exit %q", tk.Type, tk.ID, tk.Node, tk.StartTime, tk.EndTime, tk.ExitStatus)
 		}
@@ -173,7 +214,7 @@ func TestCrashConsistency(t *testing.T) {
 			t.Logf("ct %d tags %q snaps %+v", ct.VMID, ct.Config["tags"], ct.Snapshots)
 		}
 	}
-	violations, err := testenv.CheckInvariants(ctx, k8s, sim, ns, foreign)
+	violations, err := testenv.CheckInvariants(ctx, r.k8s, r.sim, ns, r.foreign)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,11 +302,12 @@ func (w *workload) run(ctx context.Context, t *testing.T) {
 
 func (w *workload) waitReady(ctx context.Context, name string, d time.Duration) {
 	_ = testenv.Poll(ctx, d, func() (bool, error) {
+		// A failed read (the workload stopping, a create that did not
+		// happen) only means not Ready yet: the workload goes on after d
+		// either way, so it must not end the wait early.
 		a := &v1alpha1.Application{}
-		if err := w.k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, a); err != nil {
-			return false, nil
-		}
-		return meta.IsStatusConditionTrue(a.Status.Conditions, v1alpha1.ConditionReady), nil
+		err := w.k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, a)
+		return err == nil && meta.IsStatusConditionTrue(a.Status.Conditions, v1alpha1.ConditionReady), nil
 	})
 }
 
@@ -273,11 +315,11 @@ func (w *workload) waitReady(ctx context.Context, name string, d time.Duration) 
 // that has not is refused at once and would exercise nothing.
 func (w *workload) waitBackup(ctx context.Context, name string, d time.Duration) bool {
 	return testenv.Poll(ctx, d, func() (bool, error) {
+		// As in waitReady, a failed read is "not yet", not a reason to stop
+		// waiting: the caller skips the Restore when the wait runs out.
 		b := &v1alpha1.Backup{}
-		if err := w.k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, b); err != nil {
-			return false, nil
-		}
-		return b.Status.Phase == v1alpha1.BackupPhaseCompleted, nil
+		err := w.k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, b)
+		return err == nil && b.Status.Phase == v1alpha1.BackupPhaseCompleted, nil
 	}) == nil
 }
 
@@ -315,7 +357,7 @@ func settled(ctx context.Context, k8s client.Client) (bool, error) {
 		// Application to come back; that is settled too.
 		waiting := meta.IsStatusConditionPresentAndEqual(b.Status.Conditions, v1alpha1.ConditionReady, metav1.ConditionFalse) &&
 			meta.FindStatusCondition(b.Status.Conditions, v1alpha1.ConditionReady).Reason == v1alpha1.ReasonApplicationNotFound
-		if b.DeletionTimestamp != nil || !(final || waiting) {
+		if b.DeletionTimestamp != nil || (!final && !waiting) {
 			return false, nil
 		}
 	}

@@ -22,19 +22,8 @@ import (
 // which `helm install --create-namespace` makes) and exactly the same
 // permissions, so neither can drift from the other silently.
 func TestHelmChartRendersWhatKustomizeRenders(t *testing.T) {
-	kust := kustomize(t, repoPath("config", "default"))
+	kustObjs, kustCRDs := splitKustomize(kustomize(t, repoPath("config", "default")))
 	helm, helmCRDs := helmRender(t, nil)
-
-	var kustObjs, kustCRDs []*unstructured.Unstructured
-	for _, o := range kust {
-		switch o.GetKind() {
-		case "Namespace":
-		case "CustomResourceDefinition":
-			kustCRDs = append(kustCRDs, o)
-		default:
-			kustObjs = append(kustObjs, o)
-		}
-	}
 	k, h := index(kustObjs), index(helm)
 
 	t.Run("the same objects by kind, namespace and name", func(t *testing.T) {
@@ -51,74 +40,109 @@ func TestHelmChartRendersWhatKustomizeRenders(t *testing.T) {
 	})
 
 	t.Run("the same RBAC rules, bindings and aggregation labels", func(t *testing.T) {
-		for name, ko := range k {
-			ho, ok := h[name]
-			if !ok {
-				continue // reported above
-			}
-			switch ko.GetKind() {
-			case "Role", "ClusterRole":
-				if got, want := ruleSet(t, ho), ruleSet(t, ko); !reflect.DeepEqual(got, want) {
-					t.Errorf("%s: the permissions differ\nonly Helm grants: %v\nonly kustomize grants: %v", name, minus(got, want), minus(want, got))
-				}
-				if got, want := aggregationLabels(ho), aggregationLabels(ko); !reflect.DeepEqual(got, want) {
-					t.Errorf("%s: Helm aggregates into %v, kustomize into %v", name, got, want)
-				}
-			case "RoleBinding", "ClusterRoleBinding":
-				for _, field := range []string{"roleRef", "subjects"} {
-					if got, want := ho.Object[field], ko.Object[field]; !reflect.DeepEqual(got, want) {
-						t.Errorf("%s %s: Helm %v, kustomize %v", name, field, got, want)
-					}
-				}
-			}
-		}
+		compareRBAC(t, k, h)
 	})
 
 	t.Run("the same Deployment: image, args, env, probes, resources and security context", func(t *testing.T) {
-		name := "Deployment " + operatorNamespace + "/" + serviceAccount
-		kd, hd := k[name], h[name]
-		if kd == nil || hd == nil {
-			t.Fatalf("%s missing: kustomize %v, Helm %v", name, kd != nil, hd != nil)
-		}
-		for _, path := range [][]string{
-			{"spec", "replicas"},
-			{"spec", "template", "spec", "serviceAccountName"},
-			{"spec", "template", "spec", "securityContext"},
-			{"spec", "template", "spec", "terminationGracePeriodSeconds"},
-		} {
-			if got, want := nested(hd, path...), nested(kd, path...); !reflect.DeepEqual(got, want) {
-				t.Errorf("%s: Helm %v, kustomize %v", strings.Join(path, "."), got, want)
-			}
-		}
-		kc, hc := managerContainer(t, kd), managerContainer(t, hd)
-		for _, field := range []string{"image", "command", "env", "ports", "securityContext", "livenessProbe", "readinessProbe", "resources"} {
-			if got, want := hc[field], kc[field]; !reflect.DeepEqual(got, want) {
-				t.Errorf("manager container %s: Helm %v, kustomize %v", field, got, want)
-			}
-		}
-		if got, want := sortedStrings(hc["args"]), sortedStrings(kc["args"]); !reflect.DeepEqual(got, want) {
-			t.Errorf("manager args: Helm %v, kustomize %v", got, want)
-		}
+		compareDeployments(t, k, h)
 	})
 
 	t.Run("each metrics Service selects its Deployment's pods on the metrics port", func(t *testing.T) {
 		for what, objs := range map[string]map[string]*unstructured.Unstructured{"kustomize": k, "Helm": h} {
-			svc := objs["Service "+operatorNamespace+"/"+serviceAccount+"-metrics-service"]
-			dep := objs["Deployment "+operatorNamespace+"/"+serviceAccount]
-			if svc == nil || dep == nil {
-				t.Fatalf("%s: metrics Service or Deployment missing", what)
-			}
-			sel, _, _ := unstructured.NestedStringMap(svc.Object, "spec", "selector")
-			podLabels, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "template", "metadata", "labels")
-			if len(sel) == 0 || !labels.SelectorFromSet(sel).Matches(labels.Set(podLabels)) {
-				t.Errorf("%s: Service selector %v does not select pod labels %v", what, sel, podLabels)
-			}
-			ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
-			if len(ports) != 1 || ports[0].(map[string]any)["targetPort"] != "https-metrics" {
-				t.Errorf("%s: Service ports %v, want one to targetPort https-metrics", what, ports)
-			}
+			checkMetricsService(t, what, objs)
 		}
 	})
+}
+
+// splitKustomize separates the CRDs from the other objects and drops the
+// Namespace, which the chart leaves to `helm install --create-namespace`.
+func splitKustomize(kust []*unstructured.Unstructured) (objs, crds []*unstructured.Unstructured) {
+	for _, o := range kust {
+		switch o.GetKind() {
+		case "Namespace":
+		case "CustomResourceDefinition":
+			crds = append(crds, o)
+		default:
+			objs = append(objs, o)
+		}
+	}
+	return objs, crds
+}
+
+// compareRBAC compares the roles' rules and aggregation labels and the
+// bindings' roleRef and subjects of the objects both renderings have.
+func compareRBAC(t *testing.T, k, h map[string]*unstructured.Unstructured) {
+	t.Helper()
+	for name, ko := range k {
+		ho, ok := h[name]
+		if !ok {
+			continue // reported by the object comparison
+		}
+		switch ko.GetKind() {
+		case "Role", "ClusterRole":
+			if got, want := ruleSet(t, ho), ruleSet(t, ko); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: the permissions differ\nonly Helm grants: %v\nonly kustomize grants: %v", name, minus(got, want), minus(want, got))
+			}
+			if got, want := aggregationLabels(ho), aggregationLabels(ko); !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: Helm aggregates into %v, kustomize into %v", name, got, want)
+			}
+		case "RoleBinding", "ClusterRoleBinding":
+			for _, field := range []string{"roleRef", "subjects"} {
+				if got, want := ho.Object[field], ko.Object[field]; !reflect.DeepEqual(got, want) {
+					t.Errorf("%s %s: Helm %v, kustomize %v", name, field, got, want)
+				}
+			}
+		}
+	}
+}
+
+func compareDeployments(t *testing.T, k, h map[string]*unstructured.Unstructured) {
+	t.Helper()
+	name := "Deployment " + operatorNamespace + "/" + serviceAccount
+	kd, hd := k[name], h[name]
+	if kd == nil || hd == nil {
+		t.Fatalf("%s missing: kustomize %v, Helm %v", name, kd != nil, hd != nil)
+	}
+	for _, path := range [][]string{
+		{"spec", "replicas"},
+		{"spec", "template", "spec", "serviceAccountName"},
+		{"spec", "template", "spec", "securityContext"},
+		{"spec", "template", "spec", "terminationGracePeriodSeconds"},
+	} {
+		if got, want := nested(hd, path...), nested(kd, path...); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: Helm %v, kustomize %v", strings.Join(path, "."), got, want)
+		}
+	}
+	kc, hc := managerContainer(t, kd), managerContainer(t, hd)
+	for _, field := range []string{"image", "command", "env", "ports", "securityContext", "livenessProbe", "readinessProbe", "resources"} {
+		if got, want := hc[field], kc[field]; !reflect.DeepEqual(got, want) {
+			t.Errorf("manager container %s: Helm %v, kustomize %v", field, got, want)
+		}
+	}
+	// The order of flags does not matter to the manager.
+	if got, want := sortedStrings(hc["args"]), sortedStrings(kc["args"]); !reflect.DeepEqual(got, want) {
+		t.Errorf("manager args: Helm %v, kustomize %v", got, want)
+	}
+}
+
+// checkMetricsService: the metrics Service of one rendering selects its
+// Deployment's pods and targets the metrics port.
+func checkMetricsService(t *testing.T, what string, objs map[string]*unstructured.Unstructured) {
+	t.Helper()
+	svc := objs["Service "+operatorNamespace+"/"+serviceAccount+"-metrics-service"]
+	dep := objs["Deployment "+operatorNamespace+"/"+serviceAccount]
+	if svc == nil || dep == nil {
+		t.Fatalf("%s: metrics Service or Deployment missing", what)
+	}
+	sel, _, _ := unstructured.NestedStringMap(svc.Object, "spec", "selector")
+	podLabels, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "template", "metadata", "labels")
+	if len(sel) == 0 || !labels.SelectorFromSet(sel).Matches(labels.Set(podLabels)) {
+		t.Errorf("%s: Service selector %v does not select pod labels %v", what, sel, podLabels)
+	}
+	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+	if len(ports) != 1 || ports[0].(map[string]any)["targetPort"] != "https-metrics" {
+		t.Errorf("%s: Service ports %v, want one to targetPort https-metrics", what, ports)
+	}
 }
 
 // The chart ships the CRDs in crds/ (Helm installs them before the

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"context"
 	"net"
 	"strconv"
 	"testing"
@@ -21,86 +22,133 @@ import (
 // Each case waits for the controller's state, judged from conditions and
 // phase alone, and then asks the Lua script.
 func TestArgoCDHealthOfRealObjects(t *testing.T) {
-	o := runningOperator(t)
-	ctx := t.Context()
-	admin := adminClient(t)
-	ns := createNamespace(t, admin, nil)
-
-	host := createHost(t, admin, o, nil)
-	noSecret := createHost(t, admin, o, func(_ *v1alpha1.ProxmoxHost, s *corev1.Secret) { s.Name = "" })
-	noSecret.Spec.CredentialsRef.Name = "missing"
-	if err := admin.Update(ctx, noSecret); err != nil {
+	f := newHealthFixture(t)
+	runningU := f.hostAndApplicationCases(t)
+	if runningU == nil {
+		t.Fatal("the running Application never became Ready; the Backup and Restore cases need it")
+	}
+	if err := f.admin.Get(f.ctx, client.ObjectKeyFromObject(f.running), f.running); err != nil {
 		t.Fatal(err)
 	}
-	unreachable := createHost(t, admin, o, func(h *v1alpha1.ProxmoxHost, _ *corev1.Secret) { h.Spec.Endpoint = "https://" + closedAddr(t) })
-	restricted := createHost(t, admin, o, func(h *v1alpha1.ProxmoxHost, _ *corev1.Secret) {
+	f.backupAndRestoreCases(t)
+	f.scheduleCases(t)
+}
+
+// healthFixture holds every object the health cases judge. All are
+// created up front, so the operator works on them at once rather than one
+// case after the other.
+type healthFixture struct {
+	ctx   context.Context
+	o     *operator
+	admin client.Client
+	ns    string
+
+	host, noSecret, unreachable, restricted *v1alpha1.ProxmoxHost
+
+	running                                        *v1alpha1.Application
+	stopped, refused, waiting                      client.Object
+	orphanBackup, badSchedule, schedule, suspended client.Object
+}
+
+func newHealthFixture(t *testing.T) *healthFixture {
+	t.Helper()
+	f := &healthFixture{o: runningOperator(t), ctx: t.Context(), admin: adminClient(t)}
+	f.ns = createNamespace(t, f.admin, nil)
+	f.createHosts(t)
+	f.createObjects(t)
+	return f
+}
+
+// createHosts creates a connected host, one whose Secret is missing, an
+// unreachable one and one that admits no namespace, and waits for the two
+// that must become Ready.
+func (f *healthFixture) createHosts(t *testing.T) {
+	t.Helper()
+	f.host = createHost(t, f.admin, f.o, nil)
+	f.noSecret = createHost(t, f.admin, f.o, func(_ *v1alpha1.ProxmoxHost, s *corev1.Secret) { s.Name = "" })
+	f.noSecret.Spec.CredentialsRef.Name = "missing"
+	if err := f.admin.Update(f.ctx, f.noSecret); err != nil {
+		t.Fatal(err)
+	}
+	f.unreachable = createHost(t, f.admin, f.o, func(h *v1alpha1.ProxmoxHost, _ *corev1.Secret) { h.Spec.Endpoint = "https://" + closedAddr(t) })
+	f.restricted = createHost(t, f.admin, f.o, func(h *v1alpha1.ProxmoxHost, _ *corev1.Secret) {
 		h.Spec.AllowedNamespaces = &metav1.LabelSelector{MatchLabels: map[string]string{"nobody": "here"}}
 	})
-	waitReady(t, admin, host)
-	waitReady(t, admin, restricted)
+	waitReady(t, f.admin, f.host)
+	waitReady(t, f.admin, f.restricted)
+}
 
-	create := func(obj client.Object) client.Object {
-		t.Helper()
-		if err := admin.Create(ctx, obj); err != nil {
-			t.Fatal(err)
-		}
-		return obj
-	}
-	running := create(newApplication(ns, host.Name, nil)).(*v1alpha1.Application)
-	stopped := create(newApplication(ns, host.Name, func(a *v1alpha1.Application) { a.Spec.PowerState = v1alpha1.PowerStateStopped }))
-	refused := create(newApplication(ns, restricted.Name, nil))
-	waiting := create(newApplication(ns, unreachable.Name, nil))
-	orphanBackup := create(&v1alpha1.Backup{
+func (f *healthFixture) createObjects(t *testing.T) {
+	t.Helper()
+	ns := f.ns
+	f.running = f.create(t, newApplication(ns, f.host.Name, nil)).(*v1alpha1.Application)
+	f.stopped = f.create(t, newApplication(ns, f.host.Name, func(a *v1alpha1.Application) { a.Spec.PowerState = v1alpha1.PowerStateStopped }))
+	f.refused = f.create(t, newApplication(ns, f.restricted.Name, nil))
+	f.waiting = f.create(t, newApplication(ns, f.unreachable.Name, nil))
+	f.orphanBackup = f.create(t, &v1alpha1.Backup{
 		ObjectMeta: metav1.ObjectMeta{Name: "of-nothing", Namespace: ns},
 		Spec:       v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: "does-not-exist"}},
 	})
-	badSchedule := create(&v1alpha1.BackupSchedule{
+	f.badSchedule = f.create(t, &v1alpha1.BackupSchedule{
 		ObjectMeta: metav1.ObjectMeta{Name: "bad-tz", Namespace: ns},
 		Spec: v1alpha1.BackupScheduleSpec{Schedule: "@daily", TimeZone: "Mars/Olympus_Mons",
-			ApplicationRef: &v1alpha1.LocalObjectReference{Name: running.Name}},
+			ApplicationRef: &v1alpha1.LocalObjectReference{Name: f.running.Name}},
 	})
-	schedule := create(&v1alpha1.BackupSchedule{
+	f.schedule = f.create(t, &v1alpha1.BackupSchedule{
 		ObjectMeta: metav1.ObjectMeta{Name: "yearly", Namespace: ns},
-		Spec:       v1alpha1.BackupScheduleSpec{Schedule: "0 3 1 1 *", ApplicationRef: &v1alpha1.LocalObjectReference{Name: running.Name}},
+		Spec:       v1alpha1.BackupScheduleSpec{Schedule: "0 3 1 1 *", ApplicationRef: &v1alpha1.LocalObjectReference{Name: f.running.Name}},
 	})
-	suspended := create(&v1alpha1.BackupSchedule{
+	f.suspended = f.create(t, &v1alpha1.BackupSchedule{
 		ObjectMeta: metav1.ObjectMeta{Name: "paused", Namespace: ns},
-		Spec:       v1alpha1.BackupScheduleSpec{Schedule: "0 3 1 1 *", Suspend: true, ApplicationRef: &v1alpha1.LocalObjectReference{Name: running.Name}},
+		Spec:       v1alpha1.BackupScheduleSpec{Schedule: "0 3 1 1 *", Suspend: true, ApplicationRef: &v1alpha1.LocalObjectReference{Name: f.running.Name}},
 	})
+}
 
-	check := func(t *testing.T, obj client.Object, what string, state func(*unstructured.Unstructured) bool, want string) *unstructured.Unstructured {
-		t.Helper()
-		u := waitState(t, admin, obj, what, state)
-		if got, msg := health(t, u); got != want {
-			t.Errorf("%s (%s) is %s (%q), want %s", key(u), describeStatus(u), got, msg, want)
-		}
-		return u
+func (f *healthFixture) create(t *testing.T, obj client.Object) client.Object {
+	t.Helper()
+	if err := f.admin.Create(f.ctx, obj); err != nil {
+		t.Fatal(err)
 	}
+	return obj
+}
 
+// check waits until obj is in the state and then asks the health script.
+func (f *healthFixture) check(t *testing.T, obj client.Object, what string, state func(*unstructured.Unstructured) bool, want string) *unstructured.Unstructured {
+	t.Helper()
+	u := waitState(t, f.admin, obj, what, state)
+	if got, msg := health(t, u); got != want {
+		t.Errorf("%s (%s) is %s (%q), want %s", key(u), describeStatus(u), got, msg, want)
+	}
+	return u
+}
+
+// hostAndApplicationCases returns the running Application as the health
+// script saw it, nil if it never became Ready.
+func (f *healthFixture) hostAndApplicationCases(t *testing.T) *unstructured.Unstructured {
 	t.Run("a connected ProxmoxHost is Healthy", func(t *testing.T) {
-		check(t, host, "Ready Connected", ready("True", v1alpha1.ReasonConnected), "Healthy")
+		f.check(t, f.host, "Ready Connected", ready("True", v1alpha1.ReasonConnected), "Healthy")
 	})
 	t.Run("a ProxmoxHost whose Secret is missing is Degraded", func(t *testing.T) {
-		check(t, noSecret, "Stalled CredentialsNotFound", stalledWith(v1alpha1.ReasonCredentialsNotFound), "Degraded")
+		f.check(t, f.noSecret, "Stalled CredentialsNotFound", stalledWith(v1alpha1.ReasonCredentialsNotFound), "Degraded")
 	})
 	t.Run("an unreachable ProxmoxHost is Progressing: it may come back", func(t *testing.T) {
-		check(t, unreachable, "Ready=False Unreachable", ready("False", v1alpha1.ReasonUnreachable), "Progressing")
+		f.check(t, f.unreachable, "Ready=False Unreachable", ready("False", v1alpha1.ReasonUnreachable), "Progressing")
 	})
 	var runningU *unstructured.Unstructured
 	t.Run("a running Application is Healthy", func(t *testing.T) {
-		runningU = check(t, running, "Ready Reconciled", ready("True", v1alpha1.ReasonReconciled), "Healthy")
+		runningU = f.check(t, f.running, "Ready Reconciled", ready("True", v1alpha1.ReasonReconciled), "Healthy")
 	})
 	t.Run("an Application stopped as declared is Suspended", func(t *testing.T) {
-		check(t, stopped, "Ready and stopped", func(u *unstructured.Unstructured) bool {
+		f.check(t, f.stopped, "Ready and stopped", func(u *unstructured.Unstructured) bool {
 			state, _, _ := unstructured.NestedString(u.Object, "status", "state")
 			return ready("True", v1alpha1.ReasonReconciled)(u) && state == "stopped"
 		}, "Suspended")
 	})
 	t.Run("an Application its host refuses is Degraded", func(t *testing.T) {
-		check(t, refused, "Stalled NamespaceNotAllowed", stalledWith(v1alpha1.ReasonNamespaceNotAllowed), "Degraded")
+		f.check(t, f.refused, "Stalled NamespaceNotAllowed", stalledWith(v1alpha1.ReasonNamespaceNotAllowed), "Degraded")
 	})
 	t.Run("an Application waiting for its host is Progressing", func(t *testing.T) {
-		check(t, waiting, "Ready=False HostNotReady", ready("False", v1alpha1.ReasonHostNotReady), "Progressing")
+		f.check(t, f.waiting, "Ready=False HostNotReady", ready("False", v1alpha1.ReasonHostNotReady), "Progressing")
 	})
 	t.Run("an Application whose spec edit is not yet observed is Progressing", func(t *testing.T) {
 		if runningU == nil {
@@ -114,58 +162,60 @@ func TestArgoCDHealthOfRealObjects(t *testing.T) {
 			t.Errorf("got %s", got)
 		}
 	})
+	return runningU
+}
 
-	if runningU == nil {
-		t.Fatal("the running Application never became Ready; the Backup and Restore cases need it")
-	}
-	if err := admin.Get(ctx, client.ObjectKeyFromObject(running), running); err != nil {
-		t.Fatal(err)
-	}
+// backupAndRestoreCases need the running Application, read back with its
+// VMID: the Backup faults are injected for its container.
+func (f *healthFixture) backupAndRestoreCases(t *testing.T) {
+	ns, running := f.ns, f.running
 	vmid := strconv.Itoa(int(running.Status.VMID))
-
 	var completed *v1alpha1.Backup
 	t.Run("a running Backup is Progressing", func(t *testing.T) {
-		o.sim.StallTasks("vzdump", vmid, 1)
-		b := create(&v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "held", Namespace: ns},
+		f.o.sim.StallTasks("vzdump", vmid, 1)
+		b := f.create(t, &v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "held", Namespace: ns},
 			Spec: v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: running.Name}}})
-		check(t, b, "phase Running", phase(v1alpha1.BackupPhaseRunning), "Progressing")
-		o.sim.ReleaseTasks()
+		f.check(t, b, "phase Running", phase(v1alpha1.BackupPhaseRunning), "Progressing")
+		f.o.sim.ReleaseTasks()
 		completed = b.(*v1alpha1.Backup)
 	})
 	t.Run("a completed Backup is Healthy", func(t *testing.T) {
 		if completed == nil {
-			completed = create(&v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "done", Namespace: ns},
+			completed = f.create(t, &v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "done", Namespace: ns},
 				Spec: v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: running.Name}}}).(*v1alpha1.Backup)
 		}
-		check(t, completed, "phase Completed", phase(v1alpha1.BackupPhaseCompleted), "Healthy")
+		f.check(t, completed, "phase Completed", phase(v1alpha1.BackupPhaseCompleted), "Healthy")
 	})
 	t.Run("a failed Backup is Degraded", func(t *testing.T) {
-		o.sim.FailTasks("vzdump", vmid, 1, "unable to create temporary directory")
-		b := create(&v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "failing", Namespace: ns},
+		f.o.sim.FailTasks("vzdump", vmid, 1, "unable to create temporary directory")
+		b := f.create(t, &v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "failing", Namespace: ns},
 			Spec: v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: running.Name}}})
-		check(t, b, "phase Failed", phase(v1alpha1.BackupPhaseFailed), "Degraded")
+		f.check(t, b, "phase Failed", phase(v1alpha1.BackupPhaseFailed), "Degraded")
 	})
 	t.Run("a Backup of a missing Application is Degraded", func(t *testing.T) {
-		check(t, orphanBackup, "Stalled ApplicationNotFound", stalledWith(v1alpha1.ReasonApplicationNotFound), "Degraded")
+		f.check(t, f.orphanBackup, "Stalled ApplicationNotFound", stalledWith(v1alpha1.ReasonApplicationNotFound), "Degraded")
 	})
 	t.Run("a completed Restore is Healthy", func(t *testing.T) {
-		r := create(&v1alpha1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "rollback", Namespace: ns},
+		r := f.create(t, &v1alpha1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "rollback", Namespace: ns},
 			Spec: v1alpha1.RestoreSpec{BackupRef: v1alpha1.LocalObjectReference{Name: completed.Name}, Start: ptr.To(true)}})
-		check(t, r, "phase Completed", phase(v1alpha1.BackupPhase(v1alpha1.RestorePhaseCompleted)), "Healthy")
+		f.check(t, r, "phase Completed", phase(v1alpha1.BackupPhase(v1alpha1.RestorePhaseCompleted)), "Healthy")
 	})
 	t.Run("a Restore of a Backup that did not complete is Degraded", func(t *testing.T) {
-		r := create(&v1alpha1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "from-nothing", Namespace: ns},
-			Spec: v1alpha1.RestoreSpec{BackupRef: v1alpha1.LocalObjectReference{Name: orphanBackup.GetName()}}})
-		check(t, r, "Stalled", stalledWith(""), "Degraded")
+		r := f.create(t, &v1alpha1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "from-nothing", Namespace: ns},
+			Spec: v1alpha1.RestoreSpec{BackupRef: v1alpha1.LocalObjectReference{Name: f.orphanBackup.GetName()}}})
+		f.check(t, r, "Stalled", stalledWith(""), "Degraded")
 	})
+}
+
+func (f *healthFixture) scheduleCases(t *testing.T) {
 	t.Run("a BackupSchedule is Healthy", func(t *testing.T) {
-		check(t, schedule, "Ready Scheduled", ready("True", v1alpha1.ReasonScheduled), "Healthy")
+		f.check(t, f.schedule, "Ready Scheduled", ready("True", v1alpha1.ReasonScheduled), "Healthy")
 	})
 	t.Run("a suspended BackupSchedule is Suspended", func(t *testing.T) {
-		check(t, suspended, "Ready Suspended", ready("True", v1alpha1.ReasonSuspended), "Suspended")
+		f.check(t, f.suspended, "Ready Suspended", ready("True", v1alpha1.ReasonSuspended), "Suspended")
 	})
 	t.Run("a BackupSchedule with an unknown time zone is Degraded", func(t *testing.T) {
-		check(t, badSchedule, "Stalled InvalidSchedule", stalledWith(v1alpha1.ReasonInvalidSchedule), "Degraded")
+		f.check(t, f.badSchedule, "Stalled InvalidSchedule", stalledWith(v1alpha1.ReasonInvalidSchedule), "Degraded")
 	})
 }
 

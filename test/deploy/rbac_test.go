@@ -79,6 +79,58 @@ func TestShippedRolesHaveNoWildcards(t *testing.T) {
 // a namespace `edit` user manages Applications in their namespace and
 // nothing else, and the operator reads Secrets only where it must.
 func TestRBACNamespaceEditUser(t *testing.T) {
+	f := newEditUserFixture(t)
+
+	t.Run("can create an Application in its namespace, and the operator creates the container", f.createsAnApplication)
+
+	t.Run("can manage Backups, Restores and BackupSchedules in its namespace", func(t *testing.T) {
+		for _, res := range []string{"applications", "backups", "restores", "backupschedules"} {
+			for _, verb := range []string{"create", "update", "patch", "delete", "get", "list", "watch"} {
+				if !allowed(t, f.alice, verb, v1alpha1.GroupVersion.Group, res, "", f.teamA) {
+					t.Errorf("alice may not %s %s in %s", verb, res, f.teamA)
+				}
+			}
+		}
+	})
+
+	t.Run("cannot write status: only the operator reports state", func(t *testing.T) {
+		for _, res := range []string{"applications", "backups", "restores", "backupschedules"} {
+			for _, verb := range []string{"update", "patch"} {
+				if allowed(t, f.alice, verb, v1alpha1.GroupVersion.Group, res, "status", f.teamA) {
+					t.Errorf("alice may %s %s/status", verb, res)
+				}
+			}
+		}
+	})
+
+	t.Run("cannot create Applications in another namespace", func(t *testing.T) {
+		err := f.alice.Create(f.ctx, newApplication(f.teamB, f.open.Name, nil))
+		expectForbidden(t, err, "create an Application in "+f.teamB)
+	})
+
+	t.Run("cannot create, patch, read or list ProxmoxHosts", f.cannotTouchHosts)
+
+	t.Run("cannot read or list the credentials Secret", func(t *testing.T) {
+		ref := f.open.Spec.CredentialsRef
+		expectForbidden(t, f.alice.Get(f.ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &corev1.Secret{}), "read the credentials Secret")
+		expectForbidden(t, f.alice.List(f.ctx, &corev1.SecretList{}, client.InNamespace(ref.Namespace)), "list Secrets in the credentials namespace")
+	})
+
+	t.Run("cannot use a host whose allowedNamespaces excludes its namespace", f.cannotUseRestrictedHost)
+}
+
+// editUserFixture: alice has `edit` in teamA; teamB carries the label the
+// restricted host admits, teamA does not; the open host admits both.
+type editUserFixture struct {
+	o                *operator
+	ctx              context.Context
+	alice            client.Client
+	teamA, teamB     string
+	open, restricted *v1alpha1.ProxmoxHost
+}
+
+func newEditUserFixture(t *testing.T) *editUserFixture {
+	t.Helper()
 	o := runningOperator(t)
 	ctx := t.Context()
 	admin := adminClient(t)
@@ -96,89 +148,62 @@ func TestRBACNamespaceEditUser(t *testing.T) {
 			return readyIs(h.Status.Conditions, metav1.ConditionTrue, v1alpha1.ReasonConnected)
 		})
 	}
+	return &editUserFixture{
+		o: o, ctx: ctx, alice: impersonate(t, "alice"),
+		teamA: teamA, teamB: teamB, open: open, restricted: restricted,
+	}
+}
 
-	alice := impersonate(t, "alice")
-
-	t.Run("can create an Application in its namespace, and the operator creates the container", func(t *testing.T) {
-		app := newApplication(teamA, open.Name, nil)
-		if err := alice.Create(ctx, app); err != nil {
-			t.Fatalf("alice cannot create an Application in %s: %v", teamA, err)
-		}
-		// The edit role reaches the Application through the aggregated role.
-		waitFor(ctx, t, alice, app, 90*time.Second, "Ready=True Reconciled", func(a *v1alpha1.Application) bool {
-			return readyIs(a.Status.Conditions, metav1.ConditionTrue, v1alpha1.ReasonReconciled)
-		})
-		if _, ok := o.sim.Container(int(app.Status.VMID)); !ok {
-			t.Errorf("no container %d in the simulator", app.Status.VMID)
-		}
+func (f *editUserFixture) createsAnApplication(t *testing.T) {
+	app := newApplication(f.teamA, f.open.Name, nil)
+	if err := f.alice.Create(f.ctx, app); err != nil {
+		t.Fatalf("alice cannot create an Application in %s: %v", f.teamA, err)
+	}
+	// The edit role reaches the Application through the aggregated role.
+	waitFor(f.ctx, t, f.alice, app, 90*time.Second, "Ready=True Reconciled", func(a *v1alpha1.Application) bool {
+		return readyIs(a.Status.Conditions, metav1.ConditionTrue, v1alpha1.ReasonReconciled)
 	})
+	if _, ok := f.o.sim.Container(int(app.Status.VMID)); !ok {
+		t.Errorf("no container %d in the simulator", app.Status.VMID)
+	}
+}
 
-	t.Run("can manage Backups, Restores and BackupSchedules in its namespace", func(t *testing.T) {
-		for _, res := range []string{"applications", "backups", "restores", "backupschedules"} {
-			for _, verb := range []string{"create", "update", "patch", "delete", "get", "list", "watch"} {
-				if !allowed(t, alice, verb, v1alpha1.GroupVersion.Group, res, "", teamA) {
-					t.Errorf("alice may not %s %s in %s", verb, res, teamA)
-				}
-			}
-		}
-	})
+func (f *editUserFixture) cannotTouchHosts(t *testing.T) {
+	ctx, alice := f.ctx, f.alice
+	h := &v1alpha1.ProxmoxHost{
+		ObjectMeta: metav1.ObjectMeta{Name: "alice-host"},
+		Spec: v1alpha1.ProxmoxHostSpec{
+			Endpoint:       "https://pve.example:8006",
+			CredentialsRef: v1alpha1.SecretReference{Name: "mine", Namespace: f.teamA},
+		},
+	}
+	expectForbidden(t, alice.Create(ctx, h), "create a ProxmoxHost")
+	patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"allowedNamespaces":null}}`))
+	expectForbidden(t, alice.Patch(ctx, f.restricted.DeepCopy(), patch), "patch a ProxmoxHost")
+	expectForbidden(t, alice.Get(ctx, client.ObjectKeyFromObject(f.open), &v1alpha1.ProxmoxHost{}), "read a ProxmoxHost")
+	expectForbidden(t, alice.List(ctx, &v1alpha1.ProxmoxHostList{}), "list ProxmoxHosts")
+	expectForbidden(t, alice.Delete(ctx, f.open.DeepCopy()), "delete a ProxmoxHost")
+}
 
-	t.Run("cannot write status: only the operator reports state", func(t *testing.T) {
-		for _, res := range []string{"applications", "backups", "restores", "backupschedules"} {
-			for _, verb := range []string{"update", "patch"} {
-				if allowed(t, alice, verb, v1alpha1.GroupVersion.Group, res, "status", teamA) {
-					t.Errorf("alice may %s %s/status", verb, res)
-				}
-			}
-		}
+func (f *editUserFixture) cannotUseRestrictedHost(t *testing.T) {
+	ctx, alice := f.ctx, f.alice
+	app := newApplication(f.teamA, f.restricted.Name, nil)
+	if err := alice.Create(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, alice, app, 60*time.Second, "Ready=False NamespaceNotAllowed and Stalled", func(a *v1alpha1.Application) bool {
+		return readyIs(a.Status.Conditions, metav1.ConditionFalse, v1alpha1.ReasonNamespaceNotAllowed) &&
+			meta.IsStatusConditionTrue(a.Status.Conditions, v1alpha1.ConditionStalled)
 	})
-
-	t.Run("cannot create Applications in another namespace", func(t *testing.T) {
-		err := alice.Create(ctx, newApplication(teamB, open.Name, nil))
-		expectForbidden(t, err, "create an Application in "+teamB)
-	})
-
-	t.Run("cannot create, patch, read or list ProxmoxHosts", func(t *testing.T) {
-		h := &v1alpha1.ProxmoxHost{
-			ObjectMeta: metav1.ObjectMeta{Name: "alice-host"},
-			Spec: v1alpha1.ProxmoxHostSpec{
-				Endpoint:       "https://pve.example:8006",
-				CredentialsRef: v1alpha1.SecretReference{Name: "mine", Namespace: teamA},
-			},
-		}
-		expectForbidden(t, alice.Create(ctx, h), "create a ProxmoxHost")
-		patch := client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"allowedNamespaces":null}}`))
-		expectForbidden(t, alice.Patch(ctx, restricted.DeepCopy(), patch), "patch a ProxmoxHost")
-		expectForbidden(t, alice.Get(ctx, client.ObjectKeyFromObject(open), &v1alpha1.ProxmoxHost{}), "read a ProxmoxHost")
-		expectForbidden(t, alice.List(ctx, &v1alpha1.ProxmoxHostList{}), "list ProxmoxHosts")
-		expectForbidden(t, alice.Delete(ctx, open.DeepCopy()), "delete a ProxmoxHost")
-	})
-
-	t.Run("cannot read or list the credentials Secret", func(t *testing.T) {
-		ref := open.Spec.CredentialsRef
-		expectForbidden(t, alice.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, &corev1.Secret{}), "read the credentials Secret")
-		expectForbidden(t, alice.List(ctx, &corev1.SecretList{}, client.InNamespace(ref.Namespace)), "list Secrets in the credentials namespace")
-	})
-
-	t.Run("cannot use a host whose allowedNamespaces excludes its namespace", func(t *testing.T) {
-		app := newApplication(teamA, restricted.Name, nil)
-		if err := alice.Create(ctx, app); err != nil {
-			t.Fatal(err)
-		}
-		waitFor(ctx, t, alice, app, 60*time.Second, "Ready=False NamespaceNotAllowed and Stalled", func(a *v1alpha1.Application) bool {
-			return readyIs(a.Status.Conditions, metav1.ConditionFalse, v1alpha1.ReasonNamespaceNotAllowed) &&
-				meta.IsStatusConditionTrue(a.Status.Conditions, v1alpha1.ConditionStalled)
-		})
-		if app.Status.VMID != 0 {
-			t.Errorf("a container was created for a refused Application: VMID %d", app.Status.VMID)
-		}
-		// Nor can alice let herself in by labelling her namespace.
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: teamA}}
-		patch := client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"labels":{"proxmox.pve-operator.io/allowed":"true"}}}`))
-		expectForbidden(t, alice.Patch(ctx, ns, patch), "label its namespace into allowedNamespaces")
-		// The operator's events (events.k8s.io, its RBAC) tell her why.
-		waitForEvent(ctx, t, alice, teamA, app.Name, v1alpha1.ReasonNamespaceNotAllowed)
-	})
+	if app.Status.VMID != 0 {
+		t.Errorf("a container was created for a refused Application: VMID %d", app.Status.VMID)
+	}
+	// Nor can alice let herself in by labelling her namespace.
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: f.teamA}}
+	patch := client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"labels":{"proxmox.pve-operator.io/allowed":"true"}}}`))
+	expectForbidden(t, alice.Patch(ctx, ns, patch), "label its namespace into allowedNamespaces")
+	// The operator's events (events.k8s.io, its RBAC) tell her why.
+	waitForEvent(ctx, t, alice, f.teamA, app.Name, v1alpha1.ReasonNamespaceNotAllowed)
 }
 
 // Root password Secrets live in the Application's namespace. The operator

@@ -225,7 +225,6 @@ func TestTenancyRestoresActOnlyOnWhatTheNamespaceOwns(t *testing.T) {
 	admin := adminClient(t)
 	mallory := newTenant(t, o, "mallory-restore", nil)
 	victim := newTenant(t, o, "victor", nil)
-	ctx := t.Context()
 
 	// The victim's container and archive, and a hand-made container.
 	vApp, vBackup := victim.backedUpApp(t)
@@ -255,7 +254,7 @@ func TestTenancyRestoresActOnlyOnWhatTheNamespaceOwns(t *testing.T) {
 			patch := client.MergeFrom(decoy.DeepCopy())
 			decoy.Status.VMID = int32(tc.vmid)
 			decoy.Status.Node = "pve1"
-			if err := admin.Status().Patch(ctx, decoy, patch); err != nil {
+			if err := admin.Status().Patch(t.Context(), decoy, patch); err != nil {
 				t.Fatal(err)
 			}
 			ct, _ := o.sim.Container(tc.vmid)
@@ -264,7 +263,7 @@ func TestTenancyRestoresActOnlyOnWhatTheNamespaceOwns(t *testing.T) {
 			rs := &v1alpha1.Restore{ObjectMeta: metav1.ObjectMeta{Name: uniqueName("rs"), Namespace: mallory.ns},
 				Spec: v1alpha1.RestoreSpec{BackupRef: v1alpha1.LocalObjectReference{Name: ownBackup.Name}, ApplicationRef: &v1alpha1.LocalObjectReference{Name: decoy.Name}}}
 			mallory.create(t, rs)
-			waitFor(ctx, t, mallory.user, rs, 60*time.Second, "Failed NotOwned", func(r *v1alpha1.Restore) bool {
+			waitFor(t.Context(), t, mallory.user, rs, 60*time.Second, "Failed NotOwned", func(r *v1alpha1.Restore) bool {
 				return r.Status.Phase == v1alpha1.RestorePhaseFailed && stalledWithReason(r.Status.Conditions, v1alpha1.ReasonNotOwned)
 			})
 			untouched(t, o, tc.vmid, ct.Digest, before)
@@ -356,7 +355,7 @@ func TestTenancyRevocationStopsEveryKind(t *testing.T) {
 		// A spec change it may no longer apply wakes it.
 		patch := client.MergeFrom(app.DeepCopy())
 		app.Spec.Resources.Cores = ptr.To[int32](2)
-		if err := tn.user.Patch(ctx, app, patch); err != nil {
+		if err := tn.user.Patch(t.Context(), app, patch); err != nil {
 			t.Fatal(err)
 		}
 		waitApp(t, tn.user, app, "Stalled NamespaceNotAllowed", notAllowed)
@@ -365,13 +364,13 @@ func TestTenancyRevocationStopsEveryKind(t *testing.T) {
 		nb := &v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "after", Namespace: tn.ns},
 			Spec: v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: app.Name}}}
 		tn.create(t, nb)
-		waitFor(ctx, t, tn.user, nb, 60*time.Second, "Stalled NamespaceNotAllowed", func(b *v1alpha1.Backup) bool { return notAllowed(b.Status.Conditions) })
+		waitFor(t.Context(), t, tn.user, nb, 60*time.Second, "Stalled NamespaceNotAllowed", func(b *v1alpha1.Backup) bool { return notAllowed(b.Status.Conditions) })
 	})
 	t.Run("a new Restore fails with NamespaceNotAllowed", func(t *testing.T) {
 		rs := &v1alpha1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "rollback", Namespace: tn.ns},
 			Spec: v1alpha1.RestoreSpec{BackupRef: v1alpha1.LocalObjectReference{Name: b.Name}}}
 		tn.create(t, rs)
-		waitFor(ctx, t, tn.user, rs, 60*time.Second, "Failed NamespaceNotAllowed", func(r *v1alpha1.Restore) bool {
+		waitFor(t.Context(), t, tn.user, rs, 60*time.Second, "Failed NamespaceNotAllowed", func(r *v1alpha1.Restore) bool {
 			return r.Status.Phase == v1alpha1.RestorePhaseFailed && notAllowed(r.Status.Conditions)
 		})
 	})
@@ -379,13 +378,13 @@ func TestTenancyRevocationStopsEveryKind(t *testing.T) {
 		sc := &v1alpha1.BackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "every-minute", Namespace: tn.ns},
 			Spec: v1alpha1.BackupScheduleSpec{Schedule: "* * * * *", ApplicationRef: &v1alpha1.LocalObjectReference{Name: app.Name}}}
 		tn.create(t, sc)
-		waitFor(ctx, t, tn.user, sc, 60*time.Second, "Stalled NamespaceNotAllowed", func(s *v1alpha1.BackupSchedule) bool { return notAllowed(s.Status.Conditions) })
+		waitFor(t.Context(), t, tn.user, sc, 60*time.Second, "Stalled NamespaceNotAllowed", func(s *v1alpha1.BackupSchedule) bool { return notAllowed(s.Status.Conditions) })
 	})
 	t.Run("deleting the Backup taken before leaves its archive and waits", func(t *testing.T) {
-		if err := tn.user.Delete(ctx, b); err != nil {
+		if err := tn.user.Delete(t.Context(), b); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(ctx, t, tn.user, b, 60*time.Second, "Stalled NamespaceNotAllowed", func(b *v1alpha1.Backup) bool { return notAllowed(b.Status.Conditions) })
+		waitFor(t.Context(), t, tn.user, b, 60*time.Second, "Stalled NamespaceNotAllowed", func(b *v1alpha1.Backup) bool { return notAllowed(b.Status.Conditions) })
 	})
 	untouched(t, o, vmid, ct.Digest, before)
 	if backups := o.sim.Backups(vmid); len(backups) != 1 {

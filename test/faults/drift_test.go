@@ -49,7 +49,7 @@ func TestDriftReadUndoesEditsMadeInProxmox(t *testing.T) {
 	if err := k8s.Create(ctx, app); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the Application to become Ready", time.Minute, func() bool {
+	waitFor(t, ctx, "the Application to become Ready", time.Minute, func() bool {
 		_ = k8s.Get(ctx, client.ObjectKeyFromObject(app), app)
 		return meta.IsStatusConditionTrue(app.Status.Conditions, v1alpha1.ConditionReady)
 	})
@@ -57,7 +57,7 @@ func TestDriftReadUndoesEditsMadeInProxmox(t *testing.T) {
 	if err := sim.SetConfigValue(vmid, "cores", "4"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "cores back to the spec's 1", 30*time.Second, func() bool {
+	waitFor(t, ctx, "cores back to the spec's 1", 30*time.Second, func() bool {
 		ct, ok := sim.Container(vmid)
 		return ok && ct.Config["cores"] == "1"
 	})

@@ -40,16 +40,41 @@ const taskDeadline = 5 * time.Second
 // change and deletion.
 func TestConvergesUnderFaults(t *testing.T) {
 	ctx := context.Background()
+	k8s, sim := startSuite(t, ctx)
+	injectBackgroundFaults(t, sim)
+	foreign := addForeignContainers(t, sim)
+
+	createUnderFaults(t, ctx, k8s, sim)
+	if t.Failed() {
+		return
+	}
+	checkInvariants(t, ctx, k8s, sim, foreign)
+
+	changed := changeSpecUnderFaults(t, ctx, k8s, sim)
+	checkInvariants(t, ctx, k8s, sim, foreign)
+
+	backupsUnderFaults(t, ctx, k8s, sim, changed, foreign)
+	if t.Failed() {
+		return
+	}
+	deleteUnderFaults(t, ctx, k8s, sim, foreign)
+}
+
+// startSuite starts the control plane, the simulator and the manager (with
+// a short task deadline), and creates the ProxmoxHost "pve" for namespace
+// "team". Everything is stopped when the test ends.
+func startSuite(t *testing.T, ctx context.Context) (client.Client, *pvesim.Server) {
+	t.Helper()
 	env, err := testenv.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = env.Stop() }()
+	t.Cleanup(func() { _ = env.Stop() })
 	sim, err := pvesim.New(pvesim.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = sim.Close() }()
+	t.Cleanup(func() { _ = sim.Close() })
 	k8s, err := client.New(env.Config, client.Options{Scheme: manager.Scheme})
 	if err != nil {
 		t.Fatal(err)
@@ -59,14 +84,19 @@ func TestConvergesUnderFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	mctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	t.Cleanup(cancel)
 	go func() { _ = mgr.Start(mctx) }()
 	if err := testenv.CreateHost(ctx, k8s, sim, testenv.HostFixture{Name: "pve", Namespaces: []string{"team"}, SyncInterval: 5 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
+	return k8s, sim
+}
 
-	// For the whole run, one mutating call in ten fails with a 5xx (seeded:
-	// the same calls fail on every run with the same order of requests).
+// injectBackgroundFaults makes one mutating call in ten fail with a 5xx for
+// the whole run (seeded: the same calls fail on every run with the same
+// order of requests).
+func injectBackgroundFaults(t *testing.T, sim *pvesim.Server) {
+	t.Helper()
 	for _, m := range []string{"POST", "PUT", "DELETE"} {
 		if _, err := sim.InjectFault(pvesim.RequestFault{
 			Method: m, Count: -1, Probability: 0.1, Action: pvesim.FaultError, Status: 500, Message: "simulated server error",
@@ -74,7 +104,12 @@ func TestConvergesUnderFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
 
+// addForeignContainers adds the containers the operator must never touch
+// and returns them as VMID → digest.
+func addForeignContainers(t *testing.T, sim *pvesim.Server) map[int]string {
+	t.Helper()
 	// A container the operator must never touch.
 	if err := sim.AddContainer("pve3", 9000, map[string]string{"hostname": "foreign", "memory": "256"}, true); err != nil {
 		t.Fatal(err)
@@ -85,9 +120,14 @@ func TestConvergesUnderFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	foreign := map[int]string{9000: ct9000.Digest, 9002: other}
+	return map[int]string{9000: ct9000.Digest, 9002: other}
+}
 
-	// Faults during creation.
+// createUnderFaults creates the Applications while creates and starts fail,
+// lose their answers or stall, a node goes offline and the token is revoked
+// for a while, and waits until every Application is Ready.
+func createUnderFaults(t *testing.T, ctx context.Context, k8s client.Client, sim *pvesim.Server) {
+	t.Helper()
 	sim.FailRequests("POST", "/nodes/{node}/lxc", 2, 500, "unable to create CT - simulated server error")
 	sim.DropAfterCommit("POST", "/nodes/{node}/lxc", 2)
 	sim.FailRequests("POST", "/nodes/{node}/lxc/{vmid}/status/start", 2, 503, "Service Unavailable")
@@ -117,7 +157,7 @@ func TestConvergesUnderFaults(t *testing.T) {
 	// start whose answer was dropped, so the operator never learnt its
 	// UPID): an Application that knows its task must say so (Stalled,
 	// TaskStuck); both must go on once the tasks end.
-	waitFor(t, "an Application to report its stuck task", time.Minute, func() bool {
+	waitFor(t, ctx, "an Application to report its stuck task", time.Minute, func() bool {
 		l := &v1alpha1.ApplicationList{}
 		_ = k8s.List(ctx, l, client.InNamespace("team"))
 		for _, a := range l.Items {
@@ -131,12 +171,14 @@ func TestConvergesUnderFaults(t *testing.T) {
 	})
 	sim.ReleaseTasks()
 	waitAllReady(t, ctx, k8s)
-	if t.Failed() {
-		return
-	}
-	checkInvariants(t, ctx, k8s, sim, foreign)
+}
 
-	// A spec change racing concurrent edits in Proxmox (digest changes).
+// changeSpecUnderFaults changes every Application's cores while config
+// writes time out on the lock and Proxmox edits race them (digest changes),
+// waits until every container has the new value, and returns the
+// Applications as listed before the change.
+func changeSpecUnderFaults(t *testing.T, ctx context.Context, k8s client.Client, sim *pvesim.Server) []v1alpha1.Application {
+	t.Helper()
 	list := &v1alpha1.ApplicationList{}
 	if err := k8s.List(ctx, list, client.InNamespace("team")); err != nil {
 		t.Fatal(err)
@@ -165,21 +207,20 @@ func TestConvergesUnderFaults(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	checkInvariants(t, ctx, k8s, sim, foreign)
+	return list.Items
+}
 
-	backupsUnderFaults(t, ctx, k8s, sim, list.Items, foreign)
-	if t.Failed() {
-		return
-	}
-
-	// Deletion with failures: everything the operator created goes, nothing
-	// else; Backups first (their archives with them), then Applications.
+// deleteUnderFaults deletes with failures: everything the operator created
+// goes, nothing else; Backups first (their archives with them), then
+// Applications.
+func deleteUnderFaults(t *testing.T, ctx context.Context, k8s client.Client, sim *pvesim.Server, foreign map[int]string) {
+	t.Helper()
 	sim.FailRequests("DELETE", "/nodes/{node}/storage/{storage}/content/{volume...}", 1, 500, "simulated server error")
 	sim.DropAfterCommit("DELETE", "/nodes/{node}/storage/{storage}/content/{volume...}", 1)
 	if err := k8s.DeleteAllOf(ctx, &v1alpha1.Backup{}, client.InNamespace("team")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "all Backups deleted", 2*time.Minute, func() bool {
+	waitFor(t, ctx, "all Backups deleted", 2*time.Minute, func() bool {
 		l := &v1alpha1.BackupList{}
 		_ = k8s.List(ctx, l, client.InNamespace("team"))
 		return len(l.Items) == 0
@@ -189,7 +230,7 @@ func TestConvergesUnderFaults(t *testing.T) {
 	if err := k8s.DeleteAllOf(ctx, &v1alpha1.Application{}, client.InNamespace("team")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "all Applications deleted", 2*time.Minute, func() bool {
+	waitFor(t, ctx, "all Applications deleted", 2*time.Minute, func() bool {
 		l := &v1alpha1.ApplicationList{}
 		_ = k8s.List(ctx, l, client.InNamespace("team"))
 		return len(l.Items) == 0
@@ -230,7 +271,7 @@ func backupsUnderFaults(t *testing.T, ctx context.Context, k8s client.Client, si
 	// it: a vzdump task failing inside Proxmox.
 	sim.FailTasks("vzdump", strconv.Itoa(int(apps[0].Status.VMID)), 1, "job errors")
 	create(0, apps[0])
-	waitFor(t, "the first Backup to fail", time.Minute, func() bool {
+	waitFor(t, ctx, "the first Backup to fail", time.Minute, func() bool {
 		b := &v1alpha1.Backup{}
 		_ = k8s.Get(ctx, client.ObjectKey{Namespace: "team", Name: "bk-" + apps[0].Name}, b)
 		return b.Status.Phase == v1alpha1.BackupPhaseFailed
@@ -251,7 +292,7 @@ func backupsUnderFaults(t *testing.T, ctx context.Context, k8s client.Client, si
 		t.Fatal(err)
 	}
 	var completed, failed []v1alpha1.Backup
-	waitFor(t, "all Backups to finish", 2*time.Minute, func() bool {
+	waitFor(t, ctx, "all Backups to finish", 2*time.Minute, func() bool {
 		l := &v1alpha1.BackupList{}
 		if err := k8s.List(ctx, l, client.InNamespace("team")); err != nil {
 			return false
@@ -308,7 +349,7 @@ func waitAllReady(t *testing.T, ctx context.Context, k8s client.Client) {
 			}
 		}
 	}()
-	waitFor(t, "all Applications Ready", 3*time.Minute, func() bool {
+	waitFor(t, ctx, "all Applications Ready", 3*time.Minute, func() bool {
 		l := &v1alpha1.ApplicationList{}
 		if err := k8s.List(ctx, l, client.InNamespace("team")); err != nil || len(l.Items) != apps {
 			return false
@@ -322,9 +363,11 @@ func waitAllReady(t *testing.T, ctx context.Context, k8s client.Client) {
 	})
 }
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+// waitFor polls cond until it holds and fails the test (without stopping
+// it) if it does not within timeout.
+func waitFor(t *testing.T, ctx context.Context, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	if err := testenv.Poll(context.Background(), timeout, func() (bool, error) { return cond(), nil }); err != nil {
+	if err := testenv.Poll(ctx, timeout, func() (bool, error) { return cond(), nil }); err != nil {
 		t.Errorf("waiting for %s: %v", what, err)
 	}
 }

@@ -117,129 +117,155 @@ func next(t *testing.T, ch <-chan inventory.Event) inventory.Event {
 	return inventory.Event{}
 }
 
-// TestWatchers: each case first refreshes with nothing changed, then makes
-// one change and refreshes again. Events are delivered in order, so the
-// next event being the expected one proves the idle refresh sent nothing.
-func TestWatchers(t *testing.T) {
+// watched is an inventory of a simulator with containers 100 (running)
+// to 103, subscribed to and refreshed once.
+type watched struct {
+	srv    *pvesim.Server
+	inv    *inventory.Inventory
+	ch     <-chan inventory.Event
+	cancel func()
+}
+
+func startWatching(ctx context.Context, t *testing.T) watched {
+	t.Helper()
 	srv := newSim(t)
 	for vmid := 100; vmid <= 103; vmid++ {
-		if err := srv.AddContainer("pve1", vmid, map[string]string{"hostname": "ct"}, vmid == 100); err != nil {
-			t.Fatal(err)
-		}
+		must(t, srv.AddContainer("pve1", vmid, map[string]string{"hostname": "ct"}, vmid == 100))
 	}
 	inv := inventory.New(newClient(t, srv), inventory.Options{})
 	ch, cancel := inv.Subscribe()
-	defer cancel()
-	ctx := testCtx(t)
-	if err := inv.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(cancel)
+	must(t, inv.Refresh(ctx))
 	for vmid := 100; vmid <= 103; vmid++ {
 		if ev := next(t, ch); ev.VMID != vmid || ev.Change != inventory.Appeared {
 			t.Fatalf("first refresh: event %+v, want %d appeared", ev, vmid)
 		}
 	}
-	must := func(err error) {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	return watched{srv: srv, inv: inv, ch: ch, cancel: cancel}
+}
 
-	tests := []struct {
-		name   string
-		change func()
-		vmid   int
-		want   inventory.Change
-	}{
-		{"starting a container is a status change", func() { must(srv.SetRunning(101, true)) }, 101, inventory.StatusChanged},
-		{"a lock taken behind our back is a lock change", func() { must(srv.SetLock(102, "backup")) }, 102, inventory.LockChanged},
-		{"the lock going away is a lock change too", func() { must(srv.SetLock(102, "")) }, 102, inventory.LockChanged},
-		{"new tags are a tags change", func() { must(srv.SetConfigValue(101, "tags", "k8s;web")) }, 101, inventory.TagsChanged},
-		{"a new hostname is a name change", func() { must(srv.SetConfigValue(101, "hostname", "renamed")) }, 101, inventory.NameChanged},
-		{"a container moved to another node is a node change", func() {
-			must(srv.RemoveContainer(103))
-			must(srv.AddContainer("pve2", 103, map[string]string{"hostname": "ct"}, false))
-		}, 103, inventory.NodeChanged},
-		{"a new container appears", func() { must(srv.AddContainer("pve3", 104, nil, false)) }, 104, inventory.Appeared},
-		{"a removed container disappears", func() { must(srv.RemoveContainer(102)) }, 102, inventory.Disappeared},
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
+}
+
+// TestWatchers: each case first refreshes with nothing changed, then makes
+// one change and refreshes again. Events are delivered in order, so the
+// next event being the expected one proves the idle refresh sent nothing.
+func TestWatchers(t *testing.T) {
+	ctx := testCtx(t)
+	w := startWatching(ctx, t)
+	for _, tt := range watcherCases(w) {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := inv.Refresh(ctx); err != nil { // nothing changed
-				t.Fatal(err)
-			}
-			tt.change()
-			if err := inv.Refresh(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if ev := next(t, ch); ev.VMID != tt.vmid || ev.Change != tt.want {
+			must(t, w.inv.Refresh(ctx)) // nothing changed
+			tt.change(t)
+			must(t, w.inv.Refresh(ctx))
+			if ev := next(t, w.ch); ev.VMID != tt.vmid || ev.Change != tt.want {
 				t.Fatalf("event %+v (%s), want %d %s", ev, ev.Change, tt.vmid, tt.want)
 			}
 		})
 	}
-
 	t.Run("a slow subscriber loses no change and gets at most two events per container", func(t *testing.T) {
-		must(srv.SetRunning(101, false))
-		must(inv.Refresh(ctx))
-		must(srv.SetLock(101, "snapshot"))
-		must(inv.Refresh(ctx))
-		must(srv.SetRunning(100, false))
-		must(inv.Refresh(ctx))
-		// One event per container may already be on its way to the channel
-		// while later changes merge into the pending one.
-		var got []inventory.Event
-		for len(got) == 0 || got[len(got)-1].VMID != 100 {
-			got = append(got, next(t, ch))
-		}
-		var ct101 inventory.Change
-		for _, ev := range got[:len(got)-1] {
-			if ev.VMID != 101 {
-				t.Fatalf("events %+v: unexpected VMID", got)
-			}
-			ct101 |= ev.Change
-		}
-		if len(got) > 3 || ct101 != inventory.StatusChanged|inventory.LockChanged || got[len(got)-1].Change != inventory.StatusChanged {
-			t.Fatalf("events %+v, want 101 status+lock in at most two events, then 100 status", got)
-		}
+		slowSubscriberLosesNothing(ctx, t, w)
 	})
 	t.Run("a failed listing keeps the snapshot and reports no disappearances", func(t *testing.T) {
-		before := inv.Snapshot()
-		srv.FailRequests(http.MethodGet, "/cluster/resources", 1, 500, "pvestatd is dead")
-		if err := inv.Refresh(ctx); err == nil || inv.LastError() == nil {
-			t.Fatalf("Refresh() = %v, LastError() = %v; want the failure", err, inv.LastError())
-		}
-		if inv.Snapshot() != before {
-			t.Fatal("snapshot replaced by a failed refresh")
-		}
-		must(srv.SetRunning(100, true))
-		must(inv.Refresh(ctx))
-		if inv.LastError() != nil {
-			t.Fatalf("LastError() after recovery = %v", inv.LastError())
-		}
-		if ev := next(t, ch); ev.VMID != 100 || ev.Change != inventory.StatusChanged {
-			t.Fatalf("event %+v (%s), want only 100 status", ev, ev.Change)
-		}
+		failedListingKeepsSnapshot(ctx, t, w)
 	})
 	t.Run("a failed node listing keeps the previous nodes but updates containers", func(t *testing.T) {
-		nodes := inv.Snapshot().Nodes
-		srv.FailRequests(http.MethodGet, "/nodes", 1, 500, "boom")
-		must(srv.SetRunning(100, false))
-		if err := inv.Refresh(ctx); err == nil {
-			t.Fatal("node failure not reported")
-		}
-		if s := inv.Snapshot(); len(s.Nodes) != len(nodes) || s.Containers[100].Status != "stopped" {
-			t.Fatalf("snapshot = %d nodes, CT 100 %s", len(s.Nodes), s.Containers[100].Status)
-		}
-		if ev := next(t, ch); ev.VMID != 100 {
-			t.Fatalf("event %+v", ev)
-		}
+		failedNodeListingUpdatesContainers(ctx, t, w)
 	})
 	t.Run("cancel closes the channel", func(t *testing.T) {
-		cancel()
-		cancel() // idempotent
-		for range ch {
+		w.cancel()
+		w.cancel() // idempotent
+		for range w.ch {
 		}
 	})
+}
+
+type watcherCase struct {
+	name   string
+	change func(t *testing.T)
+	vmid   int
+	want   inventory.Change
+}
+
+// watcherCases each make one change; they run in order on one inventory.
+func watcherCases(w watched) []watcherCase {
+	srv := w.srv
+	return []watcherCase{
+		{"starting a container is a status change", func(t *testing.T) { must(t, srv.SetRunning(101, true)) }, 101, inventory.StatusChanged},
+		{"a lock taken behind our back is a lock change", func(t *testing.T) { must(t, srv.SetLock(102, "backup")) }, 102, inventory.LockChanged},
+		{"the lock going away is a lock change too", func(t *testing.T) { must(t, srv.SetLock(102, "")) }, 102, inventory.LockChanged},
+		{"new tags are a tags change", func(t *testing.T) { must(t, srv.SetConfigValue(101, "tags", "k8s;web")) }, 101, inventory.TagsChanged},
+		{"a new hostname is a name change", func(t *testing.T) { must(t, srv.SetConfigValue(101, "hostname", "renamed")) }, 101, inventory.NameChanged},
+		{"a container moved to another node is a node change", func(t *testing.T) {
+			must(t, srv.RemoveContainer(103))
+			must(t, srv.AddContainer("pve2", 103, map[string]string{"hostname": "ct"}, false))
+		}, 103, inventory.NodeChanged},
+		{"a new container appears", func(t *testing.T) { must(t, srv.AddContainer("pve3", 104, nil, false)) }, 104, inventory.Appeared},
+		{"a removed container disappears", func(t *testing.T) { must(t, srv.RemoveContainer(102)) }, 102, inventory.Disappeared},
+	}
+}
+
+func slowSubscriberLosesNothing(ctx context.Context, t *testing.T, w watched) {
+	must(t, w.srv.SetRunning(101, false))
+	must(t, w.inv.Refresh(ctx))
+	must(t, w.srv.SetLock(101, "snapshot"))
+	must(t, w.inv.Refresh(ctx))
+	must(t, w.srv.SetRunning(100, false))
+	must(t, w.inv.Refresh(ctx))
+	// One event per container may already be on its way to the channel
+	// while later changes merge into the pending one.
+	var got []inventory.Event
+	for len(got) == 0 || got[len(got)-1].VMID != 100 {
+		got = append(got, next(t, w.ch))
+	}
+	var ct101 inventory.Change
+	for _, ev := range got[:len(got)-1] {
+		if ev.VMID != 101 {
+			t.Fatalf("events %+v: unexpected VMID", got)
+		}
+		ct101 |= ev.Change
+	}
+	if len(got) > 3 || ct101 != inventory.StatusChanged|inventory.LockChanged || got[len(got)-1].Change != inventory.StatusChanged {
+		t.Fatalf("events %+v, want 101 status+lock in at most two events, then 100 status", got)
+	}
+}
+
+func failedListingKeepsSnapshot(ctx context.Context, t *testing.T, w watched) {
+	before := w.inv.Snapshot()
+	w.srv.FailRequests(http.MethodGet, "/cluster/resources", 1, 500, "pvestatd is dead")
+	if err := w.inv.Refresh(ctx); err == nil || w.inv.LastError() == nil {
+		t.Fatalf("Refresh() = %v, LastError() = %v; want the failure", err, w.inv.LastError())
+	}
+	if w.inv.Snapshot() != before {
+		t.Fatal("snapshot replaced by a failed refresh")
+	}
+	must(t, w.srv.SetRunning(100, true))
+	must(t, w.inv.Refresh(ctx))
+	if w.inv.LastError() != nil {
+		t.Fatalf("LastError() after recovery = %v", w.inv.LastError())
+	}
+	if ev := next(t, w.ch); ev.VMID != 100 || ev.Change != inventory.StatusChanged {
+		t.Fatalf("event %+v (%s), want only 100 status", ev, ev.Change)
+	}
+}
+
+func failedNodeListingUpdatesContainers(ctx context.Context, t *testing.T, w watched) {
+	nodes := w.inv.Snapshot().Nodes
+	w.srv.FailRequests(http.MethodGet, "/nodes", 1, 500, "boom")
+	must(t, w.srv.SetRunning(100, false))
+	if err := w.inv.Refresh(ctx); err == nil {
+		t.Fatal("node failure not reported")
+	}
+	if s := w.inv.Snapshot(); len(s.Nodes) != len(nodes) || s.Containers[100].Status != "stopped" {
+		t.Fatalf("snapshot = %d nodes, CT 100 %s", len(s.Nodes), s.Containers[100].Status)
+	}
+	if ev := next(t, w.ch); ev.VMID != 100 {
+		t.Fatalf("event %+v", ev)
+	}
 }
 
 func TestRunRefreshesOnInvalidate(t *testing.T) {

@@ -1,0 +1,286 @@
+package pvesim
+
+import (
+	"fmt"
+)
+
+// ---- clone -----------------------------------------------------------------
+
+// cloneJob is a clone call and its vzclone worker.
+type cloneJob struct {
+	s       *Server
+	node    string
+	target  string
+	vmid    int
+	newid   int
+	storage string
+	params  map[string]string
+	// srcConf is the source config (or snapshot) as it was at the call.
+	srcConf   ctConf
+	dst       *container
+	allocated []*volume
+}
+
+func hLXCClone(s *Server, rq *request) (any, *apiError) {
+	p := rq.params
+	j := &cloneJob{
+		s: s, node: rq.node(), target: p["target"], vmid: rq.vmid(), newid: intParam(p, "newid", 0),
+		storage: p["storage"], params: p,
+	}
+	if j.target == "" {
+		j.target = j.node
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.checkAllocate(rq.auth, p["pool"], j.newid); e != nil {
+		return nil, e
+	}
+	src, e := s.ctOn(j.node, j.vmid)
+	if e != nil {
+		return nil, e
+	}
+	srcConf, e := j.check(src)
+	if e != nil {
+		return nil, e
+	}
+	// The source gets lock=disk and the target lock=create synchronously.
+	src.setLock("disk")
+	j.dst = newContainer(j.newid, j.target, s.now())
+	j.dst.conf["lock"] = "create"
+	s.cts[j.newid] = j.dst
+	j.srcConf = srcConf.clone()
+	return s.forkGuestTask(j.node, TaskClone, j.vmid, rq.authID(), false, j.run).upid, nil
+}
+
+// check validates the clone of src and returns the config section to copy.
+// The caller holds s.mu.
+func (j *cloneJob) check(src *container) (ctConf, *apiError) {
+	s, p := j.s, j.params
+	if e := src.checkLock(); e != nil {
+		return nil, e
+	}
+	if e := s.checkVMIDUnused(j.newid); e != nil {
+		return nil, e
+	}
+	if tn := s.nodes[j.target]; tn == nil {
+		return nil, paramErr1("target", fmt.Sprintf("no such cluster node '%s'", j.target))
+	}
+	srcConf := src.conf
+	if snapname := p["snapname"]; snapname != "" {
+		sn := src.snaps[snapname]
+		if sn == nil {
+			return nil, errf("snapshot '%s' does not exist", snapname)
+		}
+		srcConf = sn.conf
+	}
+	isTemplate := src.isTemplate()
+	full := !isTemplate
+	if v, ok := p["full"]; ok {
+		full = v == "1"
+		if !full && !isTemplate {
+			return nil, errf("linked clone feature for '%s' is not available", "rootfs")
+		}
+	}
+	if !full && j.storage != "" {
+		return nil, paramErr1("storage", "parameter 'storage' not allowed for linked clones")
+	}
+	return srcConf, j.checkStorages(srcConf)
+}
+
+// dstStorage is where a disk on storage sid is cloned to.
+func (j *cloneJob) dstStorage(sid string) string {
+	if j.storage != "" {
+		return j.storage
+	}
+	return sid
+}
+
+// checkStorages: each disk's target storage must exist, be shared for a
+// clone to another node, and take container directories there.
+func (j *cloneJob) checkStorages(srcConf ctConf) *apiError {
+	for _, k := range diskKeys(srcConf) {
+		sid, _, _ := parseVolid(diskVolid(srcConf[k]))
+		dst := j.dstStorage(sid)
+		def := j.s.storageByID[dst]
+		if def == nil {
+			return errf("storage '%s' does not exist", dst)
+		}
+		if j.target != j.node && !def.spec.Shared {
+			return errf("can't clone to non-shared storage '%s'", dst)
+		}
+		if e := j.s.checkRootdirStorage(dst, j.target); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+func (j *cloneJob) run(tr *taskRun) error {
+	conf := sectionCopy(j.srcConf, "lock", "parent", "snaptime", "snapstate", "template")
+	var allocErr error
+	tr.locked(func() { allocErr = j.allocate(tr, conf) })
+	if allocErr != nil {
+		tr.locked(j.rollback)
+		return fmt.Errorf("clone failed: %w", allocErr)
+	}
+	return tr.commit(j.rollback, func() { j.finish(conf) })
+}
+
+// allocate makes the full copies of the source's disks into conf. The
+// caller holds s.mu.
+func (j *cloneJob) allocate(tr *taskRun, conf ctConf) error {
+	for _, k := range diskKeys(j.srcConf) {
+		val := j.srcConf[k]
+		sid, _, _ := parseVolid(diskVolid(val))
+		tr.logLocked("create full clone of mountpoint %s (%s)", k, diskVolid(val))
+		v, err := j.s.allocDisk(j.dstStorage(sid), j.target, j.newid, diskSize(val), "vm")
+		if err != nil {
+			return err
+		}
+		j.allocated = append(j.allocated, v)
+		ps, _ := parseProp(val, mpFormatLoose)
+		ps.def = v.volid
+		conf[k] = ps.print(diskFormat(k))
+	}
+	return nil
+}
+
+// rollback frees the copies and the target VMID and unlocks the source.
+// The caller holds s.mu.
+func (j *cloneJob) rollback() {
+	s := j.s
+	s.freeVolumes(j.allocated, j.target)
+	if c := s.cts[j.newid]; c == j.dst {
+		delete(s.cts, j.newid)
+	}
+	s.clearLock(j.vmid, "disk")
+}
+
+// finish writes the target's config (new MACs, the given hostname and
+// description) and unlocks both. The caller holds s.mu.
+func (j *cloneJob) finish(conf ctConf) {
+	s, p := j.s, j.params
+	s.newMACs(conf)
+	if h := p["hostname"]; h != "" {
+		conf["hostname"] = h
+	}
+	if d, ok := p["description"]; ok {
+		conf["description"] = d
+	}
+	j.dst.conf = conf
+	j.dst.touch()
+	if pool := p["pool"]; pool != "" {
+		s.poolMembers[j.newid] = pool
+	}
+	s.clearLock(j.vmid, "disk")
+}
+
+// ---- migrate ---------------------------------------------------------------
+
+// migrateJob is a migrate call and its vzmigrate worker.
+type migrateJob struct {
+	s      *Server
+	ct     *container
+	node   string
+	target *node
+}
+
+func hLXCMigrate(s *Server, rq *request) (any, *apiError) {
+	p := rq.params
+	node, vmid := rq.node(), rq.vmid()
+	target := p["target"]
+	if target == node {
+		return nil, paramErr1("target", "target is local node.")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tn := s.nodes[target]
+	if tn == nil {
+		return nil, paramErr1("target", fmt.Sprintf("no such cluster node '%s'", target))
+	}
+	if !tn.online {
+		return nil, errf("target node '%s' is not online", target)
+	}
+	ct, e := s.ctOn(node, vmid)
+	if e != nil {
+		return nil, e
+	}
+	if ct.running {
+		if boolParam(p, "online") {
+			return nil, errf("lxc live migration is currently not implemented")
+		}
+		if !boolParam(p, "restart") {
+			return nil, errf("can't migrate running container without --online or --restart")
+		}
+	}
+	j := &migrateJob{s: s, ct: ct, node: node, target: tn}
+	return s.forkGuestTask(node, TaskMigrate, vmid, rq.authID(), false, j.run).upid, nil
+}
+
+// run locks the CT, stops it if it runs (restart mode), moves it and starts
+// it again on the target. A ghost migration keeps the CT where it is but
+// still restarts it.
+func (j *migrateJob) run(tr *taskRun) error {
+	ct, vmid, target := j.ct, j.ct.vmid, j.target.name
+	var lockErr error
+	wasRunning := false
+	tr.locked(func() {
+		if e := ct.checkLock(); e != nil {
+			lockErr = e
+			return
+		}
+		ct.setLock("migrate")
+		wasRunning = ct.running
+	})
+	if lockErr != nil {
+		return lockErr
+	}
+	tr.log("starting migration of CT %d to node '%s' (%s)", vmid, target, j.target.ip)
+	if wasRunning {
+		tr.log("shutdown CT %d", vmid)
+		tr.locked(func() { ct.running = false })
+	}
+	if err := tr.work(); err != nil {
+		tr.locked(func() {
+			ct.setLock("")
+			if wasRunning {
+				ct.running = true
+			}
+		})
+		return err
+	}
+	tr.locked(func() {
+		if !tr.ghost {
+			j.move()
+		}
+		ct.setLock("")
+	})
+	tr.log("migration finished successfully (duration 00:00:01)")
+	if wasRunning {
+		tr.locked(func() {
+			ct.running = true
+			ct.startedAt = j.s.now()
+			ct.pid = 10000 + j.s.randIntn(50000)
+		})
+		tr.log("start final cleanup")
+	}
+	return nil
+}
+
+// move hands the CT to the target; local volumes move with it to the same
+// storage there. The caller holds s.mu.
+func (j *migrateJob) move() {
+	s, ct := j.s, j.ct
+	for _, k := range diskKeys(ct.conf) {
+		volid := diskVolid(ct.conf[k])
+		st, v := s.volumeOf(volid, j.node)
+		if v == nil || st.def.spec.Shared {
+			continue
+		}
+		if dst := s.storeFor(st.def.spec.ID, j.target.name); dst != nil {
+			st.remove(volid)
+			dst.add(v)
+		}
+	}
+	ct.node = j.target.name
+}
