@@ -38,7 +38,7 @@ func (r *ApplicationReconciler) wakeApp(uid types.NamespacedName) {
 }
 
 // createFromBackup creates the container from a Completed Archive Backup
-// (spec.restoreFrom) instead of a template; see restoreNewContainer.
+// (spec.restoreFrom) instead of a template; see restoreNewContainer in application_restorefrom.go.
 func (r *ApplicationReconciler) createFromBackup(ctx context.Context, s *appScope) (ctrl.Result, error) {
 	res, err := r.restoreNewContainer(ctx, s)
 	if err != nil {

@@ -92,12 +92,10 @@ func TestTicketLoginCSRFAndRenewal(t *testing.T) {
 
 	fx := &ticketTest{srv: srv, clock: clock}
 	t.Run("go-proxmox logs in with credentials and can create", fx.credentialsLogin)
-
 	t.Run("a wrong password is 401 authentication failure with a JSON body", fx.wrongPassword)
-
 	t.Run("a user without realm is not a user", fx.userWithoutRealm)
 	t.Run("the realm may come separately", fx.separateRealm)
-
+	// The subtests below share one ticket.
 	fx.ticket, fx.csrf = login(t, srv, "root@pam", DefaultRootPassword)
 	t.Run("a ticket works as cookie and as Authorization header", fx.ticketAsCookieOrHeader)
 	t.Run("non-GET calls need the CSRF token", fx.csrfNeeded)

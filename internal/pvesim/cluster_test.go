@@ -130,7 +130,7 @@ func TestClusterResources(t *testing.T) {
 		})
 	}
 	t.Run("guest entries carry tags, lock and numeric template", func(t *testing.T) {
-		_ = srv.SetLock(100, "backup")
+		setLock(t, srv, 100, "backup")
 		var list []map[string]any
 		mustOK(t, raw(t, srv, "GET", "/cluster/resources?type=vm", "")).data(t, &list)
 		e := list[0]

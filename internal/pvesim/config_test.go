@@ -84,8 +84,7 @@ func TestConfigUpdate(t *testing.T) {
 		})
 	}
 	t.Run("PUT returns null so go-proxmox gets a nil task", func(t *testing.T) {
-		n, _ := pve(t, srv).Node(ctx(t), "pve1")
-		ct, _ := n.Container(ctx(t), 100)
+		ct := pveCT(t, srv, 100)
 		task, err := ct.Config(ctx(t), proxmox.ContainerOption{Name: "memory", Value: 1024}, proxmox.ContainerOption{Name: "delete", Value: "onboot,description"})
 		if err != nil || task != nil {
 			t.Fatalf("%v %v", task, err)
@@ -153,8 +152,7 @@ func TestPendingChangesOnARunningCT(t *testing.T) {
 		}
 	})
 	t.Run("the pending endpoint lists both", func(t *testing.T) {
-		n, _ := pve(t, srv).Node(ctx(t), "pve1")
-		ct, _ := n.Container(ctx(t), 100)
+		ct := pveCT(t, srv, 100)
 		items, err := ct.Pending(ctx(t))
 		if err != nil {
 			t.Fatal(err)
@@ -197,9 +195,8 @@ func TestAStaleLockCannotBeRemovedThroughTheAPI(t *testing.T) {
 	t.Parallel()
 	srv := newSim(t)
 	createCT(t, srv, "pve1", 100)
-	_ = srv.SetLock(100, "backup")
-	n, _ := pve(t, srv).Node(ctx(t), "pve1")
-	ct, _ := n.Container(ctx(t), 100)
+	setLock(t, srv, 100, "backup")
+	ct := pveCT(t, srv, 100)
 	for _, opts := range [][]proxmox.ContainerOption{
 		{{Name: "cores", Value: 2}},
 		{{Name: "delete", Value: "lock"}},
@@ -211,7 +208,7 @@ func TestAStaleLockCannotBeRemovedThroughTheAPI(t *testing.T) {
 	if cv, _ := srv.Container(100); cv.Lock != "backup" {
 		t.Fatalf("lock %q", cv.Lock)
 	}
-	_ = srv.SetLock(100, "") // what `pct unlock 100` does on the node
+	setLock(t, srv, 100, "") // what `pct unlock 100` does on the node
 	mustOK(t, raw(t, srv, "PUT", "/nodes/pve1/lxc/100/config", form("cores", "2")))
 }
 

@@ -39,8 +39,7 @@ func TestIndexAndMiscEndpoints(t *testing.T) {
 		}
 	})
 	t.Run("go-proxmox index helpers and feature", func(t *testing.T) {
-		n, _ := pve(t, srv).Node(ctx(t), "pve1")
-		ct, _ := n.Container(ctx(t), 100)
+		ct := pveCT(t, srv, 100)
 		if e, err := ct.DirIndex(ctx(t)); err != nil || len(e) == 0 {
 			t.Fatalf("%v %v", e, err)
 		}

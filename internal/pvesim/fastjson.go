@@ -69,16 +69,28 @@ func appendAny(b []byte, v any) []byte {
 	}
 }
 
-func (g guestResource) appendJSON(b []byte) []byte {
+// appendGuestHead opens a guest entry with the members every guest has.
+func appendGuestHead(b []byte, id, typ string, vmid int, node string) []byte {
 	b = append(b, '{')
 	b = appendKey(b, false, "id")
-	b = appendString(b, g.ID)
+	b = appendString(b, id)
 	b = appendKey(b, true, "type")
-	b = appendString(b, g.Type)
+	b = appendString(b, typ)
 	b = appendKey(b, true, "vmid")
-	b = strconv.AppendInt(b, int64(g.VMID), 10)
+	b = strconv.AppendInt(b, int64(vmid), 10)
 	b = appendKey(b, true, "node")
-	b = appendString(b, g.Node)
+	return appendString(b, node)
+}
+
+// appendGuestMeta appends the members PVE leaves out when empty.
+func appendGuestMeta(b []byte, tags, lock, pool string) []byte {
+	b = appendOptional(b, "tags", tags)
+	b = appendOptional(b, "lock", lock)
+	return appendOptional(b, "pool", pool)
+}
+
+func (g guestResource) appendJSON(b []byte) []byte {
+	b = appendGuestHead(b, g.ID, g.Type, g.VMID, g.Node)
 	b = appendKey(b, true, "name")
 	b = appendString(b, g.Name)
 	b = appendKey(b, true, "status")
@@ -101,9 +113,7 @@ func (g guestResource) appendJSON(b []byte) []byte {
 	}
 	b = appendKey(b, true, "uptime")
 	b = strconv.AppendInt(b, g.Uptime, 10)
-	b = appendOptional(b, "tags", g.Tags)
-	b = appendOptional(b, "lock", g.Lock)
-	b = appendOptional(b, "pool", g.Pool)
+	b = appendGuestMeta(b, g.Tags, g.Lock, g.Pool)
 	b = appendOptional(b, "hastate", g.HAState)
 	return append(b, '}')
 }
@@ -117,19 +127,9 @@ func appendOptional(b []byte, key, v string) []byte {
 }
 
 func (g unknownGuest) appendJSON(b []byte) []byte {
-	b = append(b, '{')
-	b = appendKey(b, false, "id")
-	b = appendString(b, g.ID)
-	b = appendKey(b, true, "type")
-	b = appendString(b, g.Type)
-	b = appendKey(b, true, "vmid")
-	b = strconv.AppendInt(b, int64(g.VMID), 10)
-	b = appendKey(b, true, "node")
-	b = appendString(b, g.Node)
+	b = appendGuestHead(b, g.ID, g.Type, g.VMID, g.Node)
 	b = appendKey(b, true, "status")
 	b = appendString(b, g.Status)
-	b = appendOptional(b, "tags", g.Tags)
-	b = appendOptional(b, "lock", g.Lock)
-	b = appendOptional(b, "pool", g.Pool)
+	b = appendGuestMeta(b, g.Tags, g.Lock, g.Pool)
 	return append(b, '}')
 }

@@ -127,55 +127,60 @@ func (s *Server) InjectFault(f RequestFault) (string, error) {
 	if f.Action == FaultError && f.Status == 0 {
 		f.Status = http.StatusInternalServerError
 	}
-	n := f.Count
-	if n == 0 {
-		n = 1
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faultSeq++
-	id := fmt.Sprintf("fault-%d", s.faultSeq)
-	s.reqFaults = append(s.reqFaults, &requestFaultState{id: id, f: f, remaining: n, re: re})
+	id := s.nextFaultID("fault")
+	s.reqFaults = append(s.reqFaults, &requestFaultState{id: id, f: f, remaining: faultUses(f.Count), re: re})
 	return id, nil
+}
+
+// faultUses is how often a fault with Count applies: 0 means once, a
+// negative count until cleared.
+func faultUses(count int) int {
+	if count == 0 {
+		return 1
+	}
+	return count
+}
+
+// nextFaultID numbers request and task faults in one sequence. The caller
+// holds s.mu.
+func (s *Server) nextFaultID(prefix string) string {
+	s.faultSeq++
+	return fmt.Sprintf("%s-%d", prefix, s.faultSeq)
+}
+
+// mustInjectFault is InjectFault for the shorthands below, whose faults
+// are valid unless the path is a bad regular expression, a caller's bug.
+func (s *Server) mustInjectFault(f RequestFault) string {
+	id, err := s.InjectFault(f)
+	if err != nil {
+		panic(err)
+	}
+	return id
 }
 
 // FailRequests makes the next n requests matching method and path fail with
 // status and message (the reason phrase is its first line).
 func (s *Server) FailRequests(method, path string, n, status int, message string) string {
-	id, err := s.InjectFault(RequestFault{Method: method, Path: path, Count: n, Action: FaultError, Status: status, Message: message})
-	if err != nil {
-		panic(err)
-	}
-	return id
+	return s.mustInjectFault(RequestFault{Method: method, Path: path, Count: n, Action: FaultError, Status: status, Message: message})
 }
 
 // DropAfterCommit makes the next n matching requests take effect and then
 // lose their response.
 func (s *Server) DropAfterCommit(method, path string, n int) string {
-	id, err := s.InjectFault(RequestFault{Method: method, Path: path, Count: n, Action: FaultDropAfterCommit})
-	if err != nil {
-		panic(err)
-	}
-	return id
+	return s.mustInjectFault(RequestFault{Method: method, Path: path, Count: n, Action: FaultDropAfterCommit})
 }
 
 // DelayRequests delays the next n matching requests by d.
 func (s *Server) DelayRequests(method, path string, n int, d time.Duration) string {
-	id, err := s.InjectFault(RequestFault{Method: method, Path: path, Count: n, Action: FaultDelay, Delay: d})
-	if err != nil {
-		panic(err)
-	}
-	return id
+	return s.mustInjectFault(RequestFault{Method: method, Path: path, Count: n, Action: FaultDelay, Delay: d})
 }
 
 // HangRequests makes the next n matching requests hang until the client
 // cancels them.
 func (s *Server) HangRequests(method, path string, n int) string {
-	id, err := s.InjectFault(RequestFault{Method: method, Path: path, Count: n, Action: FaultHang})
-	if err != nil {
-		panic(err)
-	}
-	return id
+	return s.mustInjectFault(RequestFault{Method: method, Path: path, Count: n, Action: FaultHang})
 }
 
 // RemoveFault disarms one request or task fault.
@@ -184,17 +189,32 @@ func (s *Server) RemoveFault(id string) bool {
 	defer s.mu.Unlock()
 	for i, f := range s.reqFaults {
 		if f.id == id {
-			s.reqFaults = append(s.reqFaults[:i:i], s.reqFaults[i+1:]...)
+			s.reqFaults = removeAt(s.reqFaults, i)
 			return true
 		}
 	}
 	for i, f := range s.taskFaults {
 		if f.id == id {
-			s.taskFaults = append(s.taskFaults[:i:i], s.taskFaults[i+1:]...)
+			s.taskFaults = removeAt(s.taskFaults, i)
 			return true
 		}
 	}
 	return false
+}
+
+// removeAt returns list without element i, in a new backing array.
+func removeAt[T any](list []T, i int) []T {
+	return append(list[:i:i], list[i+1:]...)
+}
+
+// useUp counts one use of a fault with *remaining uses left (a negative
+// count never runs out) and reports whether that was the last.
+func useUp(remaining *int) bool {
+	if *remaining <= 0 {
+		return false
+	}
+	*remaining--
+	return *remaining == 0
 }
 
 // ClearFaults disarms every request and task fault (stalled tasks stay
@@ -218,11 +238,8 @@ func (s *Server) takeRequestFault(method, rel string, rt *route) *RequestFault {
 			continue
 		}
 		f := fs.f
-		if fs.remaining > 0 {
-			fs.remaining--
-			if fs.remaining == 0 {
-				s.reqFaults = append(s.reqFaults[:i:i], s.reqFaults[i+1:]...)
-			}
+		if useUp(&fs.remaining) {
+			s.reqFaults = removeAt(s.reqFaults, i)
 		}
 		return &f
 	}
@@ -349,15 +366,10 @@ func (s *Server) InjectTaskFault(f TaskFault) (string, error) {
 	default:
 		return "", fmt.Errorf("unknown task fault action %q", f.Action)
 	}
-	n := f.Count
-	if n == 0 {
-		n = 1
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faultSeq++
-	id := fmt.Sprintf("taskfault-%d", s.faultSeq)
-	s.taskFaults = append(s.taskFaults, &taskFaultState{id: id, f: f, remaining: n})
+	id := s.nextFaultID("taskfault")
+	s.taskFaults = append(s.taskFaults, &taskFaultState{id: id, f: f, remaining: faultUses(f.Count)})
 	return id, nil
 }
 
@@ -386,11 +398,8 @@ func (s *Server) takeTaskFault(t *task) *TaskFault {
 		if (f.Type != "" && f.Type != t.typ) || (f.ID != "" && f.ID != t.id) || (f.Node != "" && f.Node != t.node) {
 			continue
 		}
-		if fs.remaining > 0 {
-			fs.remaining--
-			if fs.remaining == 0 {
-				s.taskFaults = append(s.taskFaults[:i:i], s.taskFaults[i+1:]...)
-			}
+		if useUp(&fs.remaining) {
+			s.taskFaults = removeAt(s.taskFaults, i)
 		}
 		return &f
 	}
@@ -408,14 +417,20 @@ func (s *Server) ReleaseTasks() int {
 			if t.stalled {
 				n++
 			}
-			select {
-			case <-t.release:
-			default:
-				close(t.release)
-			}
+			t.releaseStall()
 		}
 	}
 	return n
+}
+
+// releaseStall lets a stalled task go on (once; later calls do nothing).
+// The caller holds s.mu.
+func (t *task) releaseStall() {
+	select {
+	case <-t.release:
+	default:
+		close(t.release)
+	}
 }
 
 // ReleaseTask releases one stalled task.
@@ -426,11 +441,7 @@ func (s *Server) ReleaseTask(upid string) bool {
 	if t == nil || !t.running {
 		return false
 	}
-	select {
-	case <-t.release:
-	default:
-		close(t.release)
-	}
+	t.releaseStall()
 	return true
 }
 
@@ -454,9 +465,17 @@ func (s *Server) StopTask(upid string) bool {
 	if t == nil || !t.running || t.interrupted {
 		return false
 	}
-	t.interrupted = true
-	close(t.interrupt)
+	t.stop()
 	return true
+}
+
+// stop interrupts a running task, as DELETE …/tasks/{upid} does; the worker
+// rolls back and ends with "received interrupt". The caller holds s.mu.
+func (t *task) stop() {
+	if t.running && !t.interrupted {
+		t.interrupted = true
+		close(t.interrupt)
+	}
 }
 
 // ---- state faults ------------------------------------------------------------
@@ -520,16 +539,11 @@ func (s *Server) SetRunning(vmid int, running bool) error {
 
 // RemoveContainer deletes a CT out of band (its disks too).
 func (s *Server) RemoveContainer(vmid int) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ct := s.cts[vmid]
-	if ct == nil {
-		return fmt.Errorf("CT %d does not exist", vmid)
-	}
-	s.freeDisks(ct)
-	delete(s.cts, vmid)
-	s.bumpVersion()
-	return nil
+	return s.withCT(vmid, func(ct *container) error {
+		s.freeDisks(ct)
+		delete(s.cts, vmid)
+		return nil
+	})
 }
 
 // SetNodeOnline takes a node offline (its guests show status "unknown", and
@@ -566,32 +580,31 @@ func (s *Server) setRevoked(id string, revoked bool) error {
 // DropPrivilege denies priv to a user or token on path and below ("/" for
 // everywhere), producing PVE's 403 "Permission check failed (path, priv)".
 func (s *Server) DropPrivilege(principalID, path, priv string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.principals[principalID]
-	if p == nil {
-		return fmt.Errorf("no user or token %q", principalID)
-	}
 	if path == "" {
 		path = "/"
 	}
-	if p.denied[path] == nil {
-		p.denied[path] = map[string]bool{}
-	}
-	p.denied[path][priv] = true
-	s.bumpVersion()
-	return nil
+	return s.withPrincipal(principalID, func(p *principal) {
+		if p.denied[path] == nil {
+			p.denied[path] = map[string]bool{}
+		}
+		p.denied[path][priv] = true
+	})
 }
 
 // RestorePrivileges removes every DropPrivilege of a principal.
 func (s *Server) RestorePrivileges(principalID string) error {
+	return s.withPrincipal(principalID, func(p *principal) { p.denied = map[string]map[string]bool{} })
+}
+
+// withPrincipal changes a user's or token's privileges under s.mu.
+func (s *Server) withPrincipal(id string, f func(p *principal)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.principals[principalID]
+	p := s.principals[id]
 	if p == nil {
-		return fmt.Errorf("no user or token %q", principalID)
+		return fmt.Errorf("no user or token %q", id)
 	}
-	p.denied = map[string]map[string]bool{}
+	f(p)
 	s.bumpVersion()
 	return nil
 }

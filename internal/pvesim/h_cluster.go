@@ -247,21 +247,27 @@ func (s *Server) nodeResources(p *principal) []any {
 			continue
 		}
 		e := map[string]any{"id": "node/" + name, "type": "node", "node": name, "level": "", "cgroup-mode": 2}
-		if n.online {
-			e["status"] = "online"
-			e["maxcpu"] = n.cpus
-			e["cpu"] = 0.031
-			e["maxmem"] = n.memory
-			e["mem"] = s.nodeMemUsed(name)
-			e["maxdisk"] = 100 * GiB
-			e["disk"] = 7 * GiB
-			e["uptime"] = int64(s.now().Sub(n.bootTime) / time.Second)
-		} else {
-			e["status"] = "offline"
-		}
+		s.addNodeStatus(e, n)
 		out = append(out, e)
 	}
 	return out
+}
+
+// addNodeStatus fills the status and, for an online node, the load figures
+// of a /nodes or /cluster/resources entry.
+func (s *Server) addNodeStatus(e map[string]any, n *node) {
+	if !n.online {
+		e["status"] = "offline"
+		return
+	}
+	e["status"] = "online"
+	e["cpu"] = 0.031
+	e["maxcpu"] = n.cpus
+	e["mem"] = s.nodeMemUsed(n.name)
+	e["maxmem"] = n.memory
+	e["disk"] = 7 * GiB
+	e["maxdisk"] = 100 * GiB
+	e["uptime"] = int64(s.now().Sub(n.bootTime) / time.Second)
 }
 
 func (s *Server) nodeMemUsed(name string) uint64 {
@@ -384,18 +390,7 @@ func hNodes(s *Server, rq *request) (any, *apiError) {
 			continue
 		}
 		e := map[string]any{"node": name, "id": "node/" + name, "type": "node", "level": "", "ssl_fingerprint": s.certFP}
-		if n.online {
-			e["status"] = "online"
-			e["cpu"] = 0.031
-			e["maxcpu"] = n.cpus
-			e["mem"] = s.nodeMemUsed(name)
-			e["maxmem"] = n.memory
-			e["disk"] = 7 * GiB
-			e["maxdisk"] = 100 * GiB
-			e["uptime"] = int64(s.now().Sub(n.bootTime) / time.Second)
-		} else {
-			e["status"] = "offline"
-		}
+		s.addNodeStatus(e, n)
 		out = append(out, e)
 	}
 	return out, nil

@@ -207,7 +207,10 @@ func (s *Server) checkVolumeAccess(p *principal, st *storeInst, volid string) *a
 	return permErr(spath + ", Datastore.Audit|Datastore.AllocateSpace")
 }
 
-func hContentGet(s *Server, rq *request) (any, *apiError) {
+// onVolume runs f under s.mu with the volume {volume} names on {storage},
+// once the caller's read access is checked; a volume that does not exist
+// fails like volume_size_info.
+func (s *Server) onVolume(rq *request, f func(st *storeInst, v *volume) (any, *apiError)) (any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, v, volid, e := s.lookupVolume(rq)
@@ -220,49 +223,45 @@ func hContentGet(s *Server, rq *request) (any, *apiError) {
 	if v == nil {
 		return nil, errf("volume_size_info on '%s' failed - no format", volid)
 	}
-	m := map[string]any{"path": s.volumePath(st, v), "size": v.size, "used": v.size, "format": v.format}
-	if v.content == "backup" {
-		// get_volume_attribute: notes only when a notes file exists,
-		// protected always for backups.
-		if v.notes != "" {
-			m["notes"] = v.notes
+	return f(st, v)
+}
+
+func hContentGet(s *Server, rq *request) (any, *apiError) {
+	return s.onVolume(rq, func(st *storeInst, v *volume) (any, *apiError) {
+		m := map[string]any{"path": s.volumePath(st, v), "size": v.size, "used": v.size, "format": v.format}
+		if v.content == "backup" {
+			// get_volume_attribute: notes only when a notes file exists,
+			// protected always for backups.
+			if v.notes != "" {
+				m["notes"] = v.notes
+			}
+			m["protected"] = b01(v.protected)
 		}
-		m["protected"] = b01(v.protected)
-	}
-	return m, nil
+		return m, nil
+	})
 }
 
 func hContentPut(s *Server, rq *request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, v, volid, e := s.lookupVolume(rq)
-	if e != nil {
-		return nil, e
-	}
-	if e := s.checkVolumeAccess(rq.auth, st, volid); e != nil {
-		return nil, e
-	}
-	if v == nil {
-		return nil, errf("volume_size_info on '%s' failed - no format", volid)
-	}
-	if notes, ok := rq.params["notes"]; ok {
-		if v.content != "backup" {
-			return nil, errf("notes are not supported for '%s'", volid)
-		}
-		v.notes = notes
-	}
-	if prot, ok := rq.params["protected"]; ok {
-		if v.content != "backup" {
-			return nil, errf("protection is not supported for '%s'", volid)
-		}
-		if prot == "1" && !v.protected {
-			if max := st.def.spec.MaxProtectedBackups; max > 0 && countProtected(st, v.vmid) >= max {
-				return nil, errf("The number of protected backups per guest is limited to %d on storage '%s'", max, st.def.spec.ID)
+	return s.onVolume(rq, func(st *storeInst, v *volume) (any, *apiError) {
+		if notes, ok := rq.params["notes"]; ok {
+			if v.content != "backup" {
+				return nil, errf("notes are not supported for '%s'", v.volid)
 			}
+			v.notes = notes
 		}
-		v.protected = prot == "1"
-	}
-	return nil, nil
+		if prot, ok := rq.params["protected"]; ok {
+			if v.content != "backup" {
+				return nil, errf("protection is not supported for '%s'", v.volid)
+			}
+			if prot == "1" && !v.protected {
+				if max := st.def.spec.MaxProtectedBackups; max > 0 && countProtected(st, v.vmid) >= max {
+					return nil, errf("The number of protected backups per guest is limited to %d on storage '%s'", max, st.def.spec.ID)
+				}
+			}
+			v.protected = prot == "1"
+		}
+		return nil, nil
+	})
 }
 
 func countProtected(st *storeInst, vmid int) int {
@@ -278,63 +277,10 @@ func countProtected(st *storeInst, vmid int) int {
 // hContentDelete forks an imgdel task (id "<vmid>@<storage>"). With delay,
 // it waits that many seconds and reports the outcome synchronously.
 func hContentDelete(s *Server, rq *request) (any, *apiError) {
-	s.mu.Lock()
-	st, v, volid, e := s.lookupVolume(rq)
+	t, e := s.forkImgdel(rq)
 	if e != nil {
-		s.mu.Unlock()
 		return nil, e
 	}
-	if e := s.checkVolumeDelete(rq.auth, st, volid); e != nil {
-		s.mu.Unlock()
-		return nil, e
-	}
-	id := st.def.spec.ID
-	if v != nil && v.vmid > 0 {
-		id = fmt.Sprintf("%d@%s", v.vmid, id)
-	} else if v == nil {
-		if m := reBackupName.FindStringSubmatch(volid); m != nil {
-			id = m[2] + "@" + id
-		}
-	}
-	node := rq.node()
-	t := s.newTask(node, TaskImgDel, id, rq.authID())
-	path := ""
-	if v != nil {
-		path = s.volumePath(st, v)
-	}
-	s.runTask(t, func(tr *taskRun) error {
-		if err := tr.work(); err != nil {
-			return err
-		}
-		var err error
-		tr.locked(func() {
-			cur := st.byID[volid]
-			switch {
-			case cur == nil:
-				p := path
-				if p == "" {
-					p = st.def.spec.Path + "/" + volid
-				}
-				err = fmt.Errorf("unlink '%s' failed - No such file or directory", p)
-			case cur.protected:
-				err = fmt.Errorf("cannot remove protected volume '%s' on '%s'", cur.volName(), st.def.spec.ID)
-			case tr.ghost:
-			default:
-				if ct := s.cts[cur.vmid]; ct != nil && cur.content != "backup" && volumeReferenced(ct, volid) {
-					err = fmt.Errorf("unable to delete '%s' - volume is in use by CT %d", volid, cur.vmid)
-					return
-				}
-				st.remove(volid)
-			}
-		})
-		if err != nil {
-			return err
-		}
-		tr.log("Removed volume '%s'", volid)
-		return nil
-	})
-	s.mu.Unlock()
-
 	delay := intParam(rq.params, "delay", 0)
 	if delay <= 0 {
 		return t.upid, nil
@@ -352,6 +298,69 @@ func hContentDelete(s *Server, rq *request) (any, *apiError) {
 		return nil, nil
 	}
 	return nil, errf("%s", t.exitstatus)
+}
+
+// forkImgdel checks the delete and starts the imgdel worker.
+func (s *Server) forkImgdel(rq *request) (*task, *apiError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, v, volid, e := s.lookupVolume(rq)
+	if e != nil {
+		return nil, e
+	}
+	if e := s.checkVolumeDelete(rq.auth, st, volid); e != nil {
+		return nil, e
+	}
+	id := st.def.spec.ID
+	if v != nil && v.vmid > 0 {
+		id = fmt.Sprintf("%d@%s", v.vmid, id)
+	} else if v == nil {
+		if m := reBackupName.FindStringSubmatch(volid); m != nil {
+			id = m[2] + "@" + id
+		}
+	}
+	path := ""
+	if v != nil {
+		path = s.volumePath(st, v)
+	}
+	t := s.newTask(rq.node(), TaskImgDel, id, rq.authID())
+	s.runTask(t, func(tr *taskRun) error {
+		if err := tr.work(); err != nil {
+			return err
+		}
+		var err error
+		tr.locked(func() { err = s.removeVolume(tr, st, volid, path) })
+		if err != nil {
+			return err
+		}
+		tr.log("Removed volume '%s'", volid)
+		return nil
+	})
+	return t, nil
+}
+
+// removeVolume is the imgdel worker's commit: a missing file, a protected
+// backup and a disk the CT still uses fail it; a ghost task removes
+// nothing. path is where the volume was when the call came. The caller
+// holds s.mu.
+func (s *Server) removeVolume(tr *taskRun, st *storeInst, volid, path string) error {
+	cur := st.byID[volid]
+	switch {
+	case cur == nil:
+		if path == "" {
+			path = st.def.spec.Path + "/" + volid
+		}
+		return fmt.Errorf("unlink '%s' failed - No such file or directory", path)
+	case cur.protected:
+		return fmt.Errorf("cannot remove protected volume '%s' on '%s'", cur.volName(), st.def.spec.ID)
+	case tr.ghost:
+		return nil
+	}
+	if ct := s.cts[cur.vmid]; ct != nil && cur.content != "backup" && volumeReferenced(ct, volid) {
+		return fmt.Errorf("unable to delete '%s' - volume is in use by CT %d", volid, cur.vmid)
+	}
+	st.remove(volid)
+	return nil
 }
 
 func volumeReferenced(ct *container, volid string) bool {

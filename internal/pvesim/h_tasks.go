@@ -37,64 +37,53 @@ func (s *Server) canSeeTask(p *principal, t *task, priv string) bool {
 	return s.hasPriv(p, "/nodes/"+t.node, priv)
 }
 
-func hTaskStatus(s *Server, rq *request) (any, *apiError) {
+// onTask runs f under s.mu with the task {upid} names, if the caller may
+// see it: their own, or anybody's with priv on the node.
+func (s *Server) onTask(rq *request, priv string, f func(t *task) (any, *apiError)) (any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, e := s.lookupTask(rq)
 	if e != nil {
 		return nil, e
 	}
-	if !s.canSeeTask(rq.auth, t, "Sys.Audit") {
-		return nil, permErr("/nodes/" + t.node + ", Sys.Audit")
+	if !s.canSeeTask(rq.auth, t, priv) {
+		return nil, permErr("/nodes/" + t.node + ", " + priv)
 	}
-	return t.status(), nil
+	return f(t)
+}
+
+func hTaskStatus(s *Server, rq *request) (any, *apiError) {
+	return s.onTask(rq, "Sys.Audit", func(t *task) (any, *apiError) { return t.status(), nil })
 }
 
 // hTaskLog pages the log: start is 0-based, n counts from 1, total is the
 // line count. An empty log reads "no content", like PVE.
 func hTaskLog(s *Server, rq *request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.lookupTask(rq)
-	if e != nil {
-		return nil, e
-	}
-	if !s.canSeeTask(rq.auth, t, "Sys.Audit") {
-		return nil, permErr("/nodes/" + t.node + ", Sys.Audit")
-	}
 	start := intParam(rq.params, "start", 0)
 	limit := intParam(rq.params, "limit", 50)
-	lines := t.lines
-	out := []map[string]any{}
-	if len(lines) == 0 {
-		if start == 0 {
-			out = append(out, map[string]any{"n": 1, "t": "no content"})
+	return s.onTask(rq, "Sys.Audit", func(t *task) (any, *apiError) {
+		lines := t.lines
+		out := []map[string]any{}
+		if len(lines) == 0 {
+			if start == 0 {
+				out = append(out, map[string]any{"n": 1, "t": "no content"})
+			}
+			return dataWithTotal{Data: out, Total: 1}, nil
 		}
-		return dataWithTotal{Data: out, Total: 1}, nil
-	}
-	for i := start; i < len(lines) && (limit <= 0 || i < start+limit); i++ {
-		out = append(out, map[string]any{"n": i + 1, "t": lines[i]})
-	}
-	return dataWithTotal{Data: out, Total: len(lines)}, nil
+		for i := start; i < len(lines) && (limit <= 0 || i < start+limit); i++ {
+			out = append(out, map[string]any{"n": i + 1, "t": lines[i]})
+		}
+		return dataWithTotal{Data: out, Total: len(lines)}, nil
+	})
 }
 
 // hTaskStop interrupts a running task; the worker rolls back and ends with
 // "received interrupt".
 func hTaskStop(s *Server, rq *request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, e := s.lookupTask(rq)
-	if e != nil {
-		return nil, e
-	}
-	if !s.canSeeTask(rq.auth, t, "Sys.Modify") {
-		return nil, permErr("/nodes/" + t.node + ", Sys.Modify")
-	}
-	if t.running && !t.interrupted {
-		t.interrupted = true
-		close(t.interrupt)
-	}
-	return nil, nil
+	return s.onTask(rq, "Sys.Modify", func(t *task) (any, *apiError) {
+		t.stop()
+		return nil, nil
+	})
 }
 
 // hNodeTasks is GET /nodes/{node}/tasks: newest first, "status" is the exit

@@ -209,3 +209,17 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// pveCT is the go-proxmox handle of CT vmid on pve1.
+func pveCT(t testing.TB, srv *Server, vmid int) *proxmox.Container {
+	t.Helper()
+	n, err := pve(t, srv).Node(ctx(t), "pve1")
+	if err != nil {
+		t.Fatalf("node pve1: %v", err)
+	}
+	ct, err := n.Container(ctx(t), vmid)
+	if err != nil {
+		t.Fatalf("CT %d: %v", vmid, err)
+	}
+	return ct
+}

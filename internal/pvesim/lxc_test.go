@@ -223,11 +223,7 @@ func TestPowerLifecycle(t *testing.T) {
 	t.Parallel()
 	srv := newSim(t)
 	createCT(t, srv, "pve1", 100)
-	n, _ := pve(t, srv).Node(ctx(t), "pve1")
-	ct, err := n.Container(ctx(t), 100)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ct := pveCT(t, srv, 100)
 	wait := func(t *testing.T, task *proxmox.Task, err error) *proxmox.Task {
 		t.Helper()
 		if err != nil {
@@ -280,8 +276,8 @@ func TestLockedCTFailsInsideTheTaskForPowerOps(t *testing.T) {
 	createCT(t, srv, "pve1", 100)
 	createCT(t, srv, "pve1", 101)
 	runOK(t, srv, "POST", "/nodes/pve1/lxc/101/status/start", "")
-	_ = srv.SetLock(100, "backup")
-	_ = srv.SetLock(101, "snapshot")
+	setLock(t, srv, 100, "backup")
+	setLock(t, srv, 101, "snapshot")
 	tests := []struct{ path, exit string }{
 		{"/nodes/pve1/lxc/100/status/start", "CT is locked (backup)"},
 		{"/nodes/pve1/lxc/101/status/stop", "CT is locked (snapshot)"},
@@ -444,8 +440,7 @@ func TestClone(t *testing.T) {
 		}
 	})
 	t.Run("go-proxmox Clone", func(t *testing.T) {
-		n, _ := pve(t, srv).Node(ctx(t), "pve1")
-		ct, _ := n.Container(ctx(t), 100)
+		ct := pveCT(t, srv, 100)
 		newid, task, err := ct.Clone(ctx(t), &proxmox.ContainerCloneOptions{Hostname: "c2"})
 		if err != nil || newid != 101 {
 			t.Fatalf("%d %v", newid, err)
@@ -500,8 +495,7 @@ func TestInterfaces(t *testing.T) {
 	t.Parallel()
 	srv := newSim(t, func(o *Options) { o.DHCPDelay = 150 * time.Millisecond })
 	createCT(t, srv, "pve1", 100, "net1", "name=eth1,bridge=vmbr1,ip=192.168.5.10/24")
-	n, _ := pve(t, srv).Node(ctx(t), "pve1")
-	ct, _ := n.Container(ctx(t), 100)
+	ct := pveCT(t, srv, 100)
 	t.Run("a stopped CT has data null", func(t *testing.T) {
 		r := mustOK(t, raw(t, srv, "GET", "/nodes/pve1/lxc/100/interfaces", ""))
 		if string(r.Body) != `{"data":null}` {
@@ -531,8 +525,7 @@ func TestResize(t *testing.T) {
 	t.Parallel()
 	srv := newSim(t)
 	createCT(t, srv, "pve1", 100)
-	n, _ := pve(t, srv).Node(ctx(t), "pve1")
-	ct, _ := n.Container(ctx(t), 100)
+	ct := pveCT(t, srv, 100)
 	task, err := ct.Resize(ctx(t), "rootfs", "+2G")
 	if err != nil {
 		t.Fatal(err)

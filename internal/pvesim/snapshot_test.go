@@ -17,8 +17,7 @@ func TestSnapshotLifecycle(t *testing.T) {
 	srv := newSim(t)
 	createCT(t, srv, "pve1", 100)
 	runOK(t, srv, "POST", "/nodes/pve1/lxc/100/status/start", "")
-	n, _ := pve(t, srv).Node(ctx(t), "pve1")
-	ct, _ := n.Container(ctx(t), 100)
+	ct := pveCT(t, srv, 100)
 
 	fx := snapshotTest{srv: srv, ct: ct}
 	t.Run("while creating, the CT is locked and the snapshot is in prepare", fx.whileCreating)
@@ -131,7 +130,7 @@ func (fx snapshotTest) rollbackErrors(t *testing.T) {
 	srv.StallTasks(TaskSnapshot, "100", 1)
 	stalled := upidOf(t, raw(t, srv, "POST", "/nodes/pve1/lxc/100/snapshot", form("snapname", "half")))
 	eventually(t, "prepare", func() bool { cv, _ := srv.Container(100); return cv.Lock == "snapshot" })
-	_ = srv.SetLock(100, "")
+	setLock(t, srv, 100, "")
 	v = waitTask(t, srv, upidOf(t, raw(t, srv, "POST", "/nodes/pve1/lxc/100/snapshot/half/rollback", "")))
 	if v.ExitStatus != "unable to rollback to incomplete snapshot (snapstate = prepare)" {
 		t.Fatalf("%q", v.ExitStatus)
