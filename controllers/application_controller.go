@@ -95,7 +95,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return r.reconcileDelete(ctx, app)
 	}
 	if added, err := addFinalizer(ctx, r.Client, app, ApplicationFinalizer); added || err != nil {
-		return ctrl.Result{Requeue: true}, err
+		return ctrl.Result{RequeueAfter: requeueSoon}, err
 	}
 
 	before := app.DeepCopy()

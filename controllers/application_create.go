@@ -124,7 +124,7 @@ func (r *ApplicationReconciler) claim(s *appScope, ct proxmox.ContainerSummary) 
 	case tagged && app.Spec.VMID == nil && !app.Spec.Adopt:
 		// Another Application's create won the VMID we had picked: pick again.
 		app.Status.VMID = 0
-		return ct, ctrl.Result{Requeue: true}, false, nil
+		return ct, ctrl.Result{RequeueAfter: requeueSoon}, false, nil
 	case tagged:
 		s.set(stalled(v1alpha1.ReasonVMIDConflict, fmt.Sprintf("container %d is owned by another Application (uid %s)", ct.VMID, owner)))
 		return ct, ctrl.Result{}, false, nil
@@ -143,7 +143,7 @@ func (r *ApplicationReconciler) claim(s *appScope, ct proxmox.ContainerSummary) 
 	case app.Spec.VMID == nil:
 		// Someone else took the VMID we had picked before our create landed.
 		app.Status.VMID = 0
-		return ct, ctrl.Result{Requeue: true}, false, nil
+		return ct, ctrl.Result{RequeueAfter: requeueSoon}, false, nil
 	}
 	s.set(stalled(v1alpha1.ReasonVMIDInUse, fmt.Sprintf(
 		"VMID %d is used by a container this Application does not own; set adopt: true to take it over", ct.VMID)))
@@ -178,24 +178,34 @@ func (r *ApplicationReconciler) create(ctx context.Context, s *appScope) (ctrl.R
 		s.set(o)
 		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
 	}
-	password, o, ok := r.rootPassword(ctx, app)
-	if !ok {
-		s.set(o)
-		return ctrl.Result{RequeueAfter: time.Minute}, nil
-	}
 	// Refuse before creating anything what provisioning would refuse later.
 	if o, ok := r.provisionPrerequisites(ctx, s); !ok {
 		s.set(o)
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	}
-	vmid, res, ok, err := r.allocateVMID(ctx, s, node)
+	password, vmid, res, ok, err := r.reserve(ctx, s, node)
 	if !ok || err != nil {
 		return res, err
 	}
-	s.host.place(node, plannedMemory(app))
 	req := proxmox.CreateRequest{Params: lxcconfig.CreateParams(app), Password: password}
 	upid, err := s.host.Client.CreateContainer(ctx, node, vmid, req)
 	return r.started(s, upid, err, v1alpha1.ReasonCreating, fmt.Sprintf("creating container %d on %s from %s", vmid, node, app.Spec.Template))
+}
+
+// reserve does what every create does before its call: read the root
+// password, allocate the VMID (recorded in status) and promise the memory
+// on node. ok is false when the pass must end with res.
+func (r *ApplicationReconciler) reserve(ctx context.Context, s *appScope, node string) (password string, vmid int, res ctrl.Result, ok bool, err error) {
+	password, o, ok := r.rootPassword(ctx, s.app)
+	if !ok {
+		s.set(o)
+		return "", 0, ctrl.Result{RequeueAfter: time.Minute}, false, nil
+	}
+	if vmid, res, ok, err = r.allocateVMID(ctx, s, node); !ok || err != nil {
+		return "", 0, res, false, err
+	}
+	s.host.place(node, plannedMemory(s.app))
+	return password, vmid, ctrl.Result{}, true, nil
 }
 
 // allocateVMID picks the VMID (spec, the one recorded earlier, or PVE's
@@ -225,7 +235,7 @@ func (r *ApplicationReconciler) allocateVMID(ctx context.Context, s *appScope, n
 	if err := checkUnlessFresh(ctx, s.host, vmid, fresh); err != nil {
 		if proxmox.IsAlreadyExists(err) && app.Spec.VMID == nil {
 			app.Status.VMID = 0
-			return 0, ctrl.Result{Requeue: true}, false, nil
+			return 0, ctrl.Result{RequeueAfter: requeueSoon}, false, nil
 		}
 		if proxmox.IsAlreadyExists(err) {
 			s.set(stalled(v1alpha1.ReasonVMIDInUse, fmt.Sprintf("VMID %d is taken by a guest this Application does not own", vmid)))

@@ -44,16 +44,10 @@ func (r *ApplicationReconciler) restoreNewContainer(ctx context.Context, s *appS
 		s.set(o)
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	}
-	password, o, ok := r.rootPassword(ctx, app)
-	if !ok {
-		s.set(o)
-		return ctrl.Result{RequeueAfter: time.Minute}, nil
-	}
-	vmid, res, ok, err := r.allocateVMID(ctx, s, node)
+	password, vmid, res, ok, err := r.reserve(ctx, s, node)
 	if !ok || err != nil {
 		return res, err
 	}
-	s.host.place(node, plannedMemory(app))
 	spec := proxmox.RestoreSpec{
 		Archive: b.Status.VolID, Storage: storage, Unique: true,
 		Params: lxcconfig.RestoreParams(app), Password: password,

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -106,9 +107,12 @@ func (r *BackupReconciler) snapshotTaskEnded(ctx context.Context, s *backupScope
 	// Deleted with its Application while the snapshot was taken, the VMID
 	// may already hold someone else's new container: say so plainly.
 	app := &v1alpha1.Application{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Spec.ApplicationRef.Name}, app); client.IgnoreNotFound(err) != nil {
+	err = r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Spec.ApplicationRef.Name}, app)
+	gone := apierrors.IsNotFound(err)
+	if err != nil && !gone {
 		return ctrl.Result{}, err
-	} else if err != nil || app.Status.VMID != b.Status.VMID {
+	}
+	if gone || app.Status.VMID != b.Status.VMID {
 		r.fail(s, v1alpha1.ReasonTaskFailed, fmt.Sprintf("the snapshot task ended but Application %q no longer has container %d (deleted meanwhile), and its snapshots went with it", b.Spec.ApplicationRef.Name, b.Status.VMID))
 		return ctrl.Result{RequeueAfter: requeueSoon}, nil
 	}
@@ -210,10 +214,13 @@ func (r *BackupReconciler) ownedByAnother(ctx context.Context, b *v1alpha1.Backu
 	}
 	app := &v1alpha1.Application{}
 	err := r.Get(ctx, client.ObjectKey{Namespace: b.Namespace, Name: b.Spec.ApplicationRef.Name}, app)
-	if client.IgnoreNotFound(err) != nil {
+	switch {
+	case apierrors.IsNotFound(err):
+		return true, nil // a marker naming a deleted Application is not this Backup's
+	case err != nil:
 		return false, err
 	}
-	return err != nil || !lxcconfig.OwnedBy(tags, string(app.UID)), nil
+	return !lxcconfig.OwnedBy(tags, string(app.UID)), nil
 }
 
 func findSnapshot(snaps []proxmox.Snapshot, name string) (proxmox.Snapshot, bool) {

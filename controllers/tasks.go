@@ -116,7 +116,7 @@ func taskState(ctx context.Context, c proxmox.TaskReader, ref *v1alpha1.TaskRefe
 	case !st.Done():
 		return taskRunning, st, nil
 	case st.Err != nil:
-		return taskFailed, st, nil
+		return taskFailed, st, nil //nolint:nilerr // st.Err is the task's exit status, the result, not a failed call
 	}
 	return taskSucceeded, st, nil
 }
