@@ -15,7 +15,6 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 	"github.com/pve-operator/pve-operator/controllers"
@@ -27,15 +26,19 @@ var backupSeq atomic.Int64
 
 // backup creates a Backup of app.
 func backup(app *v1alpha1.Application, mutate func(*v1alpha1.Backup)) *v1alpha1.Backup {
-	b := &v1alpha1.Backup{
+	return created(&v1alpha1.Backup{
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bk%d", backupSeq.Add(1)), Namespace: app.Namespace},
 		Spec:       v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: app.Name}},
-	}
+	}, mutate)
+}
+
+// created applies mutate to obj and creates it.
+func created[T client.Object](obj T, mutate func(T)) T {
 	if mutate != nil {
-		mutate(b)
+		mutate(obj)
 	}
-	ExpectWithOffset(1, k8s.Create(ctx, b)).To(Succeed())
-	return b
+	ExpectWithOffset(2, k8s.Create(ctx, obj)).To(Succeed())
+	return obj
 }
 
 func getBackup(b *v1alpha1.Backup) *v1alpha1.Backup {
@@ -98,30 +101,15 @@ func objectEventReasons(o client.Object) []string {
 
 // metricValue reads a counter or gauge of the operator's metrics.
 func metricValue(name string, labels map[string]string) float64 {
-	families, err := ctrlmetrics.Registry.Gather()
+	m, err := controllers.GatherMetric(name, labels)
 	Expect(err).NotTo(HaveOccurred())
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range f.GetMetric() {
-			got := map[string]string{}
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
-			}
-			for k, v := range labels {
-				if got[k] != v {
-					continue next
-				}
-			}
-			if m.GetCounter() != nil {
-				return m.GetCounter().GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
+	switch {
+	case m == nil:
+		return 0
+	case m.GetCounter() != nil:
+		return m.GetCounter().GetValue()
 	}
-	return 0
+	return m.GetGauge().GetValue()
 }
 
 func simClient() proxmox.Client {

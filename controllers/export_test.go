@@ -3,3 +3,7 @@ package controllers
 // ClaimsFirst exposes the uniqueness order to the black-box tests, so they
 // expect the winner the operator picks instead of assuming creation order.
 var ClaimsFirst = claimsFirst
+
+// GatherMetric lets the black-box tests read the operator's metrics the way
+// the white-box metrics tests do.
+var GatherMetric = gatherMetric

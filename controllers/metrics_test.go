@@ -17,29 +17,44 @@ import (
 // scrape returns the metric of family name whose labels include want, or nil.
 func scrape(t *testing.T, name string, want map[string]string) *dto.Metric {
 	t.Helper()
-	families, err := metrics.Registry.Gather()
+	m, err := gatherMetric(name, want)
 	if err != nil {
 		t.Fatalf("gather: %v", err)
+	}
+	return m
+}
+
+// gatherMetric finds, in the operator's registry, the metric of family
+// name whose labels include want (nil when there is none).
+func gatherMetric(name string, want map[string]string) (*dto.Metric, error) {
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		return nil, err
 	}
 	for _, f := range families {
 		if f.GetName() != name {
 			continue
 		}
-	next:
 		for _, m := range f.GetMetric() {
-			got := map[string]string{}
-			for _, l := range m.GetLabel() {
-				got[l.GetName()] = l.GetValue()
+			if hasLabels(m, want) {
+				return m, nil
 			}
-			for k, v := range want {
-				if got[k] != v {
-					continue next
-				}
-			}
-			return m
 		}
 	}
-	return nil
+	return nil, nil
+}
+
+func hasLabels(m *dto.Metric, want map[string]string) bool {
+	got := map[string]string{}
+	for _, l := range m.GetLabel() {
+		got[l.GetName()] = l.GetValue()
+	}
+	for k, v := range want {
+		if got[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 func requestCount(t *testing.T, labels map[string]string) (count float64, observations uint64) {

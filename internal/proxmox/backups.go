@@ -49,10 +49,7 @@ func contentPath(node, storage, volid string) string {
 // BackupVolumes lists backups on a storage, filtered by PVE (go-proxmox's
 // GetContent cannot filter and misreads "protected"). Newest first.
 func (c *APIClient) BackupVolumes(ctx context.Context, node, storage string, vmid int) ([]BackupVolume, error) {
-	q := url.Values{"content": {"backup"}}
-	if vmid > 0 {
-		q.Set("vmid", strconv.Itoa(vmid))
-	}
+	q := aboutGuest(url.Values{"content": {"backup"}}, vmid)
 	var raw []struct {
 		VolID     string `json:"volid"`
 		VMID      num    `json:"vmid"`

@@ -101,14 +101,20 @@ func (c *APIClient) TaskLog(ctx context.Context, upid string, start, limit int) 
 	return out, nil
 }
 
+// aboutGuest narrows a list query to guest vmid when vmid > 0; PVE filters
+// on the server, so a node with thousands of guests answers briefly.
+func aboutGuest(q url.Values, vmid int) url.Values {
+	if vmid > 0 {
+		q.Set("vmid", strconv.Itoa(vmid))
+	}
+	return q
+}
+
 // ActiveTasks lists node's active task list (running tasks, plus some that
 // just finished, flagged by Running), about vmid when > 0, so
 // an operator restarted mid-task can adopt what it had started.
 func (c *APIClient) ActiveTasks(ctx context.Context, node string, vmid int) ([]TaskSummary, error) {
-	q := url.Values{"source": {"active"}}
-	if vmid > 0 {
-		q.Set("vmid", strconv.Itoa(vmid))
-	}
+	q := aboutGuest(url.Values{"source": {"active"}}, vmid)
 	var raw []struct {
 		UPID      string `json:"upid"`
 		StartTime num    `json:"starttime"`

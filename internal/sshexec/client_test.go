@@ -249,6 +249,10 @@ func TestExecKillsRemoteCommand(t *testing.T) {
 					defer cancel()
 					for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 						if _, err := os.Stat(pidFile); err == nil {
+							// "started" was written before the pid file but
+							// still has to cross the SSH channel: give it a
+							// moment, or a loaded machine cancels first.
+							time.Sleep(300 * time.Millisecond)
 							return
 						}
 					}

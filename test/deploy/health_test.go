@@ -65,11 +65,12 @@ func newHealthFixture(t *testing.T) *healthFixture {
 func (f *healthFixture) createHosts(t *testing.T) {
 	t.Helper()
 	f.host = createHost(t, f.admin, f.o, nil)
-	f.noSecret = createHost(t, f.admin, f.o, func(_ *v1alpha1.ProxmoxHost, s *corev1.Secret) { s.Name = "" })
-	f.noSecret.Spec.CredentialsRef.Name = "missing"
-	if err := f.admin.Update(f.ctx, f.noSecret); err != nil {
-		t.Fatal(err)
-	}
+	// Named in the create itself: an update after it would race the
+	// operator's first status write.
+	f.noSecret = createHost(t, f.admin, f.o, func(h *v1alpha1.ProxmoxHost, s *corev1.Secret) {
+		s.Name = ""
+		h.Spec.CredentialsRef.Name = "missing"
+	})
 	f.unreachable = createHost(t, f.admin, f.o, func(h *v1alpha1.ProxmoxHost, _ *corev1.Secret) { h.Spec.Endpoint = "https://" + closedAddr(t) })
 	f.restricted = createHost(t, f.admin, f.o, func(h *v1alpha1.ProxmoxHost, _ *corev1.Secret) {
 		h.Spec.AllowedNamespaces = &metav1.LabelSelector{MatchLabels: map[string]string{"nobody": "here"}}
