@@ -59,7 +59,10 @@ type ApplicationReconciler struct {
 	provisions provisionRuns
 	quota      quotas
 	converged  sync.Map // UID -> convergeMark
-	wake       chan ctrlEvent
+	lockSeen   sync.Map // UID -> lockMark
+	// createFailures paces retries of failed creates.
+	createFailures createFailures
+	wake           chan ctrlEvent
 }
 
 // convergeMark remembers the last config pass: the generation it applied,

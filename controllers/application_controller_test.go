@@ -94,7 +94,11 @@ func getApp(app *v1alpha1.Application) *v1alpha1.Application {
 
 // eventuallyApp waits until the Ready condition has status and reason and
 // returns the Application.
-func eventuallyApp(app *v1alpha1.Application, status, reason string) *v1alpha1.Application {
+func eventuallyApp(app *v1alpha1.Application, status, reason string, timeout ...string) *v1alpha1.Application {
+	within := "60s"
+	if len(timeout) > 0 {
+		within = timeout[0]
+	}
 	out := &v1alpha1.Application{}
 	EventuallyWithOffset(1, func(g Gomega) {
 		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(app), out)).To(Succeed())
@@ -105,7 +109,7 @@ func eventuallyApp(app *v1alpha1.Application, status, reason string) *v1alpha1.A
 		if status == "True" {
 			g.Expect(out.Status.ObservedGeneration).To(Equal(out.Generation))
 		}
-	}, "60s").Should(Succeed())
+	}, within).Should(Succeed())
 	return out
 }
 

@@ -33,9 +33,9 @@ func (r *ApplicationReconciler) converge(ctx context.Context, s *appScope, ct pr
 	if ct.Lock != "" {
 		// Proxmox is busy with the container (backup, snapshot...): wait it
 		// out instead of fighting over the lock.
-		s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by Proxmox (%s); waiting", ct.VMID, ct.Lock)))
-		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
+		return r.lockedWait(ctx, s, ct, "waiting"), nil
 	}
+	r.lockSeen.Delete(app.UID)
 	pass, driftIn := r.configPassDue(app, ct, s.host)
 	if pass {
 		if res, done, err := r.convergeConfig(ctx, s, ct); done || err != nil {
@@ -120,8 +120,11 @@ func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope,
 			// Someone edited the config since we read it: read it again.
 			return ctrl.Result{RequeueAfter: requeueSoon}, true, nil
 		case proxmox.IsLocked(err) || proxmox.IsLockTimeout(err):
-			s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by Proxmox; waiting to apply %s", ct.VMID, strings.Join(ch.Keys(), ", "))))
-			return ctrl.Result{RequeueAfter: 5 * time.Second}, true, nil
+			// The listing predates the lock: judge it as one seen there.
+			if ct.Lock == "" {
+				ct.Lock = "unknown"
+			}
+			return r.lockedWait(ctx, s, ct, "waiting to apply "+strings.Join(ch.Keys(), ", ")), true, nil
 		case err != nil:
 			s.set(progressing(v1alpha1.ReasonUpdating, fmt.Sprintf("applying %s to container %d failed: %v", strings.Join(ch.Keys(), ", "), ct.VMID, err)))
 			return ctrl.Result{RequeueAfter: 30 * time.Second}, true, nil
@@ -217,6 +220,7 @@ func observe(app *v1alpha1.Application, ct proxmox.ContainerSummary) {
 		u.DiskUsed = bytesQuantity(ct.Disk)
 	}
 	st.Usage = u
+	st.Activity = ""
 }
 
 // observeIPs reads the container's addresses (one call, only when needed).

@@ -37,13 +37,11 @@ func (r *ApplicationReconciler) pollTask(ctx context.Context, s *appScope) (ctrl
 		app.Status.Task = nil
 		s.host.markMutation(app.UID)
 		if ref.Type == "vzcreate" || ref.Type == "vzrestore" {
-			// PVE removed the half-created container itself; a VMID we picked
-			// is free to be chosen again.
-			if app.Spec.VMID == nil {
-				app.Status.VMID = 0
-			}
-			s.set(stalled(v1alpha1.ReasonCreateFailed, fmt.Sprintf("creating the container failed: %s", st.ExitStatus)))
-			return ctrl.Result{RequeueAfter: time.Minute}, true, nil
+			// PVE removed the half-created container itself. The VMID stays
+			// recorded: the retry reuses it (allocateVMID re-checks it is
+			// still free), so failed attempts touch one VMID only.
+			msg := fmt.Sprintf("creating container %d failed: %s", app.Status.VMID, st.ExitStatus)
+			return ctrl.Result{RequeueAfter: r.createFailed(s, st.Err, msg)}, true, nil
 		}
 		s.set(progressing(v1alpha1.ReasonTaskFailed, fmt.Sprintf("%s of container %d failed: %s", taskVerb(ref.Type), app.Status.VMID, st.ExitStatus)))
 		return ctrl.Result{RequeueAfter: 30 * time.Second}, true, nil
@@ -61,6 +59,13 @@ func (r *ApplicationReconciler) pollTask(ctx context.Context, s *appScope) (ctrl
 // starts creating it. ok is false when this pass must end.
 func (r *ApplicationReconciler) findOrCreate(ctx context.Context, s *appScope) (proxmox.ContainerSummary, ctrl.Result, bool, error) {
 	app := s.app
+	if o, wait, ok := r.createFailures.pending(app.UID, createInputsOf(s), time.Now()); ok {
+		// The status write of the failure wakes us at once: restate the
+		// verdict (no new event) and wait out the backoff. A failed create
+		// left no container of ours to look for in the meantime.
+		s.set(o)
+		return proxmox.ContainerSummary{}, ctrl.Result{RequeueAfter: wait}, false, nil
+	}
 	snap := s.host.Inventory.Snapshot()
 	if !s.host.freshEnough(app.UID, snap.Time) {
 		r.Hosts.RequestRefresh(s.host.Name)
@@ -101,6 +106,23 @@ func (r *ApplicationReconciler) findOrCreate(ctx context.Context, s *appScope) (
 	}
 	res, err := r.create(ctx, s)
 	return proxmox.ContainerSummary{}, res, false, err
+}
+
+// createFailed records a failed create (its vzcreate task, or the call
+// itself) classified once: a failure that needs a person is Stalled at once,
+// a transient one is retried with backoff. It returns the wait.
+func (r *ApplicationReconciler) createFailed(s *appScope, err error, msg string) time.Duration {
+	class := classifyFailure(err)
+	o := progressing(v1alpha1.ReasonCreateFailed, msg)
+	if class == failureNeedsPerson {
+		o = stalled(v1alpha1.ReasonCreateFailed, msg)
+	}
+	s.set(o)
+	return r.createFailures.record(s.app.UID, createInputsOf(s), class, o, time.Now())
+}
+
+func createInputsOf(s *appScope) createInputs {
+	return createInputs{generation: s.app.Generation, host: s.host.fingerprint}
 }
 
 // claim decides whether an existing container belongs to this Application.
@@ -266,6 +288,7 @@ func (r *ApplicationReconciler) started(s *appScope, upid proxmox.UPID, err erro
 	r.Hosts.RequestRefresh(s.host.Name)
 	switch {
 	case err == nil:
+		r.createFailures.reset(app.UID)
 		app.Status.Task = taskRef(upid, time.Now())
 		r.event(app, corev1.EventTypeNormal, reason, msg)
 		s.set(progressing(reason, msg))
@@ -284,8 +307,7 @@ func (r *ApplicationReconciler) started(s *appScope, upid proxmox.UPID, err erro
 		s.set(stalled(v1alpha1.ReasonVMIDInUse, err.Error()))
 		return ctrl.Result{}, nil
 	case reason == v1alpha1.ReasonCreating:
-		s.set(progressing(v1alpha1.ReasonCreateFailed, msg+": "+err.Error()))
-		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+		return ctrl.Result{RequeueAfter: r.createFailed(s, err, msg+": "+err.Error())}, nil
 	}
 	return ctrl.Result{}, err
 }
@@ -321,7 +343,7 @@ func pickNode(host *HostEntry, app *v1alpha1.Application) (string, outcome) {
 		if app.Spec.Node != "" {
 			where = fmt.Sprintf("node %q is not online or", app.Spec.Node)
 		}
-		return "", progressing(v1alpha1.ReasonNoSuitableNode, fmt.Sprintf("%s has storage %q for containers", where, storage))
+		return "", stalled(v1alpha1.ReasonNoSuitableNode, fmt.Sprintf("%s has storage %q for containers", where, storage))
 	}
 	sort.Slice(cands, func(i, j int) bool {
 		if cands[i].free != cands[j].free {

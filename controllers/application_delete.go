@@ -39,7 +39,7 @@ func (r *ApplicationReconciler) reconcileDelete(ctx context.Context, app *v1alph
 	res, done, err := r.deleteContainer(ctx, s)
 	if err != nil || !done {
 		if s.outcome.reason == "" {
-			s.set(progressing(v1alpha1.ReasonDeleting, "deleting"))
+			s.set(deletionWait(app.Status.Conditions, fmt.Sprintf("container %d", app.Status.VMID)))
 		}
 		if perr := r.finish(ctx, before, s); perr != nil {
 			return ctrl.Result{}, perr
@@ -56,6 +56,8 @@ func (r *ApplicationReconciler) reconcileDelete(ctx context.Context, app *v1alph
 func (r *ApplicationReconciler) forget(app *v1alpha1.Application) {
 	r.provisions.drop(app.UID)
 	r.converged.Delete(app.UID)
+	r.lockSeen.Delete(app.UID)
+	r.createFailures.reset(app.UID)
 	r.quota.forget(app.UID)
 	if e, ok := r.Hosts.Get(app.Spec.HostRef.Name); ok {
 		e.forgetApp(app.UID)
@@ -113,7 +115,11 @@ func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope
 		return ctrl.Result{}, true, nil
 	}
 	if ct.Lock != "" {
-		s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by Proxmox (%s); waiting to delete it", ct.VMID, ct.Lock)))
+		holder := "Proxmox"
+		if b := r.lockHolder(ctx, app); b != "" {
+			holder = fmt.Sprintf("its Backup %q", b)
+		}
+		s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by %s (%s); waiting to delete it", ct.VMID, holder, ct.Lock)))
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, false, nil
 	}
 	if deletionPolicy(app) == v1alpha1.DeletionPolicyRetain {

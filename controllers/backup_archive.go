@@ -116,6 +116,7 @@ func (r *BackupReconciler) archived(ctx context.Context, s *backupScope, vol pro
 	b := s.backup
 	b.Status.VolID = vol.VolID
 	b.Status.Size = int64(vol.Size)
+	b.Status.SizeHuman = humanSize(b.Status.Size)
 	if b.Status.StartTime == nil {
 		b.Status.StartTime = metaTime(vol.CTime)
 	}

@@ -35,7 +35,7 @@ func (r *BackupReconciler) reconcileDelete(ctx context.Context, b *v1alpha1.Back
 	if !done || err != nil {
 		b.Status.Phase = v1alpha1.BackupPhaseDeleting
 		if s.outcome.reason == "" {
-			s.set(progressing(v1alpha1.ReasonDeleting, "deleting"))
+			s.set(deletionWait(b.Status.Conditions, orNothing(backupData(b))))
 		}
 		if perr := r.finish(ctx, before, s); perr != nil {
 			return ctrl.Result{}, perr

@@ -120,9 +120,15 @@ func (r *ProxmoxHostReconciler) reconcile(ctx context.Context, host *v1alpha1.Pr
 	if err != nil {
 		reason, msg := classifyHostError(host, err)
 		logf.FromContext(ctx).Info("Proxmox host not reachable", "reason", reason, "message", msg)
-		// Connection problems heal by themselves (or by a Secret/spec change,
-		// which wakes us): retry on the sync interval, not in a hot loop.
-		return ctrl.Result{RequeueAfter: min(interval, 30*time.Second)}, progressing(reason, msg)
+		// Rejected credentials, an untrusted certificate or a missing
+		// privilege need a person (a Secret or spec change wakes us);
+		// connection problems heal by themselves. Either way retry on the
+		// sync interval, not in a hot loop.
+		o := progressing(reason, msg)
+		if classifyFailure(err) == failureNeedsPerson {
+			o = stalled(reason, msg)
+		}
+		return ctrl.Result{RequeueAfter: min(interval, 30*time.Second)}, o
 	}
 	fillInventoryStatus(&host.Status, entry.Inventory.Snapshot())
 	snap := entry.Inventory.Snapshot()

@@ -89,7 +89,8 @@ var _ = Describe("ProxmoxHost", func() {
 	It("reports AuthenticationFailed for a wrong token, and recovers when the Secret is rotated", func() {
 		name := newHost(map[string]string{"tokenID": pvesim.DefaultTokenID, "tokenSecret": "wrong-secret-b7c1"}, nil)
 		host := eventuallyReady(name, "False", v1alpha1.ReasonAuthenticationFailed)
-		Expect(meta.IsStatusConditionTrue(host.Status.Conditions, v1alpha1.ConditionReconciling)).To(BeTrue())
+		Expect(meta.IsStatusConditionTrue(host.Status.Conditions, v1alpha1.ConditionStalled)).To(BeTrue())
+		Expect(meta.FindStatusCondition(host.Status.Conditions, v1alpha1.ConditionReconciling)).To(BeNil())
 
 		secret := &corev1.Secret{}
 		Expect(k8s.Get(ctx, client.ObjectKey{Namespace: credsNamespace, Name: name + "-creds"}, secret)).To(Succeed())
@@ -117,6 +118,7 @@ var _ = Describe("ProxmoxHost", func() {
 		})
 		host := eventuallyReady(name, "False", v1alpha1.ReasonTLSVerificationFailed)
 		Expect(meta.FindStatusCondition(host.Status.Conditions, v1alpha1.ConditionReady).Message).To(ContainSubstring("caBundle"))
+		Expect(meta.IsStatusConditionTrue(host.Status.Conditions, v1alpha1.ConditionStalled)).To(BeTrue())
 	})
 
 	It("reports TLSVerificationFailed without a CA bundle: verification is on by default", func() {

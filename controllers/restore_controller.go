@@ -7,11 +7,15 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 	"github.com/pve-operator/pve-operator/internal/lxcconfig"
@@ -52,7 +56,7 @@ func (s *restoreScope) set(o outcome) { s.outcome = o }
 
 // Reconcile performs a Restore once:
 //  1. admission, before anything is touched: the Backup exists and is
-//     Completed, the Application exists, is on the Backup's host and owns its
+//     Completed (a Pending or Running one is waited for), the Application exists, is on the Backup's host and owns its
 //     container, and no other Restore of it runs; a refusal is final;
 //  2. phase Running and the start time are recorded before the first call;
 //  3. a recorded task is polled, never waited for;
@@ -106,7 +110,7 @@ func (r *RestoreReconciler) reconcileRestore(ctx context.Context, s *restoreScop
 }
 
 // admit resolves the Backup, the Application and the host. Refusals (a
-// Backup that is not Completed, another host...) fail the Restore before it
+// Backup that failed or is being deleted, another host...) fail the Restore before it
 // touched anything; waits (host not ready, another Restore running) do not.
 func (r *RestoreReconciler) admit(ctx context.Context, s *restoreScope) (ctrl.Result, bool, error) {
 	rs := s.restore
@@ -120,11 +124,7 @@ func (r *RestoreReconciler) admit(ctx context.Context, s *restoreScope) (ctrl.Re
 	}
 	s.backup = b
 	if !running && (b.Status.Phase != v1alpha1.BackupPhaseCompleted || !b.DeletionTimestamp.IsZero()) {
-		phase := string(b.Status.Phase)
-		if !b.DeletionTimestamp.IsZero() {
-			phase = "being deleted"
-		}
-		return r.refuse(s, v1alpha1.ReasonBackupNotCompleted, fmt.Sprintf("Backup %q is %s, not Completed; nothing was touched", b.Name, orUnknown(phase)))
+		return r.awaitBackup(s, b)
 	}
 	appName := b.Spec.ApplicationRef.Name
 	if rs.Spec.ApplicationRef != nil {
@@ -138,6 +138,7 @@ func (r *RestoreReconciler) admit(ctx context.Context, s *restoreScope) (ctrl.Re
 		return ctrl.Result{}, false, err
 	}
 	s.app = app
+	rs.Status.ApplicationName = app.Name
 	if _, o, ok, err := resolveTenancy(ctx, r.Client, app.Spec.HostRef.Name, rs.Namespace); err != nil || !ok {
 		if running || err != nil {
 			// Revoked while it ran: no further call until it is allowed again.
@@ -159,6 +160,28 @@ func (r *RestoreReconciler) admit(ctx context.Context, s *restoreScope) (ctrl.Re
 	}
 	s.host = entry
 	return ctrl.Result{}, true, nil
+}
+
+// awaitBackup judges a Restore whose Backup is not Completed (yet). One
+// applied together with its Backup (a GitOps sync, a script) waits for it,
+// woken by the Backup watch; it fails only once the Backup failed or is
+// being deleted.
+func (r *RestoreReconciler) awaitBackup(s *restoreScope, b *v1alpha1.Backup) (ctrl.Result, bool, error) {
+	if !b.DeletionTimestamp.IsZero() || b.Status.Phase == v1alpha1.BackupPhaseFailed {
+		phase := "Failed"
+		if !b.DeletionTimestamp.IsZero() {
+			phase = "being deleted"
+		}
+		return r.refuse(s, v1alpha1.ReasonBackupNotCompleted, fmt.Sprintf("Backup %q is %s, not Completed; nothing was touched", b.Name, phase))
+	}
+	setRestorePhaseIfEmpty(s.restore)
+	if c := meta.FindStatusCondition(b.Status.Conditions, v1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
+		// Stuck with its Backup, and on again if the Backup recovers.
+		s.set(stalled(v1alpha1.ReasonBackupNotCompleted, fmt.Sprintf("waiting for Backup %q, which is stalled (%s: %s)", b.Name, c.Reason, c.Message)))
+	} else {
+		s.set(progressing(v1alpha1.ReasonBackupNotCompleted, fmt.Sprintf("waiting for Backup %q (%s) to complete", b.Name, orUnknown(string(b.Status.Phase)))))
+	}
+	return ctrl.Result{RequeueAfter: time.Minute}, false, nil
 }
 
 // admitTarget checks that the Backup may overwrite the Application's container.
@@ -429,8 +452,16 @@ func (r *RestoreReconciler) now() time.Time {
 
 // SetupWithManager registers the controller.
 func (r *RestoreReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Restore{}, restoreBackupIndex, func(o client.Object) []string {
+		return []string{o.(*v1alpha1.Restore).Spec.BackupRef.Name}
+	}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Restore{}).
+		// A Restore waiting for its Backup proceeds (or fails) as soon as
+		// the Backup completes, fails or goes away.
+		Watches(&v1alpha1.Backup{}, handler.EnqueueRequestsFromMapFunc(r.restoresOf)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Named("restore").
 		Complete(r)
@@ -442,6 +473,23 @@ func (r *RestoreReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) 
 func startAfter(s *restoreScope) bool {
 	start := s.restore.Spec.Start == nil || *s.restore.Spec.Start
 	return start && s.app.Spec.PowerState != v1alpha1.PowerStateStopped
+}
+
+const restoreBackupIndex = "spec.backupRef.name"
+
+// restoresOf wakes the unfinished Restores naming Backup o.
+func (r *RestoreReconciler) restoresOf(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &v1alpha1.RestoreList{}
+	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()), client.MatchingFields{restoreBackupIndex: o.GetName()}); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if p := list.Items[i].Status.Phase; p != v1alpha1.RestorePhaseCompleted && p != v1alpha1.RestorePhaseFailed {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return reqs
 }
 
 func setRestorePhaseIfEmpty(rs *v1alpha1.Restore) {

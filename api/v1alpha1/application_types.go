@@ -476,6 +476,12 @@ type ApplicationStatus struct {
 	// lastBackup is the newest Completed Backup of this Application.
 	// +optional
 	LastBackup *LastBackup `json:"lastBackup,omitempty"`
+
+	// activity is what keeps Proxmox busy with the container while the
+	// Application stays Ready: one of its own Backups running, or a lock
+	// not yet held long enough to be reported. Empty when idle.
+	// +optional
+	Activity string `json:"activity,omitempty"`
 }
 
 // Application is one Proxmox LXC container and what runs in it.
@@ -487,9 +493,9 @@ type ApplicationStatus struct {
 // +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.status.node`
 // +kubebuilder:printcolumn:name="VMID",type=integer,JSONPath=`.status.vmid`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
-// +kubebuilder:printcolumn:name="IP",type=string,JSONPath=`.status.ipAddresses[0]`,priority=1
+// +kubebuilder:printcolumn:name="IP",type=string,JSONPath=`.status.ipAddresses[0]`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="has(self.spec.hostname) || self.metadata.name.matches('^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$')",message="metadata.name is not a valid hostname (a DNS label of at most 63 characters): set spec.hostname"
 type Application struct {

@@ -131,6 +131,11 @@ type BackupStatus struct {
 	// +optional
 	Size int64 `json:"size,omitempty"`
 
+	// sizeHuman is size rounded to a short binary quantity, e.g. 859Mi, for
+	// kubectl's Size column.
+	// +optional
+	SizeHuman string `json:"sizeHuman,omitempty"`
+
 	// startTime is when the backup task started.
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
@@ -157,10 +162,12 @@ type BackupStatus struct {
 // +kubebuilder:printcolumn:name="Application",type=string,JSONPath=`.spec.applicationRef.name`
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
-// +kubebuilder:printcolumn:name="Size",type=integer,JSONPath=`.status.size`,priority=1
+// +kubebuilder:printcolumn:name="Size",type=string,JSONPath=`.status.sizeHuman`
 // +kubebuilder:printcolumn:name="Volume",type=string,JSONPath=`.status.volid`,priority=1
 // +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.expiresAt`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Bytes",type=integer,JSONPath=`.status.size`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Backup struct {
 	metav1.TypeMeta `json:",inline"`

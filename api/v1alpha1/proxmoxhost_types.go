@@ -259,7 +259,7 @@ type ProxmoxHostStatus struct {
 // +kubebuilder:printcolumn:name="Managed",type=integer,JSONPath=`.status.containers.managed`
 // +kubebuilder:printcolumn:name="Unmanaged",type=integer,JSONPath=`.status.containers.unmanaged`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Last Sync",type=date,JSONPath=`.status.lastSyncTime`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ProxmoxHost struct {

@@ -50,6 +50,11 @@ type RestoreStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
+	// applicationName is the Application restored: spec.applicationRef, or
+	// the Backup's Application when that is omitted.
+	// +optional
+	ApplicationName string `json:"applicationName,omitempty"`
+
 	// vmid of the container restored.
 	// +optional
 	VMID int32 `json:"vmid,omitempty"`
@@ -73,9 +78,10 @@ type RestoreStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=pxrestore,categories=proxmox
 // +kubebuilder:printcolumn:name="Backup",type=string,JSONPath=`.spec.backupRef.name`
-// +kubebuilder:printcolumn:name="Application",type=string,JSONPath=`.spec.applicationRef.name`
+// +kubebuilder:printcolumn:name="Application",type=string,JSONPath=`.status.applicationName`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Restore struct {
 	metav1.TypeMeta `json:",inline"`

@@ -26,7 +26,12 @@ local function describe(c)
 end
 
 if obj.metadata.deletionTimestamp ~= nil then
+  -- Ready says what holds the deletion up (a lock, protection, the host).
   hs.message = "Deleting"
+  local r = condition("Ready")
+  if r ~= nil and r.status == "False" then
+    hs.message = "Deleting: " .. describe(r)
+  end
   return hs
 end
 if obj.status == nil or obj.status.conditions == nil then
@@ -48,8 +53,12 @@ if observed ~= nil and tonumber(observed) ~= generation then
   return hs
 end
 
+-- Ready together with Reconciling is routine work on an object that is in
+-- place (an Application during its own backup): still Healthy.
+local ready = condition("Ready")
 local reconciling = condition("Reconciling")
-if reconciling ~= nil and reconciling.status == "True" then
+local busy = reconciling ~= nil and reconciling.status == "True"
+if busy and (ready == nil or ready.status ~= "True") then
   hs.message = describe(reconciling)
   return hs
 end
@@ -62,7 +71,6 @@ if obj.status.phase == "Failed" then
   return {status = "Degraded", message = "Failed"}
 end
 
-local ready = condition("Ready")
 if ready == nil or ready.status ~= "True" then
   if ready ~= nil then
     hs.message = describe(ready)
@@ -76,5 +84,8 @@ if obj.kind == "Application" and obj.spec ~= nil and obj.spec.powerState == "Sto
 end
 if obj.kind == "BackupSchedule" and obj.spec ~= nil and obj.spec.suspend == true then
   return {status = "Suspended", message = describe(ready)}
+end
+if busy then
+  return {status = "Healthy", message = describe(ready) .. " (" .. describe(reconciling) .. ")"}
 end
 return {status = "Healthy", message = describe(ready)}

@@ -68,6 +68,9 @@ func managerOptions(o Options) ctrl.Options {
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "pve-operator.proxmox.pve-operator.io",
 		LeaderElectionNamespace: o.LeaderElectionNamespace,
+		// cmd/manager and make dev exit as soon as the manager stops, so the
+		// Lease can be handed back: a restart need not wait it out.
+		LeaderElectionReleaseOnCancel: true,
 		// Secrets are read straight from the apiserver: caching every Secret
 		// in the cluster would hold credentials in memory and need
 		// cluster-wide list/watch.

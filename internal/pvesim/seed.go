@@ -3,6 +3,7 @@ package pvesim
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ContainerSpec describes a pre-existing container to seed.
@@ -205,4 +206,32 @@ func (s *Server) AddBackup(b BackupSpec) (string, error) {
 	st.add(v)
 	s.bumpVersion()
 	return v.volid, nil
+}
+
+// AddTemplate seeds the vztmpl volid on every instance of its storage, as
+// an upload (pveam download) would.
+func (s *Server) AddTemplate(volid string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addTemplateLocked(volid, time.Now())
+}
+
+func (s *Server) addTemplateLocked(tmpl string, ctime time.Time) error {
+	sid, name, ok := parseVolid(tmpl)
+	if !ok || !strings.HasPrefix(name, "vztmpl/") {
+		return fmt.Errorf("template %q is not a vztmpl volid", tmpl)
+	}
+	if s.storageByID[sid] == nil {
+		return fmt.Errorf("template %q: storage %q is not configured", tmpl, sid)
+	}
+	for key, st := range s.stores {
+		if key.id != sid {
+			continue
+		}
+		st.add(&volume{
+			volid: tmpl, content: "vztmpl", format: templateFormat(name),
+			size: templateSize(name), ctime: ctime.Unix(),
+		})
+	}
+	return nil
 }

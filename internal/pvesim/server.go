@@ -256,21 +256,8 @@ func (s *Server) initState() error {
 		}
 	}
 	for _, tmpl := range o.Templates {
-		sid, name, ok := parseVolid(tmpl)
-		if !ok || !strings.HasPrefix(name, "vztmpl/") {
-			return fmt.Errorf("template %q is not a vztmpl volid", tmpl)
-		}
-		if s.storageByID[sid] == nil {
-			return fmt.Errorf("template %q: storage %q is not configured", tmpl, sid)
-		}
-		for key, st := range s.stores {
-			if key.id != sid {
-				continue
-			}
-			st.add(&volume{
-				volid: tmpl, content: "vztmpl", format: templateFormat(name),
-				size: templateSize(name), ctime: boot.Unix(),
-			})
+		if err := s.addTemplateLocked(tmpl, boot); err != nil {
+			return err
 		}
 	}
 	for _, p := range o.Pools {
