@@ -122,6 +122,14 @@ func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope
 		s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by %s (%s); waiting to delete it", ct.VMID, holder, ct.Lock)))
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, false, nil
 	}
+	return r.destroyOrRelease(ctx, s, ct)
+}
+
+// destroyOrRelease applies the deletion policy to the Application's own,
+// unlocked container: Retain (or an adoption the host does not let it
+// destroy) releases it, Delete destroys it.
+func (r *ApplicationReconciler) destroyOrRelease(ctx context.Context, s *appScope, ct proxmox.ContainerSummary) (ctrl.Result, bool, error) {
+	app, t, entry := s.app, s.tenancy, s.host
 	if deletionPolicy(app) == v1alpha1.DeletionPolicyRetain {
 		return r.release(ctx, s, ct)
 	}
