@@ -31,6 +31,14 @@ type appEnv struct {
 	ns, host string
 }
 
+// readyAppEnv is a fresh namespace and connected host with one Ready
+// Application in it, the start of most Backup and Restore specs.
+func readyAppEnv() (appEnv, *v1alpha1.Application) {
+	e := newAppEnv(nil)
+	eventuallyReady(e.host, "True", v1alpha1.ReasonConnected)
+	return e, eventuallyApp(e.app(nil), "True", v1alpha1.ReasonReconciled)
+}
+
 func newAppEnv(mutateHost func(*v1alpha1.ProxmoxHost)) appEnv {
 	ns := fmt.Sprintf("team-%d", nsSeq.Add(1))
 	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())

@@ -127,11 +127,7 @@ var _ = Describe("Backup", func() {
 		e   appEnv
 		app *v1alpha1.Application
 	)
-	BeforeEach(func() {
-		e = newAppEnv(nil)
-		eventuallyReady(e.host, "True", v1alpha1.ReasonConnected)
-		app = eventuallyApp(e.app(nil), "True", v1alpha1.ReasonReconciled)
-	})
+	BeforeEach(func() { e, app = readyAppEnv() })
 
 	It("completes an archive and records its own volid even when a newer backup of the container exists", func() {
 		foreign, err := sim.AddBackup(pvesim.BackupSpec{

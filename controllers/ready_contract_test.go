@@ -35,11 +35,7 @@ var _ = Describe("Ready contract", func() {
 		e   appEnv
 		app *v1alpha1.Application
 	)
-	BeforeEach(func() {
-		e = newAppEnv(nil)
-		eventuallyReady(e.host, "True", v1alpha1.ReasonConnected)
-		app = eventuallyApp(e.app(nil), "True", v1alpha1.ReasonReconciled)
-	})
+	BeforeEach(func() { e, app = readyAppEnv() })
 
 	It("keeps an Application Ready through its own backup, with the backup shown in Reconciling and status.activity", func() {
 		statuses := watchStatuses(app.Namespace)

@@ -51,11 +51,7 @@ var _ = Describe("Restore", func() {
 		e   appEnv
 		app *v1alpha1.Application
 	)
-	BeforeEach(func() {
-		e = newAppEnv(nil)
-		eventuallyReady(e.host, "True", v1alpha1.ReasonConnected)
-		app = eventuallyApp(e.app(nil), "True", v1alpha1.ReasonReconciled)
-	})
+	BeforeEach(func() { e, app = readyAppEnv() })
 
 	It("restores an archive in place: the backup's config comes back, the Application keeps owning it and is not fought", func() {
 		vmid := app.Status.VMID

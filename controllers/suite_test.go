@@ -1,13 +1,11 @@
 package controllers_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
 	"io"
-	"sync"
 	"testing"
 	"time"
 
@@ -40,7 +38,7 @@ var (
 	env  *testenv.Env
 	k8s  client.Client
 	sim  *pvesim.Server
-	logs = &syncBuffer{}
+	logs = &testenv.SyncBuffer{}
 	// sshPrivateKey is authorized on the simulator's SSH server.
 	sshPrivateKey []byte
 	ctx           context.Context
@@ -87,24 +85,6 @@ var _ = AfterSuite(func() {
 		Expect(env.Stop()).To(Succeed())
 	}
 })
-
-// syncBuffer collects every log line the manager writes during the suite.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func newSSHKey() ([]byte, string) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)

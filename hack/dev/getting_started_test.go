@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,7 +48,7 @@ func TestGettingStartedWalkthrough(t *testing.T) {
 	}
 	commands := walkthroughCommands(t)
 	c, metricsAddr := testConfig(t)
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	c.out = out
 	logs, err := os.Create(filepath.Join(t.TempDir(), "operator.log"))
 	if err != nil {
@@ -87,7 +85,7 @@ func TestGettingStartedWalkthrough(t *testing.T) {
 	stop()
 
 	t.Run("a restart keeps the seeded container and says so", func(t *testing.T) {
-		again := &syncBuffer{}
+		again := &testenv.SyncBuffer{}
 		c.out = again
 		d, err := setup(context.Background(), c)
 		if err != nil {
@@ -202,7 +200,7 @@ func kubectlPath(t *testing.T) string {
 }
 
 // waitFor waits until make dev has printed text, failing early if it ended.
-func waitFor(t *testing.T, out *syncBuffer, errc chan error, text string) {
+func waitFor(t *testing.T, out *testenv.SyncBuffer, errc chan error, text string) {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for !strings.Contains(out.String(), text) {
@@ -216,22 +214,4 @@ func waitFor(t *testing.T, out *syncBuffer, errc chan error, text string) {
 			t.Fatalf("make dev did not print %q:\n%s", text, out)
 		}
 	}
-}
-
-// syncBuffer is written by make dev's goroutines and read by the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

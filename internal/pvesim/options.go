@@ -276,6 +276,29 @@ func (o Options) withDefaults() Options {
 	if o.ClusterName == "" {
 		o.ClusterName = DefaultClusterName
 	}
+	o.inventoryDefaults()
+	if o.Tokens == nil && o.Users == nil {
+		o.Tokens = []TokenSpec{{ID: DefaultTokenID, Secret: DefaultTokenSecret}}
+		o.Users = []UserSpec{{ID: "root@pam", Password: DefaultRootPassword}}
+	}
+	o.timingDefaults()
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	if o.Logf == nil {
+		o.Logf = func(string, ...any) {}
+	}
+	return o
+}
+
+// inventoryDefaults fills the nodes, storages and templates.
+func (o *Options) inventoryDefaults() {
 	if len(o.Nodes) == 0 {
 		o.Nodes = DefaultNodes()
 	}
@@ -304,10 +327,10 @@ func (o Options) withDefaults() Options {
 	if o.Templates == nil {
 		o.Templates = DefaultTemplates()
 	}
-	if o.Tokens == nil && o.Users == nil {
-		o.Tokens = []TokenSpec{{ID: DefaultTokenID, Secret: DefaultTokenSecret}}
-		o.Users = []UserSpec{{ID: "root@pam", Password: DefaultRootPassword}}
-	}
+}
+
+// timingDefaults fills the task durations and timeouts of the profile.
+func (o *Options) timingDefaults() {
 	if o.Profile == "" {
 		o.Profile = ProfileFast
 	}
@@ -337,17 +360,4 @@ func (o Options) withDefaults() Options {
 	if o.TicketLifetime <= 0 {
 		o.TicketLifetime = 2 * time.Hour
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Location == nil {
-		o.Location = time.UTC
-	}
-	if o.Seed == 0 {
-		o.Seed = 1
-	}
-	if o.Logf == nil {
-		o.Logf = func(string, ...any) {}
-	}
-	return o
 }

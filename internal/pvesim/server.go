@@ -109,11 +109,32 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	s.router = buildRouter()
+	cert, err := s.certificate()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.serve(cert); err != nil {
+		return nil, err
+	}
+	if o.ResourcesRefresh > 0 {
+		s.startRRDRefresher()
+	}
+	if o.SSH != nil {
+		if err := s.startSSH(*o.SSH); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
 
-	cert := o.TLSCertificate
-	s.caPEM = o.CACertPEM
+// certificate is the configured server certificate, or one signed by a
+// fresh CA of the simulator's own; it records the CA pool and fingerprint.
+func (s *Server) certificate() (*tls.Certificate, error) {
+	cert := s.opts.TLSCertificate
+	s.caPEM = s.opts.CACertPEM
 	if cert == nil {
-		pki, err := generatePKI(o.Hostnames)
+		pki, err := generatePKI(s.opts.Hostnames)
 		if err != nil {
 			return nil, err
 		}
@@ -127,10 +148,15 @@ func New(opts Options) (*Server, error) {
 	if len(cert.Certificate) > 0 {
 		s.certFP = fingerprint(cert.Certificate[0])
 	}
+	return cert, nil
+}
 
+// serve listens on the configured address and serves the API over TLS.
+func (s *Server) serve(cert *tls.Certificate) error {
+	o := s.opts
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", o.Addr, err)
+		return fmt.Errorf("listen on %s: %w", o.Addr, err)
 	}
 	s.listener = ln
 	host, port, _ := net.SplitHostPort(ln.Addr().String())
@@ -147,16 +173,7 @@ func New(opts Options) (*Server, error) {
 		ErrorLog:     log.New(io.Discard, "", 0),
 	}
 	go func() { _ = s.httpSrv.Serve(tls.NewListener(ln, s.httpSrv.TLSConfig)) }()
-	if o.ResourcesRefresh > 0 {
-		s.startRRDRefresher()
-	}
-	if o.SSH != nil {
-		if err := s.startSSH(*o.SSH); err != nil {
-			_ = s.Close()
-			return nil, err
-		}
-	}
-	return s, nil
+	return nil
 }
 
 func cryptoRandRead(b []byte) (int, error) { return crand.Read(b) }
