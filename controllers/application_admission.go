@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -36,11 +35,7 @@ func (r *ApplicationReconciler) admit(ctx context.Context, s *appScope) (ctrl.Re
 	host := t.host
 	entry, ok := r.Hosts.Get(host.Name)
 	if !ok || entry.Inventory.Snapshot() == nil || !meta.IsStatusConditionTrue(host.Status.Conditions, v1alpha1.ConditionReady) {
-		msg := fmt.Sprintf("waiting for ProxmoxHost %q to become Ready", host.Name)
-		if c := meta.FindStatusCondition(host.Status.Conditions, v1alpha1.ConditionReady); c != nil && c.Status != metav1.ConditionTrue {
-			msg += ": " + c.Reason
-		}
-		s.set(progressing(v1alpha1.ReasonHostNotReady, msg))
+		s.set(hostWait(host, host.Name, ""))
 		return ctrl.Result{RequeueAfter: 15 * time.Second}, false, nil
 	}
 	s.host = entry

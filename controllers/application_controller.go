@@ -52,6 +52,9 @@ type ApplicationReconciler struct {
 	// host (0: DefaultDriftReadsPerSecond).
 	DriftInterval       time.Duration
 	DriftReadsPerSecond float64
+	// Now is the clock failed creates and foreign locks are paced by
+	// (nil: the wall clock); tests move it forward.
+	Now func() time.Time
 
 	// Per-Application state of this reconciler, each dropped when the
 	// Application's deletion is done (forget). What both this controller
@@ -164,9 +167,15 @@ func (r *ApplicationReconciler) finish(ctx context.Context, before *v1alpha1.App
 	app := s.app
 	if s.outcome.reason == "" {
 		// A pass that ended early without a verdict (waiting for a fresh
-		// listing, retrying a VMID) is still progress, but no news.
+		// listing, retrying a VMID) is still progress, but no news; while
+		// a stalled create is retried, it keeps that verdict.
 		s.outcome = progressing(v1alpha1.ReasonProgressing, "reconciling")
 		s.outcome.quiet = true
+		if s.host != nil {
+			if o, ok := r.createFailures.retrying(app.UID, createInputsOf(s)); ok {
+				s.outcome = o
+			}
+		}
 	}
 	setRestartRequired(app, s.restartRequired)
 	p := applicationPassEnd
@@ -244,3 +253,5 @@ func (r *ApplicationReconciler) appRequests(ctx context.Context, opts ...client.
 	}
 	return reqs
 }
+
+func (r *ApplicationReconciler) now() time.Time { return nowFrom(r.Now) }

@@ -32,6 +32,9 @@ func (r *ApplicationReconciler) pollTask(ctx context.Context, s *appScope) (ctrl
 	switch res {
 	case taskRunning:
 		s.set(taskInFlight(ref, app.Status.VMID, taskReason(ref.Type), r.TaskDeadline, time.Now()))
+		if o, ok := r.createFailures.retrying(app.UID, createInputsOf(s)); ok && !s.outcome.stalled {
+			s.set(o)
+		}
 		return ctrl.Result{RequeueAfter: pollAfter(ref, time.Now())}, true, nil
 	case taskFailed:
 		app.Status.Task = nil
@@ -59,7 +62,7 @@ func (r *ApplicationReconciler) pollTask(ctx context.Context, s *appScope) (ctrl
 // starts creating it. ok is false when this pass must end.
 func (r *ApplicationReconciler) findOrCreate(ctx context.Context, s *appScope) (proxmox.ContainerSummary, ctrl.Result, bool, error) {
 	app := s.app
-	if o, wait, ok := r.createFailures.pending(app.UID, createInputsOf(s), time.Now()); ok {
+	if o, wait, ok := r.createFailures.pending(app.UID, createInputsOf(s), r.now()); ok {
 		// The status write of the failure wakes us at once: restate the
 		// verdict (no new event) and wait out the backoff. A failed create
 		// left no container of ours to look for in the meantime.
@@ -118,7 +121,7 @@ func (r *ApplicationReconciler) createFailed(s *appScope, err error, msg string)
 		o = stalled(v1alpha1.ReasonCreateFailed, msg)
 	}
 	s.set(o)
-	return r.createFailures.record(s.app.UID, createInputsOf(s), class, o, time.Now())
+	return r.createFailures.record(s.app.UID, createInputsOf(s), class, o, r.now())
 }
 
 func createInputsOf(s *appScope) createInputs {
@@ -142,6 +145,7 @@ func (r *ApplicationReconciler) claim(s *appScope, ct proxmox.ContainerSummary) 
 	switch {
 	case ours:
 		app.Status.VMID = int32(ct.VMID)
+		r.createFailures.reset(app.UID)
 		return ct, ctrl.Result{}, true, nil
 	case tagged && app.Spec.VMID == nil && !app.Spec.Adopt:
 		// Another Application's create won the VMID we had picked: pick again.
@@ -151,9 +155,7 @@ func (r *ApplicationReconciler) claim(s *appScope, ct proxmox.ContainerSummary) 
 		s.set(stalled(v1alpha1.ReasonVMIDConflict, fmt.Sprintf("container %d is owned by another Application (uid %s)", ct.VMID, owner)))
 		return ct, ctrl.Result{}, false, nil
 	case ct.Lock == "create":
-		// A create in flight, perhaps ours from before a restart: its tags
-		// appear when the task finishes.
-		s.set(progressing(v1alpha1.ReasonCreating, fmt.Sprintf("container %d is being created", ct.VMID)))
+		s.set(r.createLockWait(app, ct))
 		return ct, ctrl.Result{RequeueAfter: taskPoll}, false, nil
 	case app.Spec.Adopt:
 		app.Status.VMID = int32(ct.VMID)
@@ -170,6 +172,23 @@ func (r *ApplicationReconciler) claim(s *appScope, ct proxmox.ContainerSummary) 
 	s.set(stalled(v1alpha1.ReasonVMIDInUse, fmt.Sprintf(
 		"VMID %d is used by a container this Application does not own; set adopt: true to take it over", ct.VMID)))
 	return ct, ctrl.Result{}, false, nil
+}
+
+// createLockWait judges an untagged container locked "create" at the
+// Application's VMID: a create in flight, perhaps ours from before a
+// restart, whose tags appear when the task finishes. PVE's create worker
+// removes its own half on failure, so one still locked after
+// ForeignLockBound was left by a create that died with its node or
+// daemon. Nothing proves it is ours, so the operator leaves it alone and
+// says how to clear it.
+func (r *ApplicationReconciler) createLockWait(app *v1alpha1.Application, ct proxmox.ContainerSummary) outcome {
+	since := r.lockSince(app, ct.Lock)
+	if r.now().Sub(since) < ForeignLockBound {
+		return progressing(v1alpha1.ReasonCreating, fmt.Sprintf("container %d is being created", ct.VMID))
+	}
+	return stalled(v1alpha1.ReasonLocked, fmt.Sprintf(
+		"container %d has been locked (create) since %s, longer than %s, and carries no owner: a create that died with its node left it behind; if nobody is creating it, remove it on node %s with `pct unlock %d && pct destroy %d` (the operator does not remove a container it cannot prove it made)",
+		ct.VMID, since.UTC().Format(time.RFC3339), ForeignLockBound, ct.Node, ct.VMID, ct.VMID))
 }
 
 // adoptionAllowed checks the host's adoption grant for ct, including that
@@ -288,10 +307,13 @@ func (r *ApplicationReconciler) started(s *appScope, upid proxmox.UPID, err erro
 	r.Hosts.RequestRefresh(s.host.Name)
 	switch {
 	case err == nil:
-		r.createFailures.reset(app.UID)
 		app.Status.Task = taskRef(upid, time.Now())
-		r.event(app, corev1.EventTypeNormal, reason, msg)
-		s.set(progressing(reason, msg))
+		if o, ok := r.createFailures.retrying(app.UID, createInputsOf(s)); ok {
+			s.set(o)
+		} else {
+			r.event(app, corev1.EventTypeNormal, reason, msg)
+			s.set(progressing(reason, msg))
+		}
 		return ctrl.Result{RequeueAfter: pollAfter(app.Status.Task, time.Now())}, nil
 	case proxmox.IsOutcomeUnknown(err):
 		// PVE may have acted: look at the next listing, never repeat blindly.

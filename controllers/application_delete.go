@@ -88,7 +88,7 @@ func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope
 	s.tenancy = t
 	entry, ok := r.Hosts.Get(app.Spec.HostRef.Name)
 	if !ok || entry.Inventory.Snapshot() == nil {
-		s.set(progressing(v1alpha1.ReasonHostNotReady, "waiting for the ProxmoxHost to become Ready to delete the container"))
+		s.set(hostWait(t.host, app.Spec.HostRef.Name, " to delete the container"))
 		return ctrl.Result{RequeueAfter: 15 * time.Second}, false, nil
 	}
 	s.host = entry

@@ -58,8 +58,11 @@ func hostReadinessChanged() predicate.Predicate {
 			if !ok1 || !ok2 {
 				return true
 			}
+			// Stalled too: an Application mirrors a host that needs a
+			// person (hostWait), so it must hear when that starts.
 			return o.Generation != n.Generation ||
-				meta.IsStatusConditionTrue(o.Status.Conditions, v1alpha1.ConditionReady) != meta.IsStatusConditionTrue(n.Status.Conditions, v1alpha1.ConditionReady)
+				meta.IsStatusConditionTrue(o.Status.Conditions, v1alpha1.ConditionReady) != meta.IsStatusConditionTrue(n.Status.Conditions, v1alpha1.ConditionReady) ||
+				meta.IsStatusConditionTrue(o.Status.Conditions, v1alpha1.ConditionStalled) != meta.IsStatusConditionTrue(n.Status.Conditions, v1alpha1.ConditionStalled)
 		},
 	}
 }

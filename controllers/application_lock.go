@@ -40,7 +40,7 @@ func (r *ApplicationReconciler) lockedWait(ctx context.Context, s *appScope, ct 
 	switch {
 	case holder != "":
 		activity = fmt.Sprintf("container %d is locked (%s) by Backup %q; %s", ct.VMID, ct.Lock, holder, doing)
-	case time.Since(since) < ForeignLockBound:
+	case r.now().Sub(since) < ForeignLockBound:
 		activity = fmt.Sprintf("container %d is locked by Proxmox (%s) since %s, not by one of its Backups; %s", ct.VMID, ct.Lock, since.UTC().Format(time.RFC3339), doing)
 	default:
 		s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d has been locked by Proxmox (%s) since %s, longer than %s, and not by one of its Backups; %s",
@@ -82,7 +82,7 @@ func (r *ApplicationReconciler) lockSince(app *v1alpha1.Application, lock string
 	if v, ok := r.lockSeen.Load(app.UID); ok && v.(lockMark).lock == lock {
 		return v.(lockMark).since
 	}
-	m := lockMark{lock: lock, since: time.Now()}
+	m := lockMark{lock: lock, since: r.now()}
 	r.lockSeen.Store(app.UID, m)
 	return m.since
 }

@@ -203,13 +203,14 @@ func (r *BackupReconciler) resolveApplication(ctx context.Context, s *backupScop
 // allows the Backup's namespace.
 func (r *BackupReconciler) resolveHost(ctx context.Context, s *backupScope) (ctrl.Result, bool, error) {
 	name := backupHost(s.backup)
-	if ok, err := r.allowed(ctx, s, name); !ok || err != nil {
+	host, ok, err := r.allowed(ctx, s, name)
+	if !ok || err != nil {
 		// Namespace labels are not watched: look again now and then.
 		return ctrl.Result{RequeueAfter: time.Minute}, false, err
 	}
 	entry, ok := r.Hosts.Get(name)
-	if !ok || entry.Inventory.Snapshot() == nil {
-		s.set(progressing(v1alpha1.ReasonHostNotReady, fmt.Sprintf("waiting for ProxmoxHost %q to become Ready", name)))
+	if !ok || entry.Inventory.Snapshot() == nil || !meta.IsStatusConditionTrue(host.Status.Conditions, v1alpha1.ConditionReady) {
+		s.set(hostWait(host, name, ""))
 		return ctrl.Result{RequeueAfter: 15 * time.Second}, false, nil
 	}
 	s.host = entry
@@ -218,13 +219,13 @@ func (r *BackupReconciler) resolveHost(ctx context.Context, s *backupScope) (ctr
 
 // allowed re-checks, before any call to Proxmox, that the host still allows
 // the Backup's namespace; when not, the Backup reports why and waits.
-func (r *BackupReconciler) allowed(ctx context.Context, s *backupScope, host string) (bool, error) {
-	_, o, ok, err := resolveTenancy(ctx, r.Client, host, s.backup.Namespace)
+func (r *BackupReconciler) allowed(ctx context.Context, s *backupScope, host string) (*v1alpha1.ProxmoxHost, bool, error) {
+	t, o, ok, err := resolveTenancy(ctx, r.Client, host, s.backup.Namespace)
 	if !ok && err == nil {
 		s.set(o)
 		setPhaseIfEmpty(s.backup, v1alpha1.BackupPhasePending)
 	}
-	return ok, err
+	return t.host, ok, err
 }
 
 // resolveContainer finds the Application's own container in the inventory.

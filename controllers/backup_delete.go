@@ -85,14 +85,15 @@ func (r *BackupReconciler) deleteData(ctx context.Context, s *backupScope) (bool
 // warning (gone).
 func (r *BackupReconciler) deletionHost(ctx context.Context, s *backupScope, name string) (gone bool, res ctrl.Result, ok bool, err error) {
 	if entry, found := r.Hosts.Get(name); found && entry.Inventory.Snapshot() != nil {
-		if ok, err := r.allowed(ctx, s, name); !ok || err != nil {
+		if _, ok, err := r.allowed(ctx, s, name); !ok || err != nil {
 			// A revoked namespace makes no more calls, not even to clean up.
 			return false, ctrl.Result{RequeueAfter: time.Minute}, false, err
 		}
 		s.host = entry
 		return false, ctrl.Result{}, true, nil
 	}
-	err = r.Get(ctx, client.ObjectKey{Name: name}, &v1alpha1.ProxmoxHost{})
+	host := &v1alpha1.ProxmoxHost{}
+	err = r.Get(ctx, client.ObjectKey{Name: name}, host)
 	switch {
 	case apierrors.IsNotFound(err):
 		r.event(s.backup, eventWarning, v1alpha1.ReasonHostNotFound, fmt.Sprintf("ProxmoxHost %q is gone; %s is left as it is", name, orNothing(backupData(s.backup))))
@@ -100,7 +101,7 @@ func (r *BackupReconciler) deletionHost(ctx context.Context, s *backupScope, nam
 	case err != nil:
 		return false, ctrl.Result{}, false, err
 	}
-	s.set(progressing(v1alpha1.ReasonHostNotReady, fmt.Sprintf("waiting for ProxmoxHost %q to become Ready to delete %s", name, orNothing(backupData(s.backup)))))
+	s.set(hostWait(host, name, " to delete "+orNothing(backupData(s.backup))))
 	return false, ctrl.Result{RequeueAfter: 15 * time.Second}, false, nil
 }
 

@@ -142,7 +142,7 @@ func (r *BackupReconciler) reconcileFailed(ctx context.Context, s *backupScope) 
 	if !ok || entry.Inventory.Snapshot() == nil {
 		return ctrl.Result{RequeueAfter: 15 * time.Second}, nil
 	}
-	if ok, err := r.allowed(ctx, s, entry.Name); !ok || err != nil {
+	if _, ok, err := r.allowed(ctx, s, entry.Name); !ok || err != nil {
 		return ctrl.Result{}, err
 	}
 	s.host = entry

@@ -22,8 +22,8 @@ type outcome struct {
 	quiet bool
 	// busyReason and busyMessage: ready, and yet the operator is doing
 	// something routine to the object (its own backup). Ready keeps the
-	// verdict and Reconciling says what is going on, so a nightly backup
-	// is not a readiness loss for Argo CD or kubectl wait.
+	// verdict and Reconciling (False) says what is going on, so a nightly
+	// backup is not a readiness loss for Argo CD, kstatus or kubectl wait.
 	busyReason, busyMessage string
 }
 
@@ -85,8 +85,12 @@ func setConditions(conds *[]metav1.Condition, gen int64, o outcome) {
 	}
 	switch {
 	case o.ready && o.busyReason != "":
+		// False, yet present with the activity: kstatus (Flux, kpt,
+		// cli-utils) reads Reconciling=True as "not in place yet" whatever
+		// Ready says, and the object is in place; the condition still says
+		// what is going on, like status.activity.
 		meta.SetStatusCondition(conds, metav1.Condition{
-			Type: v1alpha1.ConditionReconciling, Status: metav1.ConditionTrue, Reason: o.busyReason, Message: redact.String(o.busyMessage), ObservedGeneration: gen,
+			Type: v1alpha1.ConditionReconciling, Status: metav1.ConditionFalse, Reason: o.busyReason, Message: redact.String(o.busyMessage), ObservedGeneration: gen,
 		})
 	case !o.ready && !o.stalled:
 		meta.SetStatusCondition(conds, metav1.Condition{

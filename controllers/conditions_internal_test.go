@@ -19,8 +19,8 @@ func TestSetConditions(t *testing.T) {
 	}{
 		{"a ready outcome removes Reconciling", readyOutcome(v1alpha1.ReasonReconciled, "ok"), metav1.ConditionTrue, "", v1alpha1.ReasonReconciled, ""},
 		{"a progressing outcome is Reconciling and not Ready", progressing(v1alpha1.ReasonLocked, "locked"), metav1.ConditionFalse, metav1.ConditionTrue, v1alpha1.ReasonLocked, v1alpha1.ReasonLocked},
-		{"a ready but busy outcome keeps the Ready verdict and is Reconciling with the activity", readyButBusy(prev, v1alpha1.ReasonLocked, "its Backup runs"),
-			metav1.ConditionTrue, metav1.ConditionTrue, v1alpha1.ReasonReconciled, v1alpha1.ReasonLocked},
+		{"a ready but busy outcome keeps the Ready verdict and names the activity in Reconciling=False", readyButBusy(prev, v1alpha1.ReasonLocked, "its Backup runs"),
+			metav1.ConditionTrue, metav1.ConditionFalse, v1alpha1.ReasonReconciled, v1alpha1.ReasonLocked},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

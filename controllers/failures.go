@@ -100,7 +100,26 @@ func (f *createFailures) pending(uid types.UID, in createInputs, now time.Time) 
 	return cf.outcome, cf.next.Sub(now), true
 }
 
-// reset forgets the failures once a create was started or the object is gone.
+// retrying returns the Stalled verdict of the last failed create when
+// the create now under way retries it with the same inputs: the retry is
+// a quiet probe that keeps the verdict (kstatus stays Failed rather than
+// flapping to InProgress and back every retry, and no event repeats);
+// only its success is news.
+func (f *createFailures) retrying(uid types.UID, in createInputs) (outcome, bool) {
+	v, ok := f.m.Load(uid)
+	if !ok {
+		return outcome{}, false
+	}
+	cf := v.(createFailure)
+	if cf.inputs != in || !cf.outcome.stalled {
+		return outcome{}, false
+	}
+	o := cf.outcome
+	o.quiet = true
+	return o, true
+}
+
+// reset forgets the failures once the container is there or the object is gone.
 func (f *createFailures) reset(uid types.UID) { f.m.Delete(uid) }
 
 // backoff is the wait after the n-th transient failure in a row: doubling
@@ -113,4 +132,13 @@ func backoff(n int) time.Duration {
 	}
 	d = min(d, backoffCap)
 	return d + time.Duration(rand.Int64N(int64(d)/10+1))
+}
+
+// nowFrom reads a reconciler's clock: now when set (tests), else the wall
+// clock.
+func nowFrom(now func() time.Time) time.Time {
+	if now != nil {
+		return now()
+	}
+	return time.Now()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -44,6 +45,10 @@ type ProxmoxHostReconciler struct {
 	MaxTasksPerHost int
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
+
+	// failedSyncs counts each host's failed syncs in a row (name -> int),
+	// so an outage is retried with exponential backoff.
+	failedSyncs sync.Map
 }
 
 // Reconcile connects to the host and refreshes its inventory and status:
@@ -56,6 +61,7 @@ func (r *ProxmoxHostReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err := r.Get(ctx, req.NamespacedName, host); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.Hosts.forget(req.Name)
+			r.failedSyncs.Delete(req.Name)
 			forgetHostMetrics(req.Name)
 			return ctrl.Result{}, nil
 		}
@@ -121,15 +127,17 @@ func (r *ProxmoxHostReconciler) reconcile(ctx context.Context, host *v1alpha1.Pr
 		reason, msg := classifyHostError(host, err)
 		logf.FromContext(ctx).Info("Proxmox host not reachable", "reason", reason, "message", msg)
 		// Rejected credentials, an untrusted certificate or a missing
-		// privilege need a person (a Secret or spec change wakes us);
-		// connection problems heal by themselves. Either way retry on the
-		// sync interval, not in a hot loop.
-		o := progressing(reason, msg)
+		// privilege need a person (a Secret or spec change wakes us at
+		// once; a fix made in Proxmox is found on the sync interval: one
+		// request per host, cheap enough). Connection problems heal by
+		// themselves: back off exponentially, so an outage costs few
+		// requests and a short blip is over in seconds.
 		if classifyFailure(err) == failureNeedsPerson {
-			o = stalled(reason, msg)
+			return ctrl.Result{RequeueAfter: min(interval, 30*time.Second)}, stalled(reason, msg)
 		}
-		return ctrl.Result{RequeueAfter: min(interval, 30*time.Second)}, o
+		return ctrl.Result{RequeueAfter: r.syncFailed(host.Name)}, progressing(reason, msg)
 	}
+	r.failedSyncs.Delete(host.Name)
 	fillInventoryStatus(&host.Status, entry.Inventory.Snapshot())
 	snap := entry.Inventory.Snapshot()
 	setContainerMetrics(host.Name, snap)
@@ -206,12 +214,18 @@ func tlsFailureMessage(ep string, err error) string {
 	return fmt.Sprintf("cannot verify the TLS certificate of %s (set spec.tls.caBundle to its CA, or pin its SHA-256 fingerprint in spec.tls.certificateFingerprint): %v", ep, err)
 }
 
-func (r *ProxmoxHostReconciler) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
+// syncFailed counts a failed sync of host and returns the wait before
+// the next one.
+func (r *ProxmoxHostReconciler) syncFailed(host string) time.Duration {
+	n := 1
+	if v, ok := r.failedSyncs.Load(host); ok {
+		n = v.(int) + 1
 	}
-	return time.Now()
+	r.failedSyncs.Store(host, n)
+	return backoff(n)
 }
+
+func (r *ProxmoxHostReconciler) now() time.Time { return nowFrom(r.Now) }
 
 func syncInterval(host *v1alpha1.ProxmoxHost) time.Duration {
 	if host.Spec.SyncInterval != nil && host.Spec.SyncInterval.Duration > 0 {

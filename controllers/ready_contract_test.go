@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"strconv"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -11,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/controllers"
 )
 
 // readyMessage is the Ready condition's message of the live Application.
@@ -37,14 +39,16 @@ var _ = Describe("Ready contract", func() {
 	)
 	BeforeEach(func() { e, app = readyAppEnv() })
 
-	It("keeps an Application Ready through its own backup, with the backup shown in Reconciling and status.activity", func() {
+	It("keeps an Application Ready through its own backup, with the backup shown in Reconciling=False and status.activity", func() {
 		statuses := watchStatuses(app.Namespace)
 		b := stalledBackup(app)
 		Eventually(func(g Gomega) {
 			got := getApp(app)
 			g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue())
+			// False: kstatus reads Reconciling=True as not in place yet.
 			c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReconciling)
 			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
 			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonLocked))
 			g.Expect(c.Message).To(ContainSubstring(b.Name))
 			g.Expect(got.Status.Activity).To(ContainSubstring(b.Name))
@@ -72,6 +76,22 @@ var _ = Describe("Ready contract", func() {
 			break
 		}
 		Expect(seen).To(BeNumerically(">", 0))
+	})
+
+	It("keeps an Application Ready through a foreign lock until it outlasts the bound, and says so then", func() {
+		Expect(sim.SetLock(int(app.Status.VMID), "backup")).To(Succeed())
+		DeferCleanup(func() { _ = sim.SetLock(int(app.Status.VMID), "") })
+		Eventually(func(g Gomega) {
+			got := getApp(app)
+			g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue())
+			g.Expect(got.Status.Activity).To(ContainSubstring("not by one of its Backups"))
+		}, "30s").Should(Succeed())
+		clock.Advance(controllers.ForeignLockBound + time.Minute)
+		poke(app, 0)
+		got := eventuallyApp(app, "False", v1alpha1.ReasonLocked)
+		Expect(readyMessage(got)).To(ContainSubstring("longer than"))
+		Expect(sim.SetLock(int(app.Status.VMID), "")).To(Succeed())
+		eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
 	})
 
 	It("waits with a Restore applied before its Backup completed, and restores once it has", func() {

@@ -139,7 +139,8 @@ func (r *RestoreReconciler) admit(ctx context.Context, s *restoreScope) (ctrl.Re
 	}
 	s.app = app
 	rs.Status.ApplicationName = app.Name
-	if _, o, ok, err := resolveTenancy(ctx, r.Client, app.Spec.HostRef.Name, rs.Namespace); err != nil || !ok {
+	t, o, ok, err := resolveTenancy(ctx, r.Client, app.Spec.HostRef.Name, rs.Namespace)
+	if err != nil || !ok {
 		if running || err != nil {
 			// Revoked while it ran: no further call until it is allowed again.
 			s.set(o)
@@ -153,8 +154,8 @@ func (r *RestoreReconciler) admit(ctx context.Context, s *restoreScope) (ctrl.Re
 		}
 	}
 	entry, ok := r.Hosts.Get(app.Spec.HostRef.Name)
-	if !ok || entry.Inventory.Snapshot() == nil {
-		s.set(progressing(v1alpha1.ReasonHostNotReady, fmt.Sprintf("waiting for ProxmoxHost %q to become Ready", app.Spec.HostRef.Name)))
+	if !ok || entry.Inventory.Snapshot() == nil || !meta.IsStatusConditionTrue(t.host.Status.Conditions, v1alpha1.ConditionReady) {
+		s.set(hostWait(t.host, app.Spec.HostRef.Name, ""))
 		setRestorePhaseIfEmpty(rs)
 		return ctrl.Result{RequeueAfter: 15 * time.Second}, false, nil
 	}

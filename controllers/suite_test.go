@@ -43,6 +43,9 @@ var (
 	sshPrivateKey []byte
 	ctx           context.Context
 	cancel        context.CancelFunc
+	// clock is the operator's: specs move it forward to cover minutes of
+	// retries and lock bounds in seconds.
+	clock = &testenv.Clock{}
 )
 
 var _ = BeforeSuite(func() {
@@ -66,7 +69,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	sshPrivateKey = sshKey
 
-	mgr, err := manager.New(env.Config, manager.Options{MetricsAddr: "0", ProbeAddr: "0"})
+	mgr, err := manager.New(env.Config, manager.Options{MetricsAddr: "0", ProbeAddr: "0", Now: clock.Now})
 	Expect(err).NotTo(HaveOccurred())
 	go func() {
 		defer GinkgoRecover()

@@ -53,15 +53,16 @@ if observed ~= nil and tonumber(observed) ~= generation then
   return hs
 end
 
--- Ready together with Reconciling is routine work on an object that is in
--- place (an Application during its own backup): still Healthy.
+-- Reconciling=True is work towards the spec, first of all, as in kstatus.
 local ready = condition("Ready")
 local reconciling = condition("Reconciling")
-local busy = reconciling ~= nil and reconciling.status == "True"
-if busy and (ready == nil or ready.status ~= "True") then
+if reconciling ~= nil and reconciling.status == "True" then
   hs.message = describe(reconciling)
   return hs
 end
+-- Reconciling=False names routine work on an object that is in place (an
+-- Application during its own backup): still Healthy, with the activity.
+local busy = reconciling ~= nil and reconciling.status == "False"
 local stalled = condition("Stalled")
 if stalled ~= nil and stalled.status == "True" then
   return {status = "Degraded", message = describe(stalled)}

@@ -104,6 +104,7 @@ func setupControllers(mgr ctrl.Manager, o Options) error {
 		QPS:                  o.ProxmoxQPS,
 		Burst:                o.ProxmoxBurst,
 		MaxTasksPerHost:      o.MaxTasksPerHost,
+		Now:                  o.Now,
 	}).SetupWithManager(mgr, o.HostConcurrency); err != nil {
 		return err
 	}
@@ -112,6 +113,7 @@ func setupControllers(mgr ctrl.Manager, o Options) error {
 		Hosts:        hosts,
 		Recorder:     recorder,
 		TaskDeadline: o.TaskDeadline,
+		Now:          o.Now,
 
 		DriftInterval:       o.DriftInterval,
 		DriftReadsPerSecond: o.DriftReadsPerSecond,

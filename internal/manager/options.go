@@ -43,6 +43,9 @@ type Options struct {
 	// SkipNameValidation allows several managers in one process (tests that
 	// restart the operator); controller names must otherwise be unique.
 	SkipNameValidation bool
+	// Now is the clock the controllers judge waits by (nil: the wall
+	// clock); tests move it forward to cover minutes in seconds.
+	Now func() time.Time
 }
 
 // BindFlags registers the options as command-line flags.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
@@ -20,7 +22,8 @@ import (
 // The Argo CD health check, run on objects the operator itself put in each
 // state (in envtest, against the Proxmox simulator): what Argo CD will see.
 // Each case waits for the controller's state, judged from conditions and
-// phase alone, and then asks the Lua script.
+// phase alone, then asks Argo CD's verdict (health.lua, or Argo CD's own for
+// a deleting object) and holds kstatus to it under argoVerdictsOf.
 func TestArgoCDHealthOfRealObjects(t *testing.T) {
 	f := newHealthFixture(t)
 	runningU := f.hostAndApplicationCases(t)
@@ -32,6 +35,7 @@ func TestArgoCDHealthOfRealObjects(t *testing.T) {
 	}
 	f.backupAndRestoreCases(t)
 	f.scheduleCases(t)
+	f.deletionCase(t)
 }
 
 // healthFixture holds every object the health cases judge. All are
@@ -46,8 +50,9 @@ type healthFixture struct {
 	host, noSecret, unreachable, restricted *v1alpha1.ProxmoxHost
 
 	running                                        *v1alpha1.Application
-	stopped, refused, waiting                      client.Object
+	stopped, refused, waiting, doomed              client.Object
 	orphanBackup, badSchedule, schedule, suspended client.Object
+	backupOfWaiting                                client.Object
 }
 
 func newHealthFixture(t *testing.T) *healthFixture {
@@ -86,6 +91,11 @@ func (f *healthFixture) createObjects(t *testing.T) {
 	f.stopped = f.create(t, newApplication(ns, f.host.Name, func(a *v1alpha1.Application) { a.Spec.PowerState = v1alpha1.PowerStateStopped }))
 	f.refused = f.create(t, newApplication(ns, f.restricted.Name, nil))
 	f.waiting = f.create(t, newApplication(ns, f.unreachable.Name, nil))
+	f.doomed = f.create(t, newApplication(ns, f.host.Name, nil))
+	f.backupOfWaiting = f.create(t, &v1alpha1.Backup{
+		ObjectMeta: metav1.ObjectMeta{Name: "of-waiting", Namespace: ns},
+		Spec:       v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: f.waiting.GetName()}},
+	})
 	f.orphanBackup = f.create(t, &v1alpha1.Backup{
 		ObjectMeta: metav1.ObjectMeta{Name: "of-nothing", Namespace: ns},
 		Spec:       v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: "does-not-exist"}},
@@ -113,13 +123,16 @@ func (f *healthFixture) create(t *testing.T, obj client.Object) client.Object {
 	return obj
 }
 
-// check waits until obj is in the state and then asks the health script.
+// check waits until obj is in the state, then asks Argo CD's verdict and
+// kstatus's.
 func (f *healthFixture) check(t *testing.T, obj client.Object, what string, state func(*unstructured.Unstructured) bool, want string) *unstructured.Unstructured {
 	t.Helper()
 	u := waitState(t, f.admin, obj, what, state)
-	if got, msg := health(t, u); got != want {
+	got, msg := health(t, u)
+	if got != want {
 		t.Errorf("%s (%s) is %s (%q), want %s", key(u), describeStatus(u), got, msg, want)
 	}
+	checkKstatus(t, u, got, msg)
 	return u
 }
 
@@ -159,9 +172,11 @@ func (f *healthFixture) hostAndApplicationCases(t *testing.T) *unstructured.Unst
 		// write: the apiserver has bumped generation, status is the old one.
 		u := runningU.DeepCopy()
 		u.SetGeneration(u.GetGeneration() + 1)
-		if got, _ := health(t, u); got != "Progressing" {
-			t.Errorf("got %s", got)
+		got, msg := health(t, u)
+		if got != "Progressing" {
+			t.Errorf("got %s (%q)", got, msg)
 		}
+		checkKstatus(t, u, got, msg)
 	})
 	return runningU
 }
@@ -170,25 +185,15 @@ func (f *healthFixture) hostAndApplicationCases(t *testing.T) *unstructured.Unst
 // VMID: the Backup faults are injected for its container.
 func (f *healthFixture) backupAndRestoreCases(t *testing.T) {
 	ns, running := f.ns, f.running
-	vmid := strconv.Itoa(int(running.Status.VMID))
-	var completed *v1alpha1.Backup
-	t.Run("a running Backup is Progressing", func(t *testing.T) {
-		f.o.sim.StallTasks("vzdump", vmid, 1)
-		b := f.create(t, &v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "held", Namespace: ns},
-			Spec: v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: running.Name}}})
-		f.check(t, b, "phase Running", phase(v1alpha1.BackupPhaseRunning), "Progressing")
-		f.o.sim.ReleaseTasks()
-		completed = b.(*v1alpha1.Backup)
-	})
+	completed, rollback := f.heldBackupCases(t)
 	t.Run("a completed Backup is Healthy", func(t *testing.T) {
-		if completed == nil {
-			completed = f.create(t, &v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "done", Namespace: ns},
-				Spec: v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: running.Name}}}).(*v1alpha1.Backup)
-		}
 		f.check(t, completed, "phase Completed", phase(v1alpha1.BackupPhaseCompleted), "Healthy")
 	})
+	t.Run("a completed Restore is Healthy", func(t *testing.T) {
+		f.check(t, rollback, "phase Completed", phase(v1alpha1.BackupPhase(v1alpha1.RestorePhaseCompleted)), "Healthy")
+	})
 	t.Run("a failed Backup is Degraded", func(t *testing.T) {
-		f.o.sim.FailTasks("vzdump", vmid, 1, "unable to create temporary directory")
+		f.o.sim.FailTasks("vzdump", strconv.Itoa(int(running.Status.VMID)), 1, "unable to create temporary directory")
 		b := f.create(t, &v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "failing", Namespace: ns},
 			Spec: v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: running.Name}}})
 		f.check(t, b, "phase Failed", phase(v1alpha1.BackupPhaseFailed), "Degraded")
@@ -196,16 +201,38 @@ func (f *healthFixture) backupAndRestoreCases(t *testing.T) {
 	t.Run("a Backup of a missing Application is Degraded", func(t *testing.T) {
 		f.check(t, f.orphanBackup, "Stalled ApplicationNotFound", stalledWith(v1alpha1.ReasonApplicationNotFound), "Degraded")
 	})
-	t.Run("a completed Restore is Healthy", func(t *testing.T) {
-		r := f.create(t, &v1alpha1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "rollback", Namespace: ns},
-			Spec: v1alpha1.RestoreSpec{BackupRef: v1alpha1.LocalObjectReference{Name: completed.Name}, Start: ptr.To(true)}})
-		f.check(t, r, "phase Completed", phase(v1alpha1.BackupPhase(v1alpha1.RestorePhaseCompleted)), "Healthy")
+	t.Run("a Backup of an Application without a container yet is Progressing", func(t *testing.T) {
+		f.check(t, f.backupOfWaiting, "Ready=False ApplicationNotReady", ready("False", v1alpha1.ReasonApplicationNotReady), "Progressing")
 	})
 	t.Run("a Restore of a Backup that did not complete is Degraded", func(t *testing.T) {
 		r := f.create(t, &v1alpha1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "from-nothing", Namespace: ns},
 			Spec: v1alpha1.RestoreSpec{BackupRef: v1alpha1.LocalObjectReference{Name: f.orphanBackup.GetName()}}})
 		f.check(t, r, "Stalled", stalledWith(""), "Degraded")
 	})
+}
+
+// heldBackupCases judge what there is to see while a Backup's vzdump is
+// held running: the Backup, its Application, and a Restore applied
+// together with the Backup, which waits for it. It returns the Backup and
+// the Restore, both left to complete once the task is released.
+func (f *healthFixture) heldBackupCases(t *testing.T) (held, rollback client.Object) {
+	ns, running := f.ns, f.running
+	f.o.sim.StallTasks("vzdump", strconv.Itoa(int(running.Status.VMID)), 1)
+	defer f.o.sim.ReleaseTasks()
+	held = f.create(t, &v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "held", Namespace: ns},
+		Spec: v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: running.Name}}})
+	t.Run("a running Backup is Progressing", func(t *testing.T) {
+		f.check(t, held, "phase Running", phase(v1alpha1.BackupPhaseRunning), "Progressing")
+	})
+	t.Run("an Application during its own Backup stays Healthy", func(t *testing.T) {
+		f.check(t, running, "Ready, Reconciling=False Locked", busyWith(v1alpha1.ReasonLocked), "Healthy")
+	})
+	rollback = f.create(t, &v1alpha1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "rollback", Namespace: ns},
+		Spec: v1alpha1.RestoreSpec{BackupRef: v1alpha1.LocalObjectReference{Name: held.GetName()}, Start: ptr.To(true)}})
+	t.Run("a Restore waiting for a running Backup is Progressing", func(t *testing.T) {
+		f.check(t, rollback, "Ready=False BackupNotCompleted", ready("False", v1alpha1.ReasonBackupNotCompleted), "Progressing")
+	})
+	return held, rollback
 }
 
 func (f *healthFixture) scheduleCases(t *testing.T) {
@@ -217,6 +244,36 @@ func (f *healthFixture) scheduleCases(t *testing.T) {
 	})
 	t.Run("a BackupSchedule with an unknown time zone is Degraded", func(t *testing.T) {
 		f.check(t, f.badSchedule, "Stalled InvalidSchedule", stalledWith(v1alpha1.ReasonInvalidSchedule), "Degraded")
+	})
+}
+
+// deletionCase holds the doomed Application's deletion up with the lock of
+// its own running Backup, and judges it while the finalizer waits.
+func (f *healthFixture) deletionCase(t *testing.T) {
+	t.Run("an Application whose deletion waits for a lock is Progressing, and the script names the lock", func(t *testing.T) {
+		u := waitState(t, f.admin, f.doomed, "Ready Reconciled", ready("True", v1alpha1.ReasonReconciled))
+		vmid, _, _ := unstructured.NestedInt64(u.Object, "status", "vmid")
+		f.o.sim.StallTasks("vzdump", strconv.FormatInt(vmid, 10), 1)
+		defer f.o.sim.ReleaseTasks()
+		b := f.create(t, &v1alpha1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "last-words", Namespace: f.ns},
+			Spec: v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: f.doomed.GetName()}}})
+		waitState(t, f.admin, b, "phase Running", phase(v1alpha1.BackupPhaseRunning))
+		if err := f.admin.Delete(f.ctx, f.doomed); err != nil {
+			t.Fatal(err)
+		}
+		u = f.check(t, f.doomed, "deleting, Ready=False Locked", deletingWith(v1alpha1.ReasonLocked), "Progressing")
+		if res := computeKstatus(t, u); res.Status != kstatus.TerminatingStatus {
+			t.Errorf("kstatus says %s (%q), want Terminating", res.Status, res.Message)
+		}
+		// Argo CD shows "Pending deletion"; the cause is in Ready, which the
+		// script's own deletion branch repeats.
+		if got, msg := luaHealth(t, u); got != "Progressing" || !strings.HasPrefix(msg, "Deleting: Locked: ") {
+			t.Errorf("health.lua says %s (%q), want Progressing (\"Deleting: Locked: ...\")", got, msg)
+		}
+		f.o.sim.ReleaseTasks()
+		// The lock gone, the deletion must go through: the finalizer did
+		// wait for the lock, not for nothing.
+		waitGone(t, f.admin, f.doomed)
 	})
 }
 
@@ -290,6 +347,23 @@ func stalledWith(reason string) func(*unstructured.Unstructured) bool {
 	return func(u *unstructured.Unstructured) bool {
 		c := meta.FindStatusCondition(conditions(u), v1alpha1.ConditionStalled)
 		return observed(u) && c != nil && c.Status == metav1.ConditionTrue && (reason == "" || c.Reason == reason)
+	}
+}
+
+// busyWith: Ready, and Reconciling=False with reason, for the current
+// generation (routine work on an object that is in place).
+func busyWith(reason string) func(*unstructured.Unstructured) bool {
+	return func(u *unstructured.Unstructured) bool {
+		c := meta.FindStatusCondition(conditions(u), v1alpha1.ConditionReconciling)
+		return ready("True", v1alpha1.ReasonReconciled)(u) && c != nil && c.Status == metav1.ConditionFalse && c.Reason == reason
+	}
+}
+
+// deletingWith: deletionTimestamp set and Ready=False with reason, the cause
+// the deletion waits on.
+func deletingWith(reason string) func(*unstructured.Unstructured) bool {
+	return func(u *unstructured.Unstructured) bool {
+		return u.GetDeletionTimestamp() != nil && ready("False", reason)(u)
 	}
 }
 
