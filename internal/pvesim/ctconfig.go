@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/pve-operator/pve-operator/internal/pvesim/pveschema"
 )
 
 // ctConf is one section of a container config file: raw string values keyed
@@ -38,11 +40,11 @@ func sectionCopy(c ctConf, drop ...string) ctConf {
 }
 
 // encodeDescription mirrors PVE::Tools::encode_text for description comment
-// lines: everything outside printable ASCII is %-escaped.
+// lines: control and non-ASCII bytes, '%' and ':' are %-escaped.
 func encodeDescription(line string) string {
 	var b strings.Builder
 	for _, r := range []byte(line) {
-		if (r >= ' ' && r <= '~' && r != '%') || r == '\t' {
+		if r >= ' ' && r <= '~' && r != '%' && r != ':' {
 			b.WriteByte(r)
 		} else {
 			fmt.Fprintf(&b, "%%%02X", r)
@@ -52,9 +54,12 @@ func encodeDescription(line string) string {
 }
 
 // writeSection serializes one section like pve-container's write_pct_config:
-// description as leading '#' comments, then "key: value" lines sorted by key.
+// description as leading '#' comments, then "key: value" lines sorted by
+// key, then env as lxc.environment.runtime lines and the raw lxc.* lines.
 func (c ctConf) writeSection(b *strings.Builder) {
-	if d := c["description"]; d != "" {
+	// Perl's split drops trailing empty fields, so a description read back
+	// from comments (which ends in "\n") keeps its number of lines.
+	if d := strings.TrimRight(c["description"], "\n"); d != "" {
 		for _, line := range strings.Split(d, "\n") {
 			b.WriteByte('#')
 			b.WriteString(encodeDescription(line))
@@ -62,12 +67,19 @@ func (c ctConf) writeSection(b *strings.Builder) {
 		}
 	}
 	for _, k := range sortedKeys(c) {
-		if k == "description" || k == "digest" {
+		if k == "description" || k == "digest" || k == "env" || k == lxcConfKey {
 			continue
 		}
 		b.WriteString(k)
 		b.WriteString(": ")
 		b.WriteString(c[k])
+		b.WriteByte('\n')
+	}
+	for _, v := range strings.FieldsFunc(c["env"], func(r rune) bool { return r == 0 }) {
+		b.WriteString(lxcRuntimeEnv + ": " + v + "\n")
+	}
+	if raw := c[lxcConfKey]; raw != "" {
+		b.WriteString(raw)
 		b.WriteByte('\n')
 	}
 }
@@ -79,9 +91,13 @@ type snapshot struct {
 }
 
 // configFile renders the whole file: current section, [pve:pending] and the
-// snapshot sections sorted by name. The digest is the SHA-1 of this text, so
+// snapshot sections sorted by name, or the bytes last written to the file
+// over SSH until PVE rewrites it. The digest is the SHA-1 of this text, so
 // any change anywhere in the file (including snapshots) changes it.
 func (ct *container) configFile() string {
+	if ct.written != "" {
+		return ct.written
+	}
 	var b strings.Builder
 	ct.conf.writeSection(&b)
 	if len(ct.pending) > 0 || len(ct.pendingDel) > 0 {
@@ -104,23 +120,28 @@ func (ct *container) configFile() string {
 	return b.String()
 }
 
-// digest is sha1_hex of the config file. digestSalt models an edit by someone
-// else that changes the file without changing any value we render.
+// fileText is the file as pmxcfs holds it. digestSalt models an edit by
+// someone else that changes the file without changing any value we render:
+// blank lines, which PVE's parser skips, so a client that reads the file and
+// writes it back changes nothing else.
+func (ct *container) fileText() string {
+	return ct.configFile() + strings.Repeat("\n", ct.digestSalt)
+}
+
+// digest is sha1_hex of the config file.
 func (ct *container) digest() string {
 	if ct.digestCache != "" {
 		return ct.digestCache
 	}
-	text := ct.configFile()
-	if ct.digestSalt > 0 {
-		text += fmt.Sprintf("#pvesim-external-edit-%d\n", ct.digestSalt)
-	}
-	sum := sha1.Sum([]byte(text)) //nolint:gosec
+	sum := sha1.Sum([]byte(ct.fileText())) //nolint:gosec
 	ct.digestCache = hex.EncodeToString(sum[:])
 	return ct.digestCache
 }
 
-// touch invalidates cached derived data after any change to the file.
-func (ct *container) touch() { ct.digestCache = "" }
+// touch invalidates cached derived data after any change to the file. A
+// change made by PVE rewrites the whole file, so bytes written over SSH are
+// rendered anew from then on.
+func (ct *container) touch() { ct.digestCache, ct.written = "", "" }
 
 // ---- option types ---------------------------------------------------------
 
@@ -161,8 +182,17 @@ func optionExists(k string) bool {
 	return ok
 }
 
-// typedValue converts a raw config value to its JSON rendering.
+// typedValue converts a raw config value to its JSON rendering; the raw
+// lxc.* lines become PVE's [[key, value], …] list.
 func typedValue(key, val string) any {
+	if key == lxcConfKey {
+		pairs := [][]string{}
+		for _, line := range strings.Split(val, "\n") {
+			k, v, _ := strings.Cut(line, ": ")
+			pairs = append(pairs, []string{k, v})
+		}
+		return pairs
+	}
 	switch ctOptionTypes[key] {
 	case "integer", "boolean":
 		if n, err := strconv.ParseInt(val, 10, 64); err == nil {
@@ -195,6 +225,8 @@ type propFormat struct {
 	defaultKey string
 	required   []string
 	keys       map[string]*regexp.Regexp // allowed keys; nil regexp = any value
+	// checks are validators for keys a regexp cannot express.
+	checks map[string]func(string) error
 }
 
 var (
@@ -208,7 +240,6 @@ var (
 	reGW4     = regexp.MustCompile(`^\d{1,3}(\.\d{1,3}){3}$`)
 	reGW6     = regexp.MustCompile(`^[0-9a-fA-F:]+$`)
 	reNum     = regexp.MustCompile(`^\d+$`)
-	reMPPath  = regexp.MustCompile(`^/`)
 	reVolume  = regexp.MustCompile(`^\S+$`)
 	reMountOp = regexp.MustCompile(`^[a-z_]+(;[a-z_]+)*$`)
 
@@ -237,9 +268,23 @@ var mpFormat = &propFormat{
 	defaultKey: "volume",
 	required:   []string{"mp", "volume"},
 	keys: map[string]*regexp.Regexp{
-		"volume": reVolume, "mp": reMPPath, "size": reSize, "acl": reBool01, "backup": reBool01,
+		"volume": reVolume, "mp": nil, "size": reSize, "acl": reBool01, "backup": reBool01,
 		"mountoptions": reMountOp, "quota": reBool01, "replicate": reBool01, "ro": reBool01, "shared": reBool01,
 	},
+	checks: map[string]func(string) error{"mp": verifyMPPath},
+}
+
+// reMPBadSegment matches what PVE's pve-container (verify_lxc_mp_string)
+// refuses in a mount point path: a "." or ".." segment after a slash, or
+// "../" at the start. Nothing else is checked at config time, so relative
+// paths, a lone "..", or "./x" pass; PVE resolves the path when mounting.
+var reMPBadSegment = regexp.MustCompile(`/\.\.?(/|$)|^\.\./`)
+
+func verifyMPPath(mp string) error {
+	if reMPBadSegment.MatchString(mp) {
+		return fmt.Errorf("%s contains illegal character sequences", mp)
+	}
+	return nil
 }
 
 var featuresFormat = &propFormat{
@@ -271,8 +316,18 @@ func parseProp(s string, f *propFormat) (*propString, error) {
 		if _, dup := ps.keys[k]; dup {
 			return nil, fmt.Errorf("duplicate key in comma-separated list property: %s", k)
 		}
+		if re == reBool01 {
+			// PVE stores a boolean key in the spelling parse_boolean
+			// reads it (yes/on/true, no/off/false) as 1 or 0.
+			v, _ = pveschema.ParseBoolean(v)
+		}
 		if re != nil && !re.MatchString(v) {
 			return nil, fmt.Errorf("%s: value '%s' does not match the expected format", k, v)
+		}
+		if check := f.checks[k]; check != nil {
+			if err := check(v); err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
 		}
 		ps.keys[k] = v
 	}
@@ -363,8 +418,6 @@ func formatSize(size uint64) string {
 
 // ---- tags -----------------------------------------------------------------
 
-var reTag = regexp.MustCompile(`^(?i)[a-z0-9_][a-z0-9_\-+.]*$`)
-
 // splitTags splits on PVE's tag separators (';', ',' and whitespace).
 func splitTags(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ',' || r == ' ' || r == '\t' })
@@ -387,13 +440,4 @@ func normalizeTags(s string) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ";")
-}
-
-func validateTags(s string) error {
-	for _, t := range splitTags(s) {
-		if !reTag.MatchString(t) {
-			return fmt.Errorf("invalid tag '%s'", t)
-		}
-	}
-	return nil
 }

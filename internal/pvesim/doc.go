@@ -6,9 +6,10 @@
 // fidelity first: HTTP/1.1 over TLS, the {"data":…} envelope, error reason
 // phrases taken from the first line of the PVE error message (written on a
 // hijacked connection because net/http cannot), 400/401/403/500/501/595 exactly
-// where PVE uses them and never 404 or 409, per-endpoint parameter schemas with
-// additionalProperties=false, PVE's boolean and number typing, real UPIDs, task
-// logs and exit statuses, config digests, pending changes and the lock table.
+// where PVE uses them and never 404 or 409, the parameter schemas of PVE
+// 9.1's API checked the way PVE::JSONSchema checks them (package
+// pveschema), real UPIDs, task logs and exit statuses, config digests,
+// pending changes and the lock table.
 //
 // Tests drive it like httptest: New starts an HTTPS server with its own CA on
 // 127.0.0.1, and the *Server methods seed state, inject faults (failed or

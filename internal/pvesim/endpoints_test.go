@@ -18,7 +18,7 @@ func TestIndexAndMiscEndpoints(t *testing.T) {
 		{"/nodes/pve1/storage/local", `"subdir":"content"`},
 		{"/nodes/pve1/lxc/100", `"subdir":"config"`},
 		{"/nodes/pve1/lxc/100/status", `"subdir":"current"`},
-		{"/nodes/pve1/lxc/100/snapshot/s1", `"rel":"rollback"`},
+		{"/nodes/pve1/lxc/100/snapshot/s1", `"cmd":"rollback"`},
 		{"/nodes/pve1/tasks/" + upid, `"subdir":"log"`},
 		{"/pools", `"poolid":"k8s"`},
 		{"/access/ticket", `{"data":null}`},

@@ -343,7 +343,7 @@ func (s *Server) guestResources(p *principal, now time.Time) []any {
 		}
 		out = append(out, guestResource{
 			ID: fmt.Sprintf("lxc/%d", vmid), Type: "lxc", VMID: vmid, Node: ct.node, Name: st.name,
-			Status: st.status, Template: st.template, MaxCPU: st.cpus, CPU: st.cpu, MaxMem: st.maxmem,
+			Status: st.status, Template: st.template, MaxCPU: rrdNumber(st.cpus), CPU: st.cpu, MaxMem: st.maxmem,
 			Mem: st.mem, MaxDisk: st.maxdisk, Disk: st.disk, NetIn: st.netin, NetOut: st.netout,
 			DiskRead: st.diskread, DiskWrite: st.diskwrite, Uptime: st.uptime,
 			Tags: ct.conf["tags"], Lock: ct.lock(), Pool: s.poolMembers[vmid],
@@ -421,14 +421,4 @@ func hNodeStatus(s *Server, rq *request) (any, *apiError) {
 		"rootfs":     map[string]any{"total": 100 * GiB, "used": 7 * GiB, "free": 93 * GiB, "avail": 88 * GiB},
 		"pveversion": "pve-manager/" + PVEVersion + "/14a22df5e0c2b9a1",
 	}, nil
-}
-
-func hPools(s *Server, rq *request) (any, *apiError) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := []map[string]any{}
-	for _, p := range sortedKeys(s.pools) {
-		out = append(out, map[string]any{"poolid": p})
-	}
-	return out, nil
 }

@@ -231,6 +231,9 @@ func hLXCDelete(s *Server, rq *request) (any, *apiError) {
 		if e := ct.checkLock(); e != nil {
 			return nil, e
 		}
+		if e := s.haBlocksDestroy(ct.vmid, purge); e != nil {
+			return nil, e
+		}
 		if ct.running && !force {
 			return nil, errf("unable to destroy CT %d - container is running", ct.vmid)
 		}
@@ -256,9 +259,13 @@ func (s *Server) destroyWorker(ct *container, purge bool) worker {
 			s.freeDisks(ct)
 			ct.running = false
 			delete(s.cts, ct.vmid)
+			haManaged := s.ha.resources[haSID(ct.vmid)] != nil
+			s.forgetGuest(ct.vmid, purge)
 			if purge {
-				delete(s.poolMembers, ct.vmid)
 				tr.logLocked("purging CT %d from related configurations..", ct.vmid)
+				if haManaged {
+					tr.logLocked("NOTE: removed CT %d from HA resource configuration.", ct.vmid)
+				}
 			}
 		})
 	}

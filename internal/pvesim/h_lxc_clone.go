@@ -2,6 +2,8 @@ package pvesim
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 )
 
 // ---- clone -----------------------------------------------------------------
@@ -15,6 +17,9 @@ type cloneJob struct {
 	newid   int
 	storage string
 	params  map[string]string
+	// full is a full copy of every disk; otherwise every disk is a linked
+	// clone of the source's volume.
+	full bool
 	// srcConf is the source config (or snapshot) as it was at the call.
 	srcConf   ctConf
 	dst       *container
@@ -35,6 +40,9 @@ func hLXCClone(s *Server, rq *request) (any, *apiError) {
 	if e := s.checkAllocate(rq.auth, p["pool"], j.newid); e != nil {
 		return nil, e
 	}
+	if e := j.checkTargetAndStorage(); e != nil {
+		return nil, e
+	}
 	src, e := s.ctOn(j.node, j.vmid)
 	if e != nil {
 		return nil, e
@@ -52,8 +60,40 @@ func hLXCClone(s *Server, rq *request) (any, *apiError) {
 	return s.forkGuestTask(j.node, TaskClone, j.vmid, rq.authID(), false, j.run).upid, nil
 }
 
-// check validates the clone of src and returns the config section to copy.
-// The caller holds s.mu.
+// checkTargetAndStorage are clone_vm's checks before it locks anything: the
+// target node must exist, and an explicit storage must be usable here and,
+// for another node, usable and shared there. All are plain dies (500).
+func (j *cloneJob) checkTargetAndStorage() *apiError {
+	s := j.s
+	if s.nodes[j.target] == nil {
+		return errf("no such cluster node '%s'", j.target)
+	}
+	if j.storage == "" {
+		return nil
+	}
+	nodes := []string{j.node}
+	if j.target != j.node {
+		nodes = append(nodes, j.target)
+	}
+	def := s.storageByID[j.storage]
+	for _, n := range nodes {
+		switch {
+		case def == nil:
+			return errf("storage '%s' does not exist", j.storage)
+		case def.spec.Disabled:
+			return errf("storage '%s' is disabled", j.storage)
+		case !def.availableOn(n):
+			return errf("storage '%s' is not available on node '%s'", j.storage, n)
+		}
+	}
+	if j.target != j.node && !def.spec.Shared {
+		return errf("can't clone to non-shared storage '%s'", j.storage)
+	}
+	return nil
+}
+
+// check validates the clone of src in clone_vm's order and returns the
+// config section to copy. The caller holds s.mu.
 func (j *cloneJob) check(src *container) (ctConf, *apiError) {
 	s, p := j.s, j.params
 	if e := src.checkLock(); e != nil {
@@ -62,29 +102,58 @@ func (j *cloneJob) check(src *container) (ctConf, *apiError) {
 	if e := s.checkVMIDUnused(j.newid); e != nil {
 		return nil, e
 	}
-	if tn := s.nodes[j.target]; tn == nil {
-		return nil, paramErr1("target", fmt.Sprintf("no such cluster node '%s'", j.target))
+	// full defaults to a linked clone for templates and a copy otherwise;
+	// an explicit full=0 asks for a linked clone even of a normal CT, which
+	// the storage then decides (lvmthin allows it from a snapshot).
+	j.full = !src.isTemplate()
+	if v, ok := p["full"]; ok {
+		j.full = v == "1"
+	}
+	if !j.full && j.storage != "" {
+		return nil, errf("parameter 'storage' not allowed for linked clones")
 	}
 	srcConf := src.conf
-	if snapname := p["snapname"]; snapname != "" {
+	snapname := p["snapname"]
+	if snapname != "" {
 		sn := src.snaps[snapname]
 		if sn == nil {
 			return nil, errf("snapshot '%s' does not exist", snapname)
 		}
 		srcConf = sn.conf
 	}
-	isTemplate := src.isTemplate()
-	full := !isTemplate
-	if v, ok := p["full"]; ok {
-		full = v == "1"
-		if !full && !isTemplate {
-			return nil, errf("linked clone feature for '%s' is not available", "rootfs")
-		}
-	}
-	if !full && j.storage != "" {
-		return nil, paramErr1("storage", "parameter 'storage' not allowed for linked clones")
+	if e := j.checkDisks(srcConf, snapname, src.running); e != nil {
+		return nil, e
 	}
 	return srcConf, j.checkStorages(srcConf)
+}
+
+// checkDisks is clone_vm's walk over the mount points, in sorted key order
+// (mp0 before rootfs): bind and device mounts cannot be cloned, a full copy
+// of a running CT needs a snapshot, and a linked clone needs the storage's
+// 'clone' feature for that volume (pve-storage's volume_has_feature).
+func (j *cloneJob) checkDisks(conf ctConf, snapname string, running bool) *apiError {
+	keys := diskKeys(conf)
+	sort.Strings(keys)
+	for _, k := range keys {
+		volid := diskVolid(conf[k])
+		if _, _, ok := parseVolid(volid); !ok {
+			typ := "bind"
+			if strings.HasPrefix(volid, "/dev/") {
+				typ = "device"
+			}
+			return errf("unable to clone mountpoint '%s' (type %s)", k, typ)
+		}
+		if j.full {
+			if running && snapname == "" {
+				return errf("Full clone of a running container is only possible from a snapshot")
+			}
+			continue
+		}
+		if !j.s.volumeHasFeature("clone", volid, snapname, j.node) {
+			return errf("Linked clone feature for '%s' is not available", volid)
+		}
+	}
+	return nil
 }
 
 // dstStorage is where a disk on storage sid is cloned to.
@@ -95,9 +164,11 @@ func (j *cloneJob) dstStorage(sid string) string {
 	return sid
 }
 
-// checkStorages: each disk's target storage must exist, be shared for a
-// clone to another node, and take container directories there.
+// checkStorages: each disk's target storage must exist and take container
+// directories on the target; a clone to another node needs every disk on
+// shared storage (clone_vm's "CT uses local storage").
 func (j *cloneJob) checkStorages(srcConf ctConf) *apiError {
+	shared := true
 	for _, k := range diskKeys(srcConf) {
 		sid, _, _ := parseVolid(diskVolid(srcConf[k]))
 		dst := j.dstStorage(sid)
@@ -105,12 +176,13 @@ func (j *cloneJob) checkStorages(srcConf ctConf) *apiError {
 		if def == nil {
 			return errf("storage '%s' does not exist", dst)
 		}
-		if j.target != j.node && !def.spec.Shared {
-			return errf("can't clone to non-shared storage '%s'", dst)
-		}
+		shared = shared && def.spec.Shared
 		if e := j.s.checkRootdirStorage(dst, j.target); e != nil {
 			return e
 		}
+	}
+	if j.target != j.node && !shared {
+		return errf("can't clone CT to node '%s' (CT uses local storage)", j.target)
 	}
 	return nil
 }
@@ -126,14 +198,22 @@ func (j *cloneJob) run(tr *taskRun) error {
 	return tr.commit(j.rollback, func() { j.finish(conf) })
 }
 
-// allocate makes the full copies of the source's disks into conf. The
-// caller holds s.mu.
+// allocate makes the copies or linked clones of the source's disks into
+// conf. The caller holds s.mu.
 func (j *cloneJob) allocate(tr *taskRun, conf ctConf) error {
 	for _, k := range diskKeys(j.srcConf) {
 		val := j.srcConf[k]
-		sid, _, _ := parseVolid(diskVolid(val))
-		tr.logLocked("create full clone of mountpoint %s (%s)", k, diskVolid(val))
-		v, err := j.s.allocDisk(j.dstStorage(sid), j.target, j.newid, diskSize(val), "vm")
+		volid := diskVolid(val)
+		sid, _, _ := parseVolid(volid)
+		var v *volume
+		var err error
+		if j.full {
+			tr.logLocked("create full clone of mountpoint %s (%s)", k, volid)
+			v, err = j.s.allocDisk(j.dstStorage(sid), j.target, j.newid, diskSize(val), "vm")
+		} else {
+			tr.logLocked("create linked clone of mount point %s (%s)", k, volid)
+			v, err = j.s.linkedClone(volid, j.node, j.newid, j.params["snapname"])
+		}
 		if err != nil {
 			return err
 		}
@@ -143,6 +223,28 @@ func (j *cloneJob) allocate(tr *taskRun, conf ctConf) error {
 		conf[k] = ps.print(diskFormat(k))
 	}
 	return nil
+}
+
+// linkedClone is pve-storage's vdisk_clone: a new vm-<newid>-disk-N volume
+// sharing the source's blocks. ZFS and RBD name it after its base
+// ("base-100-disk-0/vm-101-disk-0"; RBD not when cloning a snapshot),
+// LVM-thin does not. The caller holds s.mu.
+func (s *Server) linkedClone(volid, node string, newid int, snapname string) (*volume, error) {
+	st, src := s.volumeOf(volid, node)
+	if st == nil || src == nil {
+		return nil, fmt.Errorf("no such volume '%s'", volid)
+	}
+	name := nextDiskName(st, newid, "vm")
+	switch typ := st.def.spec.Type; {
+	case typ == "zfspool", typ == "rbd" && snapname == "":
+		name = src.volName() + "/" + name
+	}
+	v := &volume{
+		volid: st.def.spec.ID + ":" + name, content: src.content, format: src.format, size: src.size,
+		ctime: s.now().Unix(), vmid: newid, linkedTo: src.volid,
+	}
+	st.add(v)
+	return v, nil
 }
 
 // rollback frees the copies and the target VMID and unlocks the source.

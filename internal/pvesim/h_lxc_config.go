@@ -498,8 +498,13 @@ func hTemplate(s *Server, rq *request) (any, *apiError) {
 	return nil, e
 }
 
-// convertToTemplate renames the CT's lvmthin volumes to base-<vmid>-… and
-// marks it a template. The caller holds s.mu.
+// baseRenamed are the storage types whose create_base renames a template's
+// volumes to base-<vmid>-… (ZFS and RBD as well as LVM-thin): the clone
+// feature tells a base from a normal volume by that name.
+var baseRenamed = map[string]bool{"lvmthin": true, "zfspool": true, "rbd": true}
+
+// convertToTemplate renames the CT's volumes to base-<vmid>-… where the
+// storage does, and marks it a template. The caller holds s.mu.
 func (s *Server) convertToTemplate(tr *taskRun, node string, vmid int) {
 	c := s.cts[vmid]
 	if c == nil {
@@ -508,11 +513,13 @@ func (s *Server) convertToTemplate(tr *taskRun, node string, vmid int) {
 	for _, k := range diskKeys(c.conf) {
 		volid := diskVolid(c.conf[k])
 		st, v := s.volumeOf(volid, node)
-		if v == nil || st.def.spec.Type != "lvmthin" {
+		if v == nil || !baseRenamed[st.def.spec.Type] {
 			continue
 		}
 		newID := strings.Replace(volid, fmt.Sprintf(":vm-%d-", vmid), fmt.Sprintf(":base-%d-", vmid), 1)
-		tr.logLocked("  Renamed \"%s\" to \"%s\" in volume group \"pve\"", v.volName(), lvName(newID))
+		if st.def.spec.Type == "lvmthin" {
+			tr.logLocked("  Renamed \"%s\" to \"%s\" in volume group \"pve\"", v.volName(), lvName(newID))
+		}
 		st.remove(volid)
 		v.volid = newID
 		st.add(v)
@@ -625,30 +632,21 @@ func ifaceEntry(name, mac, inet, inet6, ll string) map[string]any {
 
 // ---- feature ----------------------------------------------------------------
 
+// hFeature is pve-container's vm_feature: has_feature over every mount
+// point, answered as {hasFeature: 0|1} alone. PVE has the node list of
+// shared storage commented out, so there is no "nodes" member.
 func hFeature(s *Server, rq *request) (any, *apiError) {
 	return s.onCT(rq, func(ct *container) (any, *apiError) {
 		conf := ct.conf
-		if name := rq.params["snapname"]; name != "" {
+		name := rq.params["snapname"]
+		if name != "" {
 			sn := ct.snaps[name]
 			if sn == nil {
 				return nil, errf("snapshot '%s' does not exist", name)
 			}
 			conf = sn.conf
 		}
-		has := true
-		for _, k := range diskKeys(conf) {
-			st, _ := s.volumeOf(diskVolid(conf[k]), ct.node)
-			switch rq.params["feature"] {
-			case "snapshot":
-				has = has && st != nil && st.def.snapshots()
-			case "clone":
-				has = has && st != nil && st.def.snapshots() && ct.isTemplate()
-			}
-		}
-		nodes := []string{}
-		if has {
-			nodes = append(nodes, ct.node)
-		}
-		return map[string]any{"hasFeature": b01(has), "nodes": nodes}, nil
+		has := s.ctHasFeature(rq.params["feature"], conf, name, ct.node)
+		return map[string]any{"hasFeature": b01(has)}, nil
 	})
 }

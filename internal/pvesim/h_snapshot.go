@@ -26,10 +26,10 @@ func snapshotList(ct *container) []map[string]any {
 	})
 	out := []map[string]any{}
 	for _, sn := range snaps {
-		item := map[string]any{"name": sn.name, "description": sn.conf["description"]}
-		if t, err := strconv.ParseInt(sn.conf["snaptime"], 10, 64); err == nil {
-			item["snaptime"] = t
-		}
+		// pve-container's snapshot_list always sends snaptime and
+		// description ("|| 0", "|| ''"), even for a snapshot lacking them.
+		t, _ := strconv.ParseInt(sn.conf["snaptime"], 10, 64)
+		item := map[string]any{"name": sn.name, "description": sn.conf["description"], "snaptime": t}
 		if p := sn.conf["parent"]; p != "" {
 			item["parent"] = p
 		}
@@ -270,11 +270,9 @@ func hSnapshotConfigPut(s *Server, rq *request) (any, *apiError) {
 	})
 }
 
-func hSnapshotIndex(s *Server, rq *request) (any, *apiError) {
-	return s.onCT(rq, func(ct *container) (any, *apiError) {
-		if ct.snaps[rq.params["snapname"]] == nil {
-			return nil, errf("snapshot '%s' does not exist", rq.params["snapname"])
-		}
-		return []map[string]any{{"rel": "rollback"}, {"rel": "config"}}, nil
-	})
+// hSnapshotIndex is pve-container's snapshot_cmd_idx: a fixed list of "cmd"
+// entries. PVE loads no config there, so it answers the same for a snapshot
+// or a CT that does not exist.
+func hSnapshotIndex(*Server, *request) (any, *apiError) {
+	return []map[string]any{{"cmd": "rollback"}, {"cmd": "config"}}, nil
 }

@@ -74,33 +74,75 @@ func vzdumpCommandLine(p map[string]string) string {
 	return b.String()
 }
 
+// vzdumpRootOnly are the vzdump options only root@pam may pass, as
+// pve-manager's assert_param_permission_common has them since PVE 7.3
+// (job-id since 8.2.5). Until 7.3 maxfiles, prune-backups, bwlimit, ionice and
+// performance were root-only too; now they need privileges instead.
+var vzdumpRootOnly = []string{"tmpdir", "dumpdir", "script", "job-id"}
+
+// vzdumpParamPermissions is pve-manager's assert_param_permission_vzdump
+// (PVE 9.1), checked before anything else about the parameters. API tokens
+// are never root@pam, even root@pam's own. The caller holds s.mu.
+func (s *Server) vzdumpParamPermissions(rq *request) *apiError {
+	p := rq.params
+	if rq.authID() == "root@pam" {
+		return nil
+	}
+	for _, k := range vzdumpRootOnly {
+		if _, ok := p[k]; ok {
+			return paramErr1(k, "Only root may set this option.")
+		}
+	}
+	for _, k := range []string{"bwlimit", "ionice", "performance"} {
+		if _, ok := p[k]; ok {
+			if e := s.checkPerm(rq.auth, "/", "Sys.Modify"); e != nil {
+				return e
+			}
+			break
+		}
+	}
+	if f := p["fleecing"]; f != "" {
+		if ps, err := parseProp(f, fleecingFormat); err == nil && ps.keys["storage"] != "" {
+			if e := s.checkPerm(rq.auth, "/storage/"+ps.keys["storage"], "Datastore.AllocateSpace"); e != nil {
+				return e
+			}
+		}
+	}
+	if _, ok := p["prune-backups"]; ok {
+		return s.checkPerm(rq.auth, "/storage/"+vzdumpStorage(p), "Datastore.Allocate")
+	}
+	return nil
+}
+
+// fleecingFormat is vzdump's backup-fleecing property string.
+var fleecingFormat = &propFormat{keys: map[string]*regexp.Regexp{"enabled": reBool01, "storage": nil}}
+
+// vzdumpStorage is get_storage_param: the backup storage, "local" when none
+// is named. (A dumpdir backup has none, but dumpdir is root@pam's alone.)
+func vzdumpStorage(p map[string]string) string {
+	if p["storage"] != "" {
+		return p["storage"]
+	}
+	return "local"
+}
+
 func hVzdump(s *Server, rq *request) (any, *apiError) {
 	p := rq.params
 	node := rq.node()
-	if e := vzdumpParamsCheck(p); e != nil {
-		return nil, e
-	}
-	// Silent exit when asked to run for another node.
-	if n := p["node"]; n != "" && n != node {
-		return "OK", nil
-	}
-	// These options are root@pam only; API tokens are never root@pam.
-	for _, k := range []string{"maxfiles", "prune-backups", "tmpdir", "dumpdir", "script", "bwlimit", "ionice"} {
-		if _, ok := p[k]; ok && rq.authID() != "root@pam" {
-			return nil, paramErr1(k, "Only root may set this option.")
-		}
-	}
-	storage := p["storage"]
-	if storage == "" {
-		storage = "local"
+	// stdout streams the archive to the caller: pve-manager allows it only
+	// on the command line.
+	if boolParam(p, "stdout") {
+		return nil, paramErr1("stdout", "option is only allowed on the command line interface.")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if p["storage"] != "" {
-		if e := s.checkPerm(rq.auth, "/storage/"+storage, "Datastore.AllocateSpace"); e != nil {
-			return nil, e
-		}
+	if e := s.vzdumpParamPermissions(rq); e != nil {
+		return nil, e
 	}
+	if e := vzdumpParamsCheck(p); e != nil {
+		return nil, e
+	}
+	storage := vzdumpStorage(p)
 	vmids, e := s.vzdumpSelection(p)
 	if e != nil {
 		return nil, e
@@ -121,6 +163,13 @@ func hVzdump(s *Server, rq *request) (any, *apiError) {
 	}
 	if len(local) == 0 && !boolParam(p, "all") {
 		return "OK", nil
+	}
+	// Only now, and even when no storage is named (then local), does PVE
+	// check the backup storage; a dumpdir backup has none to check.
+	if _, ok := p["dumpdir"]; !ok {
+		if e := s.checkPerm(rq.auth, "/storage/"+storage, "Datastore.AllocateSpace"); e != nil {
+			return nil, e
+		}
 	}
 	taskID := ""
 	if len(local) == 1 {

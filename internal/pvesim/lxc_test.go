@@ -431,8 +431,9 @@ func TestClone(t *testing.T) {
 	t.Run("errors", func(t *testing.T) {
 		for _, c := range []struct{ body, status string }{
 			{form("newid", "150"), "500 CT 150 already exists on node 'pve1'"},
-			{form("newid", "152", "full", "0"), "500 linked clone feature for 'rootfs' is not available"},
-			{form("newid", "152", "target", "pve2"), "500 can't clone to non-shared storage 'local-lvm'"},
+			{form("newid", "152", "full", "0"), "500 Linked clone feature for 'local-lvm:vm-100-disk-0' is not available"},
+			{form("newid", "152", "target", "pve2"), "500 can't clone CT to node 'pve2' (CT uses local storage)"},
+			{form("newid", "152", "target", "pve2", "storage", "local-lvm"), "500 can't clone to non-shared storage 'local-lvm'"},
 		} {
 			if r := raw(t, srv, "POST", "/nodes/pve1/lxc/100/clone", c.body); r.Status != c.status {
 				t.Errorf("%s: %q", c.body, r.Status)
@@ -485,7 +486,7 @@ func TestTemplate(t *testing.T) {
 	}
 	t.Run("a template clones linked by default", func(t *testing.T) {
 		runOK(t, srv, "POST", "/nodes/pve1/lxc/100/clone", form("newid", "120", "full", "0"))
-		if r := raw(t, srv, "POST", "/nodes/pve1/lxc/100/clone", form("newid", "121", "full", "0", "storage", "local-lvm")); r.Status != "400 Parameter verification failed." {
+		if r := raw(t, srv, "POST", "/nodes/pve1/lxc/100/clone", form("newid", "121", "full", "0", "storage", "local-lvm")); r.Status != "500 parameter 'storage' not allowed for linked clones" {
 			t.Fatalf("%q", r.Status)
 		}
 	})
@@ -587,8 +588,8 @@ func TestListAndStatus(t *testing.T) {
 	}
 	var list []map[string]any
 	mustOK(t, raw(t, srv, "GET", "/nodes/pve1/lxc", "")).data(t, &list)
-	if list[0]["vmid"] != "100" {
-		t.Fatalf("the list carries vmid as a string like PVE: %#v", list[0]["vmid"])
+	if list[0]["vmid"] != float64(100) {
+		t.Fatalf("the list carries vmid as an integer like PVE 8.1 and later: %#v", list[0]["vmid"])
 	}
 	var st map[string]any
 	mustOK(t, raw(t, srv, "GET", "/nodes/pve1/lxc/100/status/current", "")).data(t, &st)

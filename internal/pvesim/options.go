@@ -157,7 +157,9 @@ func RealisticDurations() TaskDurations {
 }
 
 // SSHOptions switches on the simulated node SSH daemon (package sshd), whose
-// `pct exec` consults this server for container existence and state.
+// `pct exec` consults this server for container existence and state, and
+// whose /etc/pve/lxc config files, `pct config` and `pct list` are this
+// server's containers.
 type SSHOptions struct {
 	// Addr is the loopback listen address; default "127.0.0.1:0".
 	Addr string
@@ -184,6 +186,13 @@ type Options struct {
 	Templates []string
 	// Pools that exist; creating with another pool gives 403.
 	Pools []string
+	// Downloads are the files the nodes can fetch by URL (download-url and
+	// the aplinfo download), Appliances the aplinfo index and OCIImages the
+	// registries' images (see catalogues.go); nil gives DefaultDownloads,
+	// DefaultAppliances and DefaultOCIImages.
+	Downloads  []DownloadSource
+	Appliances []ApplianceSpec
+	OCIImages  []OCIImageSpec
 	// Tokens and Users; when both are nil, DefaultTokenID/DefaultTokenSecret
 	// and root@pam/DefaultRootPassword exist with every privilege.
 	Tokens []TokenSpec
@@ -277,6 +286,7 @@ func (o Options) withDefaults() Options {
 		o.ClusterName = DefaultClusterName
 	}
 	o.inventoryDefaults()
+	o.catalogueDefaults()
 	if o.Tokens == nil && o.Users == nil {
 		o.Tokens = []TokenSpec{{ID: DefaultTokenID, Secret: DefaultTokenSecret}}
 		o.Users = []UserSpec{{ID: "root@pam", Password: DefaultRootPassword}}

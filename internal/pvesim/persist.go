@@ -21,6 +21,8 @@ type persistedState struct {
 	Volumes    []persistedVolume    `json:"volumes"`
 	Tasks      []persistedTask      `json:"tasks,omitempty"`
 	Pools      []string             `json:"pools,omitempty"`
+	// Config is the pools' details, HA, networks and firewall options.
+	Config *persistedConfigFiles `json:"config,omitempty"`
 }
 
 type persistedContainer struct {
@@ -67,7 +69,7 @@ type persistedTask struct {
 // SaveState writes the simulated state as JSON (atomically).
 func (s *Server) SaveState(path string) error {
 	s.mu.Lock()
-	st := persistedState{Version: 1, Pools: sortedKeys(s.pools)}
+	st := persistedState{Version: 1, Pools: sortedKeys(s.pools), Config: s.saveConfigFiles()}
 	for _, name := range s.nodeOrder {
 		st.Nodes = append(st.Nodes, NodeView{Name: name, Online: s.nodes[name].online})
 	}
@@ -134,6 +136,7 @@ func (s *Server) loadStateFile(path string) error {
 	for _, p := range st.Pools {
 		s.pools[p] = true
 	}
+	s.loadConfigFiles(st.Config)
 	for _, inst := range s.stores {
 		inst.vols = nil
 		inst.byID = map[string]*volume{}

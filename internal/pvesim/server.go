@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pve-operator/pve-operator/internal/pvesim/pveschema"
 )
 
 // Server is a running simulated Proxmox VE cluster. All methods are safe for
@@ -35,6 +37,10 @@ type Server struct {
 	qemus       map[int]*qemuVM
 	pools       map[string]bool
 	poolMembers map[int]string
+	poolConfs   map[string]*poolConf
+	ha          haState
+	networks    map[string]*nodeNetwork
+	firewall    map[int]map[string]string
 	tasks       map[string]*task
 	taskList    []*task
 	flocks      map[int]chan struct{}
@@ -88,6 +94,10 @@ func New(opts Options) (*Server, error) {
 		qemus:       map[int]*qemuVM{},
 		pools:       map[string]bool{},
 		poolMembers: map[int]string{},
+		poolConfs:   map[string]*poolConf{},
+		ha:          newHAState(),
+		networks:    map[string]*nodeNetwork{},
+		firewall:    map[int]map[string]string{},
 		tasks:       map[string]*task{},
 		flocks:      map[int]chan struct{}{},
 		principals:  map[string]*principal{},
@@ -393,8 +403,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeData(w, data, s.now())
 }
 
-// serveAPI runs pveproxy's pipeline: auth, content check, routing, permission
-// check, proxy decision, parameter merge and validation, handler.
+// serveAPI runs pveproxy's pipeline in PVE's order: auth, content check,
+// parameter extraction (extract_params), routing, the path/body conflict
+// check, the permission check, the proxy decision, then the method's
+// handle(), which validates the parameters against the schema (400) and
+// runs the handler. PVE's rest_handler checks permissions (403) before
+// handle() validates, so a caller without rights never learns that its
+// parameters were wrong; permission checks a handler makes itself come
+// after validation.
 func (s *Server) serveAPI(r *http.Request, rel string, rt *route, pathParams map[string]string) (any, *apiError) {
 	auth, e := s.authenticate(r, rel)
 	if e != nil {
@@ -405,8 +421,15 @@ func (s *Server) serveAPI(r *http.Request, rel string, rt *route, pathParams map
 			return nil, &apiError{status: http.StatusNotImplemented, msg: fmt.Sprintf("Unexpected content for method '%s'", r.Method), emptyBody: true}
 		}
 	}
+	raw, e := readParams(r)
+	if e != nil {
+		return nil, e
+	}
 	if rt == nil {
 		return nil, &apiError{status: http.StatusNotImplemented, msg: fmt.Sprintf("Method '%s %s' not implemented", r.Method, rel)}
+	}
+	if e := mergePathParams(raw, pathParams); e != nil {
+		return nil, e
 	}
 	rq := &request{r: r, rel: rel, route: rt, path: pathParams, auth: auth}
 	if rt.perm != nil {
@@ -419,27 +442,29 @@ func (s *Server) serveAPI(r *http.Request, rel string, rt *route, pathParams map
 			return nil, e
 		}
 	}
-	raw, e := readParams(r)
-	if e != nil {
-		return nil, e
-	}
-	for k, v := range pathParams {
-		if pv, dup := raw[k]; dup && pv.s != v {
-			return nil, paramErr1(k, "duplicate parameter (already defined in URI) with conflicting values!")
-		}
-		raw[k] = rawValue{s: v, kind: 's'}
-	}
 	if r.Method != http.MethodGet {
 		// Counted before validation: a call is aimed at a guest whether
 		// or not PVE then refuses it.
-		s.countMutation(raw["vmid"].s)
+		s.countMutation(raw["vmid"].Text)
 	}
-	params, e := rt.schema.validate(raw)
-	if e != nil {
-		return nil, e
+	params, errs := rt.schema.Validate(raw)
+	if errs != nil {
+		return nil, paramErr(errs)
 	}
 	rq.params = params
 	return rt.handler(s, rq)
+}
+
+// mergePathParams adds the path parameters to the request's; a body or
+// query value that differs from the path is rest_handler's 400.
+func mergePathParams(raw map[string]pveschema.Value, pathParams map[string]string) *apiError {
+	for k, v := range pathParams {
+		if pv, dup := raw[k]; dup && (pv.Kind == pveschema.Array || pv.Text != v) {
+			return paramErr1(k, "duplicate parameter (already defined in URI) with conflicting values!")
+		}
+		raw[k] = pveschema.TextValue(v)
+	}
+	return nil
 }
 
 // checkNodeReachable is the proxy step: an unknown node fails the hostname

@@ -41,9 +41,13 @@ func (d *storageDef) availableOn(node string) bool {
 	return false
 }
 
-// snapshots reports whether volumes on this storage support snapshots
-// (lvmthin yes, raw files on dir no).
-func (d *storageDef) snapshots() bool { return d.spec.Type == "lvmthin" || d.spec.Type == "zfspool" }
+// snapshots reports whether the simulator's raw volumes on this storage
+// support snapshots, by volume_has_feature's table (lvmthin, zfs, rbd,
+// btrfs yes; raw files on dir and thick LVM no).
+func (d *storageDef) snapshots() bool {
+	f, ok := storageFeatures[featurePlugin(d.spec.Type)]["snapshot"]["current"]
+	return ok && (f == "*" || strings.Contains(" "+f+" ", " raw "))
+}
 
 func (d *storageDef) contentString() string {
 	keys := sortedKeys(d.content)
@@ -65,7 +69,9 @@ type storeInst struct {
 func (st *storeInst) used() uint64 {
 	u := st.extra
 	for _, v := range st.vols {
-		u += v.size
+		if v.linkedTo == "" {
+			u += v.size
+		}
 	}
 	return u
 }
@@ -106,6 +112,12 @@ type volume struct {
 	subtype   string
 	// backupConf is the guest config stored inside a backup archive.
 	backupConf ctConf
+	// linkedTo is the volume a linked clone shares its blocks with; such a
+	// clone takes no space of its own until written, so used() skips it.
+	linkedTo string
+	// origin is the URL a download fetched the file from: it stands for
+	// the file's bytes when a later download checks an existing file.
+	origin string
 }
 
 // volName is the part of the volid after "storage:".
@@ -134,6 +146,9 @@ type container struct {
 	digestSalt     int
 
 	digestCache string
+	// written is the file exactly as last written over SSH (pmxcfs keeps
+	// the bytes); "" once PVE has rewritten it.
+	written string
 }
 
 func newContainer(vmid int, node string, now time.Time) *container {

@@ -1,6 +1,7 @@
 package pvesim
 
 import (
+	"math"
 	"strconv"
 	"time"
 )
@@ -42,19 +43,7 @@ func (s *Server) ctStats(ct *container, now time.Time) guestStats {
 	if r := c["rootfs"]; r != "" {
 		st.maxdisk = diskSize(r)
 	}
-	if n := s.nodes[ct.node]; n != nil {
-		st.cpus = n.cpus
-	} else {
-		st.cpus = 1
-	}
-	if cores := atoiDefault(c["cores"], 0); cores > 0 {
-		st.cpus = cores
-	}
-	// PVE copies cpulimit's raw string into cpus, which is why clients that
-	// decode cpus as an integer break when cpulimit is set.
-	if cl := c["cpulimit"]; cl != "" && cl != "0" {
-		st.cpus = cl
-	}
+	st.cpus = s.vmstatusCPUs(ct)
 	if !ct.running {
 		return st
 	}
@@ -75,6 +64,43 @@ func (s *Server) ctStats(ct *container, now time.Time) guestStats {
 	st.diskread = 48*mib + v*4096
 	st.diskwrite = 12*mib + uint64(up)*2048
 	return st
+}
+
+// vmstatusCPUs is the cpus of PVE::LXC::vmstatus: "cores || cpulimit",
+// falling back to the host's CPU count. cpulimit never caps cores; it only
+// stands in when cores is unset. "Set" is Perl truth, so "" and "0" count as
+// unset. cores comes from the config parser as an integer but cpulimit as
+// the raw string (schema type number), so that fallback reaches the JSON as
+// a string; clients that decode cpus as an integer break on it.
+func (s *Server) vmstatusCPUs(ct *container) any {
+	if cores := atoiDefault(ct.conf["cores"], 0); cores > 0 {
+		return cores
+	}
+	if cl := ct.conf["cpulimit"]; cl != "" && cl != "0" {
+		return cl
+	}
+	if n := s.nodes[ct.node]; n != nil && n.cpus > 0 {
+		return n.cpus
+	}
+	return 1
+}
+
+// rrdNumber is how pve-manager's extract_vm_stats reads a value back from
+// pvestatd's RRD line, "($v || 0) + 0": /cluster/resources gets a JSON
+// number (1.5, not "1.5") even where vmstatus had cpulimit's string.
+func rrdNumber(v any) any {
+	str, ok := v.(string)
+	if !ok {
+		return v
+	}
+	f, err := strconv.ParseFloat(str, 64)
+	if err != nil {
+		return 0
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return int(f)
+	}
+	return f
 }
 
 // statusCurrent renders GET …/status/current: lock and template are absent
@@ -103,10 +129,11 @@ func (s *Server) statusCurrent(ct *container, now time.Time) map[string]any {
 	return m
 }
 
-// listEntry renders one element of GET /nodes/{node}/lxc.
+// listEntry renders one element of GET /nodes/{node}/lxc: the vmstatus
+// entry without ha. vmid is an integer, as pve-container's config_list has
+// made it (int($vmid)) since PVE 8.1; it was a string before.
 func (s *Server) lxcListEntry(ct *container, now time.Time) map[string]any {
 	m := s.statusCurrent(ct, now)
 	delete(m, "ha")
-	m["vmid"] = strconv.Itoa(ct.vmid)
 	return m
 }

@@ -310,12 +310,13 @@ func (fx vzdumpTest) otherNodeAnswersOK(t *testing.T) {
 func (fx vzdumpTest) parameterChecks(t *testing.T) {
 	srv := fx.srv
 	for _, c := range []struct{ body, param string }{
-		{form("vmid", "100", "notes-template", "x"), "notes-template"},
-		{form("vmid", "100", "protected", "1"), "protected"},
+		// The schema's "requires" keys its error by the missing key.
+		{form("vmid", "100", "notes-template", "x"), "storage"},
+		{form("vmid", "100", "protected", "1"), "storage"},
 		{form("storage", "local"), "vmid"},
 		{form("vmid", "100", "dumpDir", "/tmp"), "dumpDir"},
-		{form("vmid", "100", "storage", "local", "prune-backups", "keep-last=3"), "prune-backups"},
-		{form("vmid", "100", "storage", "local", "ionice", "7"), "ionice"},
+		{form("vmid", "100", "storage", "local", "tmpdir", "/tmp"), "tmpdir"},
+		{form("vmid", "100", "storage", "local", "job-id", "backup-1"), "job-id"},
 	} {
 		r := raw(t, srv, "POST", "/nodes/pve1/vzdump", c.body)
 		if r.Code != 400 || r.json(t)["errors"].(map[string]any)[c.param] == nil {

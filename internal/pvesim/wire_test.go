@@ -89,8 +89,8 @@ func TestParameterVerification(t *testing.T) {
 			map[string]string{"type": "value 'lxc' does not have a value in the enumeration 'vm, storage, node, sdn'"}},
 		{"a path parameter conflicting with the body is refused", "PUT", "/nodes/pve1/lxc/100/config", form("vmid", "101", "cores", "2"),
 			map[string]string{"vmid": "duplicate parameter (already defined in URI) with conflicting values!"}},
-		{"vmids below 100 are invalid", "GET", "/nodes/pve1/lxc/99/config", "",
-			map[string]string{"vmid": "value must have a minimum value of 100"}},
+		{"vmids below 100 fail the pve-vmid format, which runs before the minimum", "GET", "/nodes/pve1/lxc/99/config", "",
+			map[string]string{"vmid": "invalid format - value does not look like a valid VM ID\n"}},
 		{"JSON strings are not booleans", "PUT", "/nodes/pve1/lxc/100/config", `{"onboot":"yes"}`,
 			map[string]string{"onboot": "type check ('boolean') failed - got 'yes'"}},
 	}
@@ -156,6 +156,7 @@ func TestOutputTypingFollowsPVE(t *testing.T) {
 	t.Parallel()
 	srv := newSim(t)
 	createCT(t, srv, "pve1", 100, "cpulimit", "1.5", "onboot", "1", "cores", "2")
+	createCT(t, srv, "pve1", 110, "cpulimit", "1.5")
 
 	t.Run("config renders integers and booleans as numbers and cpulimit as a string", func(t *testing.T) {
 		var conf map[string]any
@@ -164,9 +165,9 @@ func TestOutputTypingFollowsPVE(t *testing.T) {
 			t.Fatalf("config %v", conf)
 		}
 	})
-	t.Run("status cpus is the raw cpulimit string", func(t *testing.T) {
+	t.Run("status cpus is the raw cpulimit string when cores is unset", func(t *testing.T) {
 		var st map[string]any
-		mustOK(t, raw(t, srv, "GET", "/nodes/pve1/lxc/100/status/current", "")).data(t, &st)
+		mustOK(t, raw(t, srv, "GET", "/nodes/pve1/lxc/110/status/current", "")).data(t, &st)
 		if st["cpus"] != "1.5" {
 			t.Fatalf("cpus %#v", st["cpus"])
 		}
@@ -176,7 +177,7 @@ func TestOutputTypingFollowsPVE(t *testing.T) {
 	})
 	t.Run("which breaks go-proxmox's integer Container.CPUs like on real PVE", func(t *testing.T) {
 		n, _ := pve(t, srv).Node(ctx(t), "pve1")
-		if _, err := n.Container(ctx(t), 100); err == nil {
+		if _, err := n.Container(ctx(t), 110); err == nil {
 			t.Fatal("expected a decode error")
 		}
 	})

@@ -37,15 +37,27 @@ type pctExec struct {
 }
 
 // parseExecRequest interprets an SSH exec request the way the node's login
-// shell followed by pct would, up to (not including) the container checks.
+// shell followed by pct would, up to (not including) the container checks,
+// on a server that simulates only pct exec.
 func parseExecRequest(line string) (pctExec, *rejection) {
-	words, err := splitShellWords(line)
+	cl, err := parseCommandLine(line)
 	if err != nil {
 		return pctExec{}, &rejection{stderr: err.Error() + "\n", status: exitShellSyntax}
 	}
-	if len(words) == 0 {
+	return parsePctExec(cl, "only 'pct exec' is")
+}
+
+// parsePctExec takes a command line no builtin ran; simulated names the pct
+// subcommands the server knows, for the refusal of any other.
+func parsePctExec(cl commandLine, simulated string) (pctExec, *rejection) {
+	words := cl.words
+	if len(words) == 0 && len(cl.redirects) == 0 {
 		// `bash -c ''` does nothing and succeeds.
 		return pctExec{}, &rejection{status: 0}
+	}
+	if len(cl.redirects) > 0 {
+		// The output would land on the node, which the simulator has not.
+		return pctExec{}, &rejection{stderr: errUnquotedRedirect.Error() + "\n", status: exitShellSyntax}
 	}
 	if words[0] != "pct" && words[0] != "/usr/sbin/pct" {
 		return pctExec{}, &rejection{stderr: fmt.Sprintf("bash: %s: command not found\n", words[0]), status: exitCommandNotFound}
@@ -53,7 +65,7 @@ func parseExecRequest(line string) (pctExec, *rejection) {
 	if len(words) < 2 || words[1] != "exec" {
 		sub := strings.Join(words[1:min(2, len(words))], "")
 		return pctExec{}, &rejection{
-			stderr: fmt.Sprintf("pvesim: 'pct %s' is not simulated; only 'pct exec' is\n", sub),
+			stderr: fmt.Sprintf("pvesim: 'pct %s' is not simulated; %s\n", sub, simulated),
 			status: exitPctError,
 		}
 	}

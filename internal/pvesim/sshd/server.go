@@ -43,6 +43,9 @@ type Options struct {
 	AuthorizedKeys []ssh.PublicKey
 	// Containers tells the server which containers exist and run on this node.
 	Containers ContainerLookup
+	// Configs gives cat, tee, echo, `pct config` and `pct list` the node's
+	// container config files. When nil only `pct exec` is simulated.
+	Configs ConfigFiles
 	// NodeName appears in pct's error messages; default "pve1".
 	NodeName string
 	// ScratchRoot holds one working directory per container (<ScratchRoot>/<vmid>).
@@ -67,6 +70,7 @@ type Server struct {
 	config      *ssh.ServerConfig
 	hostKey     ssh.Signer
 	containers  ContainerLookup
+	configs     ConfigFiles
 	nodeName    string
 	scratchRoot string
 	ownsScratch bool
@@ -101,6 +105,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		hostKey:    hostKey,
 		containers: opts.Containers,
+		configs:    opts.Configs,
 		nodeName:   opts.NodeName,
 		logf:       opts.Logf,
 		conns:      map[net.Conn]struct{}{},

@@ -99,7 +99,21 @@ func (ss *session) handleSignal(req *ssh.Request) {
 
 // run executes one exec request to completion and reports how it ended.
 func (ss *session) run(line string) exitReport {
-	req, rej := parseExecRequest(line)
+	cl, err := parseCommandLine(line)
+	var (
+		req pctExec
+		rej *rejection
+	)
+	switch b := ss.srv.builtinFor(cl); {
+	case err != nil:
+		rej = &rejection{stderr: err.Error() + "\n", status: exitShellSyntax}
+	case b != nil:
+		exit := ss.runBuiltin(cl, b)
+		ss.srv.logf("sshd: %q ended: %s", line, exit)
+		return exit
+	default:
+		req, rej = parsePctExec(cl, ss.srv.simulatedPct())
+	}
 	if rej == nil {
 		rej = checkContainer(req, ss.srv.nodeName, ss.srv.containers)
 	}
