@@ -10,19 +10,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-)
 
-// allPrivileges is the PVE privilege list an Administrator has.
-var allPrivileges = []string{
-	"Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate", "Datastore.Audit",
-	"Pool.Allocate", "Pool.Audit", "SDN.Allocate", "SDN.Audit", "SDN.Use",
-	"Sys.Audit", "Sys.Console", "Sys.Incoming", "Sys.Modify", "Sys.PowerMgmt", "Sys.Syslog",
-	"User.Modify", "Permissions.Modify", "Realm.Allocate", "Realm.AllocateUser", "Group.Allocate",
-	"VM.Allocate", "VM.Audit", "VM.Backup", "VM.Clone", "VM.Config.CDROM", "VM.Config.CPU",
-	"VM.Config.Cloudinit", "VM.Config.Disk", "VM.Config.HWType", "VM.Config.Memory",
-	"VM.Config.Network", "VM.Config.Options", "VM.Console", "VM.Migrate", "VM.Monitor",
-	"VM.PowerMgmt", "VM.Snapshot", "VM.Snapshot.Rollback", "Mapping.Audit", "Mapping.Use",
-}
+	"github.com/pve-operator/pve-operator/internal/pvesim/pveschema"
+)
 
 // principal is a user or an API token.
 type principal struct {
@@ -246,12 +236,13 @@ func (s *Server) login(params map[string]string) (any, *apiError) {
 	return res, nil
 }
 
-// capabilities renders the "cap" object of a login, grouped like PVE.
+// capabilities renders the "cap" object of a login, grouped like PVE: the
+// privileges of PVE's list (an Administrator has them all) held on "/".
 func (s *Server) capabilities(p *principal) map[string]map[string]int {
 	groups := map[string]string{"VM": "vms", "Datastore": "storage", "Sys": "nodes", "Pool": "dc",
 		"SDN": "sdn", "User": "access", "Permissions": "access", "Realm": "access", "Group": "access", "Mapping": "mapping"}
 	out := map[string]map[string]int{"vms": {}, "storage": {}, "nodes": {}, "dc": {}, "sdn": {}, "access": {}, "mapping": {}}
-	for _, pr := range allPrivileges {
+	for _, pr := range pveschema.Privileges {
 		if !s.hasPriv(p, "/", pr) {
 			continue
 		}

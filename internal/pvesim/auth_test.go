@@ -95,6 +95,7 @@ func TestTicketLoginCSRFAndRenewal(t *testing.T) {
 	t.Run("a wrong password is 401 authentication failure with a JSON body", fx.wrongPassword)
 	t.Run("a user without realm is not a user", fx.userWithoutRealm)
 	t.Run("the realm may come separately", fx.separateRealm)
+	t.Run("the ticket's cap has PVE 9's privileges", fx.capListsPVE9Privileges)
 	// The subtests below share one ticket.
 	fx.ticket, fx.csrf = login(t, srv, "root@pam", DefaultRootPassword)
 	t.Run("a ticket works as cookie and as Authorization header", fx.ticketAsCookieOrHeader)
@@ -152,6 +153,18 @@ func (fx *ticketTest) separateRealm(t *testing.T) {
 	caps := sess["cap"].(map[string]any)["vms"].(map[string]any)
 	if caps["VM.Allocate"] != float64(1) {
 		t.Fatalf("cap %v", caps)
+	}
+}
+
+// capListsPVE9Privileges: the cap follows PVE 9's privilege list, which
+// added Sys.AccessNetwork and dropped VM.Monitor.
+func (fx *ticketTest) capListsPVE9Privileges(t *testing.T) {
+	var sess struct {
+		Cap map[string]map[string]int `json:"cap"`
+	}
+	mustOK(t, raw(t, fx.srv, "POST", "/access/ticket", form("username", "root@pam", "password", DefaultRootPassword), noAuth())).data(t, &sess)
+	if _, ok := sess.Cap["vms"]["VM.Monitor"]; ok || sess.Cap["nodes"]["Sys.AccessNetwork"] != 1 {
+		t.Fatalf("cap %v", sess.Cap)
 	}
 }
 

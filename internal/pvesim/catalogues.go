@@ -75,22 +75,10 @@ const (
 // TurnKey appliance that is not seeded.
 func DefaultAppliances() []ApplianceSpec {
 	return []ApplianceSpec{
-		{
-			Template: "debian-12-standard_12.7-1_amd64.tar.zst", Package: "debian-12-standard", Version: "12.7-1",
-			Type: "lxc", OS: "debian-12", Section: "system", Architecture: "amd64",
-			Headline: "Debian 12 Bookworm (standard)", Description: "Debian 12 base system for containers.",
-			Maintainer: "Proxmox Support Team <support@proxmox.com>",
-			Infopage:   "https://pve.proxmox.com/wiki/Linux_Container#pct_supported_distributions",
-			Location:   aplSourceProxmox + "/system/debian-12-standard_12.7-1_amd64.tar.zst", Source: aplSourceProxmox,
-		},
-		{
-			Template: "alpine-3.20-default_20240908_amd64.tar.xz", Package: "alpine-3.20-default", Version: "20240908",
-			Type: "lxc", OS: "alpine", Section: "system", Architecture: "amd64",
-			Headline: "Alpine Linux 3.20", Description: "Alpine Linux 3.20 base system for containers.",
-			Maintainer: "Proxmox Support Team <support@proxmox.com>",
-			Infopage:   "https://pve.proxmox.com/wiki/Linux_Container#pct_supported_distributions",
-			Location:   aplSourceProxmox + "/system/alpine-3.20-default_20240908_amd64.tar.xz", Source: aplSourceProxmox,
-		},
+		proxmoxSystemAppliance("debian-12-standard", "12.7-1", "debian-12", ".tar.zst",
+			"Debian 12 Bookworm (standard)", "Debian 12 base system for containers."),
+		proxmoxSystemAppliance("alpine-3.20-default", "20240908", "alpine", ".tar.xz",
+			"Alpine Linux 3.20", "Alpine Linux 3.20 base system for containers."),
 		{
 			Template: "debian-12-turnkey-nginx-php-fastcgi_18.0-1_amd64.tar.gz", Package: "turnkey-nginx-php-fastcgi",
 			Version: "18.0-1", Type: "lxc", OS: "debian-12", Section: "turnkeylinux", Architecture: "amd64",
@@ -100,6 +88,21 @@ func DefaultAppliances() []ApplianceSpec {
 			ManageURL:  "https://__IPADDRESS__/",
 			Location:   aplSourceTurnkey + "/debian-12-turnkey-nginx-php-fastcgi_18.0-1_amd64.tar.gz", Source: aplSourceTurnkey,
 		},
+	}
+}
+
+// proxmoxSystemAppliance is an amd64 template of the Proxmox repository's
+// "system" section, which all share a maintainer, an info page and a
+// location scheme: <source>/system/<package>_<version>_amd64<ext>.
+func proxmoxSystemAppliance(pkg, version, os, ext, headline, description string) ApplianceSpec {
+	template := pkg + "_" + version + "_amd64" + ext
+	return ApplianceSpec{
+		Template: template, Package: pkg, Version: version,
+		Type: "lxc", OS: os, Section: "system", Architecture: "amd64",
+		Headline: headline, Description: description,
+		Maintainer: "Proxmox Support Team <support@proxmox.com>",
+		Infopage:   "https://pve.proxmox.com/wiki/Linux_Container#pct_supported_distributions",
+		Location:   aplSourceProxmox + "/system/" + template, Source: aplSourceProxmox,
 	}
 }
 
@@ -236,16 +239,6 @@ func (s *Server) ociHostKnown(full string) bool {
 	host, _, _ := strings.Cut(full, "/")
 	for _, img := range s.opts.OCIImages {
 		if strings.HasPrefix(img.Repository, host+"/") {
-			return true
-		}
-	}
-	return false
-}
-
-// hasTag reports whether img has tag.
-func (img *OCIImageSpec) hasTag(tag string) bool {
-	for _, t := range img.Tags {
-		if t == tag {
 			return true
 		}
 	}

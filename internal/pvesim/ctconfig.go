@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,7 +32,7 @@ func (c ctConf) clone() ctConf {
 func sectionCopy(c ctConf, drop ...string) ctConf {
 	out := ctConf{}
 	for k, v := range c {
-		if _, ok := indexOf(k, "unused"); ok || contains(drop, k) {
+		if _, ok := indexOf(k, "unused"); ok || slices.Contains(drop, k) {
 			continue
 		}
 		out[k] = v

@@ -3,6 +3,7 @@ package pvesim
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -217,7 +218,7 @@ func parsePendingDelete(s string) []string {
 	var out []string
 	for _, k := range splitList(s) {
 		k = strings.TrimPrefix(k, "!")
-		if k != "" && !contains(out, k) {
+		if k != "" && !slices.Contains(out, k) {
 			out = append(out, k)
 		}
 	}

@@ -14,8 +14,10 @@ func TestIndexAndMiscEndpoints(t *testing.T) {
 	tests := []struct{ path, contains string }{
 		{"/cluster", `"subdir":"resources"`},
 		{"/nodes/pve1", `"subdir":"lxc"`},
+		{"/nodes/pve1", `"subdir":"query-oci-repo-tags"`},
 		{"/nodes/pve1/version", `"version":"9.2.11"`},
 		{"/nodes/pve1/storage/local", `"subdir":"content"`},
+		{"/nodes/pve1/storage/local", `"subdir":"oci-registry-pull"`},
 		{"/nodes/pve1/lxc/100", `"subdir":"config"`},
 		{"/nodes/pve1/lxc/100/status", `"subdir":"current"`},
 		{"/nodes/pve1/lxc/100/snapshot/s1", `"cmd":"rollback"`},

@@ -1,6 +1,7 @@
 package pvesim
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -31,16 +32,13 @@ func TestAplinfoListsTheIndex(t *testing.T) {
 	})
 	t.Run("any user may read it", func(t *testing.T) {
 		var list []map[string]string
-		mustOK(t, raw(t, srv, "GET", "/nodes/pve1/aplinfo", "", withHeader("Authorization", "PVEAPIToken=nobody@pve!t=s"))).data(t, &list)
+		mustOK(t, raw(t, srv, "GET", "/nodes/pve1/aplinfo", "", asToken("nobody@pve!t", "s"))).data(t, &list)
 		if len(list) != 3 || list[0]["template"] != AlpineTemplate[len("local:vztmpl/"):] {
 			t.Fatalf("%v", list)
 		}
 	})
 	t.Run("go-proxmox decodes the appliances", func(t *testing.T) {
-		n, err := pve(t, srv).Node(ctx(t), "pve1")
-		if err != nil {
-			t.Fatal(err)
-		}
+		n := pveNode(t, srv, "pve1")
 		apps, err := n.Appliances(ctx(t))
 		if err != nil {
 			t.Fatal(err)
@@ -71,7 +69,7 @@ func TestAplinfoDownload(t *testing.T) {
 			"downloading " + turnkey + " to /var/lib/vz/template/cache/" + turnkeyTemplate,
 			"calculating checksum...OK, checksum verified",
 		} {
-			if !hasLine(v.Log, l) {
+			if !slices.Contains(v.Log, l) {
 				t.Fatalf("log lacks %q:\n%s", l, strings.Join(v.Log, "\n"))
 			}
 		}
@@ -82,15 +80,12 @@ func TestAplinfoDownload(t *testing.T) {
 	})
 	t.Run("a template already there with the right checksum is kept", func(t *testing.T) {
 		v := taskOf(t, srv, "POST", "/nodes/pve1/aplinfo", form("storage", "local", "template", "debian-12-standard_12.7-1_amd64.tar.zst"))
-		if v.ExitStatus != "OK" || !hasLine(v.Log, "calculating checksum of existing file...OK, got correct file already, no need to download") {
+		if v.ExitStatus != "OK" || !slices.Contains(v.Log, "calculating checksum of existing file...OK, got correct file already, no need to download") {
 			t.Fatalf("%q:\n%s", v.ExitStatus, strings.Join(v.Log, "\n"))
 		}
 	})
 	t.Run("go-proxmox's DownloadAppliance gets the UPID", func(t *testing.T) {
-		n, err := pve(t, srv).Node(ctx(t), "pve2")
-		if err != nil {
-			t.Fatal(err)
-		}
+		n := pveNode(t, srv, "pve2")
 		upid, err := n.DownloadAppliance(ctx(t), turnkeyTemplate, "local")
 		if err != nil {
 			t.Fatal(err)
@@ -116,15 +111,12 @@ func TestAplinfoDownloadRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := raw(t, srv, "POST", "/nodes/pve1/aplinfo", tc.body)
-			if r.Status != tc.status || !strings.Contains(string(r.Body), tc.errors) {
-				t.Fatalf("got %q %s", r.Status, r.Body)
-			}
+			replyIs(t, raw(t, srv, "POST", "/nodes/pve1/aplinfo", tc.body), tc.status, tc.errors)
 		})
 	}
 	t.Run("a user without Datastore.AllocateTemplate is refused", func(t *testing.T) {
 		r := raw(t, srv, "POST", "/nodes/pve1/aplinfo", form("storage", "local", "template", turnkeyTemplate),
-			withHeader("Authorization", "PVEAPIToken=nobody@pve!t=s"))
+			asToken("nobody@pve!t", "s"))
 		if r.Status != "403 Permission check failed (/storage/local, Datastore.AllocateTemplate)" {
 			t.Fatalf("%q", r.Status)
 		}

@@ -46,30 +46,8 @@ func (s *Server) checkAllPrivs(p *principal, path string, privs ...string) *apiE
 	return nil
 }
 
-// checkRequires is the schema's "requires" (each named parameter needs its
-// partner; the error is reported on the missing one) for the hand-written
-// schema, which cannot say it; the PVE schema file's validation, when it
-// serves the route, has already applied it.
-func checkRequires(p map[string]string, pairs ...[2]string) *apiError {
-	errs := map[string]string{}
-	for _, pr := range pairs {
-		if _, ok := p[pr[0]]; ok {
-			if _, ok := p[pr[1]]; !ok {
-				errs[pr[1]] = fmt.Sprintf("missing property required by '%s'", pr[0])
-			}
-		}
-	}
-	if len(errs) > 0 {
-		return paramErr(errs)
-	}
-	return nil
-}
-
 func hDownloadURL(s *Server, rq *request) (any, *apiError) {
 	p := rq.params
-	if e := checkRequires(p, [2]string{"checksum", "checksum-algorithm"}, [2]string{"checksum-algorithm", "checksum"}); e != nil {
-		return nil, e
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	node, content := rq.node(), p["content"]

@@ -2,6 +2,7 @@ package pvesim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,19 +28,19 @@ func downloadSim(t *testing.T, mods ...func(*Options)) *Server {
 	}}, mods...)...)
 }
 
-// taskOf starts an asynchronous call and waits for its task.
-func taskOf(t *testing.T, srv *Server, method, path, body string, opts ...rawOpt) TaskView {
+// storedFormat is the format pve1's content list gives a volume, which
+// must be listed.
+func storedFormat(t *testing.T, srv *Server, storage, volid string) any {
 	t.Helper()
-	return waitTask(t, srv, upidOf(t, raw(t, srv, method, path, body, opts...)))
-}
-
-func hasLine(lines []string, want string) bool {
-	for _, l := range lines {
-		if l == want {
-			return true
+	var items []map[string]any
+	mustOK(t, raw(t, srv, "GET", "/nodes/pve1/storage/"+storage+"/content", "")).data(t, &items)
+	for _, it := range items {
+		if it["volid"] == volid {
+			return it["format"]
 		}
 	}
-	return false
+	t.Fatalf("%s not listed: %v", volid, items)
+	return nil
 }
 
 func TestDownloadURLStoresTheFileAsATask(t *testing.T) {
@@ -88,26 +89,18 @@ func TestDownloadURLStoresTheFileAsATask(t *testing.T) {
 				t.Fatalf("task %s %q; log:\n%s", v.Type, v.ExitStatus, strings.Join(v.Log, "\n"))
 			}
 			for _, l := range tc.log {
-				if !hasLine(v.Log, l) {
+				if !slices.Contains(v.Log, l) {
 					t.Errorf("log lacks %q:\n%s", l, strings.Join(v.Log, "\n"))
 				}
 			}
-			var items []map[string]any
-			mustOK(t, raw(t, srv, "GET", "/nodes/pve1/storage/local/content", "")).data(t, &items)
-			for _, it := range items {
-				if it["volid"] == tc.volid {
-					if it["format"] != tc.format {
-						t.Fatalf("format %v, want %s", it["format"], tc.format)
-					}
-					return
-				}
+			if got := storedFormat(t, srv, "local", tc.volid); got != tc.format {
+				t.Fatalf("format %v, want %s", got, tc.format)
 			}
-			t.Fatalf("%s not listed: %v", tc.volid, items)
 		})
 	}
 	t.Run("a disk image goes to the import directory of a network storage", func(t *testing.T) {
 		v := taskOf(t, srv, "POST", "/nodes/pve1/storage/imports/download-url", form("content", "import", "filename", "disk.qcow2", "url", testISOURL))
-		if v.ExitStatus != "OK" || !hasLine(v.Log, "downloading "+testISOURL+" to /mnt/pve/imports/import/disk.qcow2") {
+		if v.ExitStatus != "OK" || !slices.Contains(v.Log, "downloading "+testISOURL+" to /mnt/pve/imports/import/disk.qcow2") {
 			t.Fatalf("%q:\n%s", v.ExitStatus, strings.Join(v.Log, "\n"))
 		}
 		r := mustOK(t, raw(t, srv, "GET", "/nodes/pve1/storage/imports/content", ""))
@@ -153,10 +146,7 @@ func TestDownloadURLRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := raw(t, srv, "POST", "/nodes/pve1/storage/"+tc.storage+"/download-url", tc.body)
-			if r.Status != tc.status || !strings.Contains(string(r.Body), tc.errors) {
-				t.Fatalf("got %q %s", r.Status, r.Body)
-			}
+			replyIs(t, raw(t, srv, "POST", "/nodes/pve1/storage/"+tc.storage+"/download-url", tc.body), tc.status, tc.errors)
 		})
 	}
 }
@@ -210,7 +200,7 @@ func TestDownloadURLTaskFailures(t *testing.T) {
 	t.Run("an existing file with the right checksum needs no download", func(t *testing.T) {
 		v := taskOf(t, srv, "POST", "/nodes/pve1/storage/local/download-url", form("content", "vztmpl",
 			"filename", "debian-12-standard_12.7-1_amd64.tar.zst", "url", debianTmplURL, "checksum", debian.checksum("sha512"), "checksum-algorithm", "sha512"))
-		if v.ExitStatus != "OK" || !hasLine(v.Log, "calculating checksum of existing file...OK, got correct file already, no need to download") {
+		if v.ExitStatus != "OK" || !slices.Contains(v.Log, "calculating checksum of existing file...OK, got correct file already, no need to download") {
 			t.Fatalf("%q:\n%s", v.ExitStatus, strings.Join(v.Log, "\n"))
 		}
 	})
@@ -241,10 +231,7 @@ func TestDownloadURLPermissions(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			body := form("content", "iso", "filename", fmt.Sprintf("p%d.iso", i), "url", testISOURL)
-			r := raw(t, srv, "POST", "/nodes/pve1/storage/local/download-url", body, withHeader("Authorization", "PVEAPIToken="+tc.token+"=s"))
-			if r.Status != tc.status {
-				t.Fatalf("got %q %s", r.Status, r.Body)
-			}
+			statusIs(t, raw(t, srv, "POST", "/nodes/pve1/storage/local/download-url", body, asToken(tc.token, "s")), tc.status)
 		})
 	}
 }
@@ -253,14 +240,7 @@ func TestDownloadURLWithGoProxmox(t *testing.T) {
 	t.Parallel()
 	srv := downloadSim(t)
 	iso := findDownload(DefaultDownloads(), testISOURL)
-	n, err := pve(t, srv).Node(ctx(t), "pve1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := n.Storage(ctx(t), "local")
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, st := pveNode(t, srv, "pve1"), pveStorage(t, srv, "local")
 	tests := []struct {
 		name  string
 		start func() (*proxmox.Task, error)

@@ -3,6 +3,7 @@ package pvesim
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -83,7 +84,7 @@ func hFirewallOptionsSet(s *Server, rq *request) (any, *apiError) {
 		next[k] = v
 	}
 	for _, k := range pveschema.SplitList(p["delete"]) {
-		if !containsString(fwOptionNames, k) {
+		if !slices.Contains(fwOptionNames, k) {
 			return nil, paramErr1("delete", "no such option '"+k+"'")
 		}
 		delete(next, k)

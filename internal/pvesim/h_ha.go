@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -187,15 +188,26 @@ func hHAResources(s *Server, rq *request) (any, *apiError) {
 	return out, nil
 }
 
+// haResourceOf parses the sid parameter of a method on one resource and
+// finds the resource; missing is the method's words, with %s for the SID,
+// when there is none. The caller holds s.mu.
+func (s *Server) haResourceOf(rq *request, missing string) (string, *apiError) {
+	sid, _, _, e := s.parseSID(rq.params["sid"])
+	if e != nil {
+		return "", e
+	}
+	if s.ha.resources[sid] == nil {
+		return "", errf(missing, sid)
+	}
+	return sid, nil
+}
+
 func hHAResourceRead(s *Server, rq *request) (any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sid, _, _, e := s.parseSID(rq.params["sid"])
+	sid, e := s.haResourceOf(rq, "no such resource '%s'")
 	if e != nil {
 		return nil, e
-	}
-	if s.ha.resources[sid] == nil {
-		return nil, errf("no such resource '%s'", sid)
 	}
 	return s.haResourceView(sid, s.haResourcesDigest()), nil
 }
@@ -233,7 +245,7 @@ func hHAResourceUpdate(s *Server, rq *request) (any, *apiError) {
 		}
 	}
 	for _, k := range pveschema.SplitList(p["delete"]) {
-		if !containsString(haResourceOptions, k) {
+		if !slices.Contains(haResourceOptions, k) {
 			return fail("no such option '%s'", k)
 		}
 		delete(next, k)
@@ -245,26 +257,14 @@ func hHAResourceUpdate(s *Server, rq *request) (any, *apiError) {
 // errModified is PVE::Tools::assert_if_modified's text.
 const errModified = "detected modified configuration - file changed by other user? Try again."
 
-func containsString(list []string, v string) bool {
-	for _, e := range list {
-		if e == v {
-			return true
-		}
-	}
-	return false
-}
-
 // hHAResourceDelete is delete; purge (default 1) also removes the resource
 // from the rules naming it.
 func hHAResourceDelete(s *Server, rq *request) (any, *apiError) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sid, _, _, e := s.parseSID(rq.params["sid"])
+	sid, e := s.haResourceOf(rq, "cannot delete service '%s', not HA managed!")
 	if e != nil {
 		return nil, e
-	}
-	if s.ha.resources[sid] == nil {
-		return nil, errf("cannot delete service '%s', not HA managed!", sid)
 	}
 	purge := true
 	if v, ok := rq.params["purge"]; ok {

@@ -2,6 +2,7 @@ package pvesim
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -141,6 +142,18 @@ func disjointPositiveSets(rules map[string]*haRule) []*disjointSet {
 	return sets
 }
 
+// nodeAffinitySharing are the node-affinity rules, in ID order, that share
+// a resource with resources.
+func (rs ruleSets) nodeAffinitySharing(resources map[string]bool) []string {
+	var ids []string
+	for _, nid := range sortedKeys(rs.nodeAffinity) {
+		if intersects(resources, rs.nodeAffinity[nid].resources) {
+			ids = append(ids, nid)
+		}
+	}
+	return ids
+}
+
 func intersects(a, b map[string]bool) bool { return countCommon(a, b) > 0 }
 
 func countCommon(a, b map[string]bool) int {
@@ -156,6 +169,13 @@ func countCommon(a, b map[string]bool) int {
 // typedConflicts collects (kind, rule) pairs and reports them sorted like
 // PVE's conflict lists.
 type typedConflicts [][2]string
+
+// add records rules of one kind.
+func (tc *typedConflicts) add(kind string, ruleIDs ...string) {
+	for _, id := range ruleIDs {
+		*tc = append(*tc, [2]string{kind, id})
+	}
+}
 
 func (tc typedConflicts) report(errs ruleErrors, msgs map[string]string) {
 	sort.Slice(tc, func(i, j int) bool {
@@ -175,10 +195,8 @@ func checkPositiveNegativeOverlap(rs ruleSets, errs ruleErrors) {
 			if countCommon(ds.resources, rs.negative[nid].resources) < 2 {
 				continue
 			}
-			tc = append(tc, [2]string{"negative", nid})
-			for _, pid := range ds.ruleIDs {
-				tc = append(tc, [2]string{"positive", pid})
-			}
+			tc.add("negative", nid)
+			tc.add("positive", ds.ruleIDs...)
 		}
 	}
 	tc.report(errs, map[string]string{
@@ -203,22 +221,12 @@ func multiplePriorities(r *haRule) bool {
 func checkSinglePriority(rs ruleSets, errs ruleErrors) {
 	var tc typedConflicts
 	for _, rid := range sortedKeys(rs.resourceAffinity) {
-		var paired []string
-		conflict := false
-		for _, nid := range sortedKeys(rs.nodeAffinity) {
-			if !intersects(rs.resourceAffinity[rid].resources, rs.nodeAffinity[nid].resources) {
-				continue
-			}
-			conflict = conflict || multiplePriorities(rs.nodeAffinity[nid])
-			paired = append(paired, nid)
-		}
-		if !conflict {
+		paired := rs.nodeAffinitySharing(rs.resourceAffinity[rid].resources)
+		if !slices.ContainsFunc(paired, func(nid string) bool { return multiplePriorities(rs.nodeAffinity[nid]) }) {
 			continue
 		}
-		tc = append(tc, [2]string{"resource-affinity", rid})
-		for _, nid := range paired {
-			tc = append(tc, [2]string{"node-affinity", nid})
-		}
+		tc.add("resource-affinity", rid)
+		tc.add("node-affinity", paired...)
 	}
 	tc.report(errs, map[string]string{
 		"node-affinity":     "resources are in a resource affinity rule and cannot be in a node affinity rule with multiple priorities",
@@ -231,21 +239,12 @@ func checkSinglePriority(rs ruleSets, errs ruleErrors) {
 func checkSingleNodeAffinityPerPositive(rs ruleSets, errs ruleErrors) {
 	var tc typedConflicts
 	for _, ds := range disjointPositiveSets(rs.positive) {
-		var paired []string
-		for _, nid := range sortedKeys(rs.nodeAffinity) {
-			if intersects(ds.resources, rs.nodeAffinity[nid].resources) {
-				paired = append(paired, nid)
-			}
-		}
+		paired := rs.nodeAffinitySharing(ds.resources)
 		if len(paired) < 2 {
 			continue
 		}
-		for _, pid := range ds.ruleIDs {
-			tc = append(tc, [2]string{"positive", pid})
-		}
-		for _, nid := range paired {
-			tc = append(tc, [2]string{"node-affinity", nid})
-		}
+		tc.add("positive", ds.ruleIDs...)
+		tc.add("node-affinity", paired...)
 	}
 	tc.report(errs, map[string]string{
 		"positive":      "resources are in multiple node affinity rules",
@@ -280,10 +279,8 @@ func checkNegativeNodeAffinity(rs ruleSets, errs ruleErrors) {
 		if len(allowed) >= len(located) {
 			continue
 		}
-		tc = append(tc, [2]string{"negative", neg})
-		for _, nid := range paired {
-			tc = append(tc, [2]string{"node-affinity", nid})
-		}
+		tc.add("negative", neg)
+		tc.add("node-affinity", paired...)
 	}
 	tc.report(errs, map[string]string{
 		"negative":      "two or more resources are restricted to less nodes than available to the resources",

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -131,15 +132,6 @@ func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\t' || r == '\n' })
 }
 
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // configUpdate is a PUT config call: the options to set, delete and
 // revert.
 type configUpdate struct {
@@ -167,7 +159,7 @@ func parseConfigUpdate(p map[string]string) (*configUpdate, *apiError) {
 		if !optionExists(opt) {
 			return nil, paramErr1("delete", fmt.Sprintf("unknown option '%s'", opt))
 		}
-		if contains(u.revert, opt) {
+		if slices.Contains(u.revert, opt) {
 			return nil, paramErr1("revert", fmt.Sprintf("you can't use '-delete %s' and '-revert %s' at the same time", opt, opt))
 		}
 	}
@@ -290,7 +282,7 @@ func (u *configUpdate) apply(s *Server, ct *container) {
 			continue
 		}
 		if running && !appliesLive(k, true, inConf) {
-			if inConf && !contains(ct.pendingDel, k) {
+			if inConf && !slices.Contains(ct.pendingDel, k) {
 				ct.pendingDel = append(ct.pendingDel, k)
 			}
 			continue

@@ -1,7 +1,7 @@
 package pvesim
 
 import (
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,13 +57,6 @@ func moveSim(t *testing.T) *Server {
 	return srv
 }
 
-func ctConfig(t *testing.T, srv *Server, vmid int) map[string]any {
-	t.Helper()
-	var conf map[string]any
-	mustOK(t, raw(t, srv, "GET", "/nodes/pve1/lxc/"+strconv.Itoa(vmid)+"/config", "")).data(t, &conf)
-	return conf
-}
-
 func TestMoveVolumeToStorage(t *testing.T) {
 	t.Parallel()
 	srv := moveSim(t)
@@ -74,21 +67,21 @@ func TestMoveVolumeToStorage(t *testing.T) {
 			t.Fatalf("lock during the move: %q", cv.Lock)
 		}
 		v := waitTask(t, srv, upid)
-		if v.ExitStatus != "OK" || v.Type != TaskMoveVolume || v.ID != "107" || !hasLine(v.Log, `  Logical volume "vm-107-disk-0" created.`) {
+		if v.ExitStatus != "OK" || v.Type != TaskMoveVolume || v.ID != "107" || !slices.Contains(v.Log, `  Logical volume "vm-107-disk-0" created.`) {
 			t.Fatalf("%+v", v)
 		}
-		conf := ctConfig(t, srv, 107)
+		conf := apiConfig(t, srv, "pve1", 107)
 		if conf["rootfs"] != "store2:vm-107-disk-0,size=8G" || conf["unused0"] != "local-lvm:vm-107-disk-0" || conf["lock"] != nil {
 			t.Fatalf("%v", conf)
 		}
 	})
 	t.Run("with delete the source volume is freed instead", func(t *testing.T) {
 		v := runOK(t, srv, "POST", path, form("volume", "mp0", "storage", "dirct", "delete", "1"))
-		conf := ctConfig(t, srv, 107)
+		conf := apiConfig(t, srv, "pve1", 107)
 		if conf["mp0"] != "dirct:107/vm-107-disk-0.raw,mp=/data,size=2G" || conf["unused1"] != nil {
 			t.Fatalf("%v", conf)
 		}
-		if !hasLine(v.Log, `  Logical volume "vm-107-disk-1" successfully removed.`) {
+		if !slices.Contains(v.Log, `  Logical volume "vm-107-disk-1" successfully removed.`) {
 			t.Fatalf("%s", strings.Join(v.Log, "\n"))
 		}
 		r := mustOK(t, raw(t, srv, "GET", "/nodes/pve1/storage/local-lvm/content", ""))
@@ -98,7 +91,7 @@ func TestMoveVolumeToStorage(t *testing.T) {
 	})
 	t.Run("a template's copy becomes a base volume", func(t *testing.T) {
 		runOK(t, srv, "POST", "/nodes/pve1/lxc/102/move_volume", form("volume", "rootfs", "storage", "store2"))
-		if conf := ctConfig(t, srv, 102); conf["rootfs"] != "store2:base-102-disk-0,size=8G" {
+		if conf := apiConfig(t, srv, "pve1", 102); conf["rootfs"] != "store2:base-102-disk-0,size=8G" {
 			t.Fatalf("%v", conf)
 		}
 	})
@@ -107,10 +100,20 @@ func TestMoveVolumeToStorage(t *testing.T) {
 	})
 }
 
+// moveRefusal is a move_volume call refused before any task starts: the
+// status line and, when set, a text the body contains.
+type moveRefusal struct{ name, vmid, body, status, contains string }
+
+func (tc moveRefusal) run(t *testing.T, srv *Server) {
+	t.Run(tc.name, func(t *testing.T) {
+		replyIs(t, raw(t, srv, "POST", "/nodes/pve1/lxc/"+tc.vmid+"/move_volume", tc.body), tc.status, tc.contains)
+	})
+}
+
 func TestMoveVolumeToStorageRefusals(t *testing.T) {
 	t.Parallel()
 	srv := moveSim(t)
-	tests := []struct{ name, vmid, body, status, errors string }{
+	tests := []moveRefusal{
 		{"storage and target-vmid exclude each other", "100", form("volume", "mp0", "storage", "store2", "target-vmid", "101"),
 			"500 either set storage or target-vmid, but not both", ""},
 		{"one of them is needed", "100", form("volume", "mp0"),
@@ -131,12 +134,7 @@ func TestMoveVolumeToStorageRefusals(t *testing.T) {
 		{"the key must be a volume key", "100", form("volume", "net0", "storage", "store2"), "400 Parameter verification failed.", `"volume":`},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := raw(t, srv, "POST", "/nodes/pve1/lxc/"+tc.vmid+"/move_volume", tc.body)
-			if r.Status != tc.status || !strings.Contains(string(r.Body), tc.errors) {
-				t.Fatalf("got %q %s", r.Status, r.Body)
-			}
-		})
+		tc.run(t, srv)
 	}
 	taskTests := []struct{ name, body, exit string }{
 		{"a storage without container content cannot take it", form("volume", "mp0", "storage", "local"),
@@ -146,12 +144,12 @@ func TestMoveVolumeToStorageRefusals(t *testing.T) {
 	}
 	for _, tc := range taskTests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := ctConfig(t, srv, 100)
+			before := apiConfig(t, srv, "pve1", 100)
 			v := taskOf(t, srv, "POST", "/nodes/pve1/lxc/100/move_volume", tc.body)
 			if v.ExitStatus != tc.exit {
 				t.Fatalf("%q:\n%s", v.ExitStatus, strings.Join(v.Log, "\n"))
 			}
-			if after := ctConfig(t, srv, 100); after["digest"] != before["digest"] {
+			if after := apiConfig(t, srv, "pve1", 100); after["digest"] != before["digest"] {
 				t.Fatalf("config changed: %v", after)
 			}
 		})
@@ -189,10 +187,7 @@ func TestMoveVolumePermissions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r := raw(t, srv, "POST", "/nodes/pve1/lxc/100/move_volume", tc.body, withHeader("Authorization", "PVEAPIToken="+tc.token+"=s"))
-			if r.Status != tc.status {
-				t.Fatalf("got %q %s", r.Status, r.Body)
-			}
+			statusIs(t, raw(t, srv, "POST", "/nodes/pve1/lxc/100/move_volume", tc.body, asToken(tc.token, "s")), tc.status)
 		})
 	}
 }
@@ -216,20 +211,20 @@ func TestMoveVolumeToAnotherContainer(t *testing.T) {
 			if v.Type != TaskMoveVolume || !strings.Contains(v.ID, ">101-"+tc.key) {
 				t.Fatalf("%+v", v)
 			}
-			if conf := ctConfig(t, srv, 101); conf[tc.key] != tc.want {
+			if conf := apiConfig(t, srv, "pve1", 101); conf[tc.key] != tc.want {
 				t.Fatalf("%s = %v", tc.key, conf[tc.key])
 			}
 		})
 	}
 	t.Run("the source config loses the key and the log says so", func(t *testing.T) {
-		conf := ctConfig(t, srv, 100)
+		conf := apiConfig(t, srv, "pve1", 100)
 		if conf["mp0"] != nil || conf["unused0"] != nil || conf["mp5"] != nil {
 			t.Fatalf("%v", conf)
 		}
 		v := srv.Tasks(TaskMoveVolume, "100-mp0>101-mp9")
-		if len(v) != 1 || !hasLine(v[0].Log, "moving volume 'mp0' from container '100' to '101'") ||
-			!hasLine(v[0].Log, "removing volume 'mp0' from container '100' config") ||
-			!hasLine(v[0].Log, "target container '101' updated with 'mp9'") {
+		if len(v) != 1 || !slices.Contains(v[0].Log, "moving volume 'mp0' from container '100' to '101'") ||
+			!slices.Contains(v[0].Log, "removing volume 'mp0' from container '100' config") ||
+			!slices.Contains(v[0].Log, "target container '101' updated with 'mp9'") {
 			t.Fatalf("%+v", v)
 		}
 	})
@@ -238,40 +233,35 @@ func TestMoveVolumeToAnotherContainer(t *testing.T) {
 func TestMoveVolumeToAnotherContainerRefusals(t *testing.T) {
 	t.Parallel()
 	srv := moveSim(t)
-	digest := ctConfig(t, srv, 100)["digest"].(string)
-	tests := []struct{ name, vmid, body, status string }{
-		{"the rootfs stays", "100", form("volume", "rootfs", "target-vmid", "101"), "500 Cannot move to/from 'rootfs'"},
+	digest := apiConfig(t, srv, "pve1", 100)["digest"].(string)
+	tests := []moveRefusal{
+		{"the rootfs stays", "100", form("volume", "rootfs", "target-vmid", "101"), "500 Cannot move to/from 'rootfs'", ""},
 		{"an unused volume cannot become a mount point", "100", form("volume", "unused0", "target-vmid", "101", "target-volume", "mp9"),
-			"500 Moving an unused volume to a used one is not possible"},
-		{"the target must exist", "100", form("volume", "mp0", "target-vmid", "999"), "500 could not find CT 999"},
+			"500 Moving an unused volume to a used one is not possible", ""},
+		{"the target must exist", "100", form("volume", "mp0", "target-vmid", "999"), "500 could not find CT 999", ""},
 		{"both must be on one node", "100", form("volume", "mp0", "target-vmid", "105", "target-volume", "mp9"),
-			"500 Both containers need to be on the same node (pve1 != pve2)"},
+			"500 Both containers need to be on the same node (pve1 != pve2)", ""},
 		{"templates take and give no volumes", "100", form("volume", "mp0", "target-vmid", "102", "target-volume", "mp9"),
-			"500 Can't move volumes from or to template CT"},
+			"500 Can't move volumes from or to template CT", ""},
 		{"a stale source digest is refused", "100", form("volume", "mp0", "target-vmid", "101", "target-volume", "mp9", "digest", "00"),
-			"500 Container 100: detected modified configuration - file changed by other user? Try again."},
+			"500 Container 100: detected modified configuration - file changed by other user? Try again.", ""},
 		{"a stale target digest is refused", "100", form("volume", "mp0", "target-vmid", "101", "target-volume", "mp9", "digest", digest, "target-digest", "00"),
-			"500 Container 101: detected modified configuration - file changed by other user? Try again."},
-		{"the source key must be set", "100", form("volume", "mp7", "target-vmid", "101"), "500 volume 'mp7' for container '100' does not exist"},
+			"500 Container 101: detected modified configuration - file changed by other user? Try again.", ""},
+		{"the source key must be set", "100", form("volume", "mp7", "target-vmid", "101"), "500 volume 'mp7' for container '100' does not exist", ""},
 		{"the target key must be free", "100", form("volume", "mp0", "target-vmid", "101"),
-			"500 Target volume key 'mp0' is already in use for container '101'"},
+			"500 Target volume key 'mp0' is already in use for container '101'", ""},
 		{"a volume in a snapshot stays", "104", form("volume", "mp0", "target-vmid", "101", "target-volume", "mp9"),
-			"500 Cannot move volume used by a snapshot to another container"},
+			"500 Cannot move volume used by a snapshot to another container", ""},
 		{"plain LVM cannot rename", "100", form("volume", "mp4", "target-vmid", "101", "target-volume", "mp9"),
-			"500 Storage does not support moving of this disk to another container"},
+			"500 Storage does not support moving of this disk to another container", ""},
 		{"a bind mount fails the rename test first", "100", form("volume", "mp1", "target-vmid", "101", "target-volume", "mp9"),
-			"500 Storage does not support moving of this disk to another container"},
+			"500 Storage does not support moving of this disk to another container", ""},
 		{"a running source keeps its mounted volumes", "103", form("volume", "mp0", "target-vmid", "101", "target-volume", "mp9"),
-			"500 Cannot move in-use volume while the source CT is running - detach or shutdown first"},
-		{"a locked target is refused", "100", form("volume", "mp0", "target-vmid", "106", "target-volume", "mp9"), "500 CT is locked (backup)"},
+			"500 Cannot move in-use volume while the source CT is running - detach or shutdown first", ""},
+		{"a locked target is refused", "100", form("volume", "mp0", "target-vmid", "106", "target-volume", "mp9"), "500 CT is locked (backup)", ""},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r := raw(t, srv, "POST", "/nodes/pve1/lxc/"+tc.vmid+"/move_volume", tc.body)
-			if r.Status != tc.status {
-				t.Fatalf("got %q %s", r.Status, r.Body)
-			}
-		})
+		tc.run(t, srv)
 	}
 	t.Run("go-proxmox's MoveVolume sends qemu's disk parameter, which LXC rejects", func(t *testing.T) {
 		ct := pveCT(t, srv, 100)

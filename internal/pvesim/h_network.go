@@ -2,6 +2,7 @@ package pvesim
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -109,7 +110,7 @@ func checkDuplicates(ifaces map[string]*netIface, iface string, p map[string]str
 		}
 		used, _ := portList(ifaces[other].opts)
 		for _, port := range used {
-			if containsString(ports, port) {
+			if slices.Contains(ports, port) {
 				return paramErr1(param, fmt.Sprintf("%s is already used on interface '%s'.", port, other))
 			}
 		}

@@ -166,10 +166,7 @@ func TestNodeNetworkPermissions(t *testing.T) {
 func TestNodeNetworkDecodesWithGoProxmox(t *testing.T) {
 	t.Parallel()
 	srv := netSim(t)
-	node, err := pve(t, srv).Node(ctx(t), "pve1")
-	if err != nil {
-		t.Fatal(err)
-	}
+	node := pveNode(t, srv, "pve1")
 	task, err := node.NewNetwork(ctx(t), &proxmox.NodeNetwork{Iface: "vmbr1", Type: "bridge", BridgePorts: "eno2", CIDR: "192.168.7.1/24", Autostart: 1, MTU: "9000"})
 	if err != nil || task == nil || !strings.Contains(string(task.UPID), ":srvreload:networking:") {
 		t.Fatalf("%v %v", task, err)

@@ -2,6 +2,7 @@ package pvesim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -124,7 +125,7 @@ func (j *ociPullJob) resolve() (*OCIImageSpec, string, string) {
 	if img == nil {
 		return nil, "", fmt.Sprintf("reading manifest %s in %s: requested access to the resource is denied", tag, full)
 	}
-	if !img.hasTag(tag) {
+	if !slices.Contains(img.Tags, tag) {
 		return nil, "", fmt.Sprintf("reading manifest %s in %s: manifest unknown", tag, full)
 	}
 	return img, tag, ""

@@ -2,6 +2,7 @@ package pvesim
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +19,14 @@ func ociSim(t *testing.T) *Server {
 	})
 }
 
+// ociToken sends a request as one of ociSim's tokens, or as root for "".
+func ociToken(id string) []rawOpt {
+	if id == "" {
+		return nil
+	}
+	return []rawOpt{asToken(id, "s")}
+}
+
 func TestQueryOCIRepoTags(t *testing.T) {
 	t.Parallel()
 	srv := ociSim(t)
@@ -31,21 +40,12 @@ func TestQueryOCIRepoTags(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var opts []rawOpt
-			if tc.token != "" {
-				opts = append(opts, withHeader("Authorization", "PVEAPIToken="+tc.token+"=s"))
-			}
-			r := raw(t, srv, "GET", "/nodes/pve1/query-oci-repo-tags?reference="+url.QueryEscape(tc.ref), "", opts...)
-			if r.Status != tc.status || !strings.Contains(string(r.Body), tc.body) {
-				t.Fatalf("got %q %s", r.Status, r.Body)
-			}
+			r := raw(t, srv, "GET", "/nodes/pve1/query-oci-repo-tags?reference="+url.QueryEscape(tc.ref), "", ociToken(tc.token)...)
+			replyIs(t, r, tc.status, tc.body)
 		})
 	}
 	t.Run("go-proxmox decodes the tags", func(t *testing.T) {
-		n, err := pve(t, srv).Node(ctx(t), "pve1")
-		if err != nil {
-			t.Fatal(err)
-		}
+		n := pveNode(t, srv, "pve1")
 		tags, err := n.QueryOCIRepoTags(ctx(t), "docker.io/library/alpine")
 		if err != nil || len(tags) != 3 {
 			t.Fatalf("%v %v", tags, err)
@@ -61,7 +61,7 @@ func TestOCIRegistryPull(t *testing.T) {
 		if v.ExitStatus != "OK" || v.Type != TaskOCIRegistryPull || v.ID != "alpine_3.20.tar" {
 			t.Fatalf("%+v", v)
 		}
-		if !hasLine(v.Log, "Writing manifest to image destination") {
+		if !slices.Contains(v.Log, "Writing manifest to image destination") {
 			t.Fatalf("%s", strings.Join(v.Log, "\n"))
 		}
 		r := mustOK(t, raw(t, srv, "GET", "/nodes/pve1/storage/local/content?content=vztmpl", ""))
@@ -76,15 +76,7 @@ func TestOCIRegistryPull(t *testing.T) {
 		}
 	})
 	t.Run("go-proxmox pulls with a file name of its own", func(t *testing.T) {
-		n, err := pve(t, srv).Node(ctx(t), "pve1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := n.Storage(ctx(t), "local")
-		if err != nil {
-			t.Fatal(err)
-		}
-		task, err := st.OCIRegistryPull(ctx(t), "nginx:stable", "web server")
+		task, err := pveStorage(t, srv, "local").OCIRegistryPull(ctx(t), "nginx:stable", "web server")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,13 +119,7 @@ func TestOCIRegistryPullFailures(t *testing.T) {
 	}
 	for _, tc := range refusals {
 		t.Run(tc.name, func(t *testing.T) {
-			var opts []rawOpt
-			if tc.token != "" {
-				opts = append(opts, withHeader("Authorization", "PVEAPIToken="+tc.token+"=s"))
-			}
-			if r := raw(t, srv, "POST", "/nodes/pve1/storage/"+tc.storage+"/oci-registry-pull", tc.body, opts...); r.Status != tc.status {
-				t.Fatalf("got %q %s", r.Status, r.Body)
-			}
+			statusIs(t, raw(t, srv, "POST", "/nodes/pve1/storage/"+tc.storage+"/oci-registry-pull", tc.body, ociToken(tc.token)...), tc.status)
 		})
 	}
 }

@@ -36,26 +36,31 @@ func (s *Server) poolConf(pool string) *poolConf {
 func addPoolRoutes(rt *router) {
 	poolPerm := func(privs ...string) func(*Server, *request) *apiError { return pathPerm("/pool/", "poolid", privs...) }
 	rt.add("GET", "/pools", nil, nil, hPools)
-	rt.add("POST", "/pools", nil, nil, hPoolCreate)
-	rt.add("PUT", "/pools", nil, nil, hPoolUpdate)
-	rt.add("DELETE", "/pools", nil, nil, hPoolDelete)
+	rt.add("POST", "/pools", nil, nil, poolWrite(hPoolCreate))
+	rt.add("PUT", "/pools", nil, nil, poolWrite(hPoolUpdate))
+	rt.add("DELETE", "/pools", nil, nil, poolWrite(hPoolDelete))
 	rt.add("GET", "/pools/{poolid}", nil, poolPerm("Pool.Audit"), hPoolRead)
-	rt.add("PUT", "/pools/{poolid}", nil, poolPerm("Pool.Allocate"), hPoolUpdate)
-	rt.add("DELETE", "/pools/{poolid}", nil, poolPerm("Pool.Allocate"), hPoolDelete)
+	rt.add("PUT", "/pools/{poolid}", nil, poolPerm("Pool.Allocate"), poolWrite(hPoolUpdate))
+	rt.add("DELETE", "/pools/{poolid}", nil, poolPerm("Pool.Allocate"), poolWrite(hPoolDelete))
 }
 
-// checkPoolAllocate is the Pool.Allocate check on /pool/{poolid} of the
-// methods that take poolid from the body or query (POST, PUT and DELETE
-// /pools). The route's permission step sees only path parameters, so these
-// handlers check it themselves, after validation rather than before it as
-// PVE does.
-func (s *Server) checkPoolAllocate(rq *request) *apiError {
-	if _, inPath := rq.path["poolid"]; inPath {
-		return nil
+// poolWrite runs a method that changes one pool under s.mu, after the
+// Pool.Allocate check on /pool/{poolid} of the forms that take poolid from
+// the body or query (POST, PUT and DELETE /pools). The route's permission
+// step sees only path parameters, so those forms are checked here, after
+// validation rather than before it as PVE does.
+func poolWrite(h func(s *Server, rq *request, pool string) (any, *apiError)) handlerFunc {
+	return func(s *Server, rq *request) (any, *apiError) {
+		pool := rq.params["poolid"]
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, inPath := rq.path["poolid"]; !inPath {
+			if e := s.checkPerm(rq.auth, "/pool/"+pool, "Pool.Allocate"); e != nil {
+				return nil, e
+			}
+		}
+		return h(s, rq, pool)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.checkPerm(rq.auth, "/pool/"+rq.params["poolid"], "Pool.Allocate")
 }
 
 // hPools is GET /pools: every pool the caller may audit, or one pool with
@@ -190,14 +195,8 @@ func (s *Server) poolStorageEntries(pc *poolConf) []any {
 }
 
 // hPoolCreate is create_pool. Its errors carry lock_user_config's
-// "create pool failed: " prefix.
-func hPoolCreate(s *Server, rq *request) (any, *apiError) {
-	if e := s.checkPoolAllocate(rq); e != nil {
-		return nil, e
-	}
-	pool := rq.params["poolid"]
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// "create pool failed: " prefix. The caller holds s.mu.
+func hPoolCreate(s *Server, rq *request, pool string) (any, *apiError) {
 	fail := func(format string, args ...any) (any, *apiError) {
 		return nil, errf("create pool failed: "+format, args...)
 	}
@@ -243,13 +242,8 @@ type poolEdit struct {
 // hPoolUpdate is update_pool. A check failing inside lock_user_config, the
 // permission checks on the members included, is a plain 500 with the
 // "update pools failed: " prefix and the 403 exception's code in its text.
-func hPoolUpdate(s *Server, rq *request) (any, *apiError) {
-	if e := s.checkPoolAllocate(rq); e != nil {
-		return nil, e
-	}
-	pool := rq.params["poolid"]
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// The caller holds s.mu.
+func hPoolUpdate(s *Server, rq *request, pool string) (any, *apiError) {
 	if !s.pools[pool] {
 		return nil, errf("update pools failed: pool '%s' does not exist", pool)
 	}
@@ -346,14 +340,9 @@ func (pe *poolEdit) editStorage(id string) *apiError {
 }
 
 // hPoolDelete is delete_pool: only an empty pool goes, where destroyed
-// guests and storages no longer configured do not count.
-func hPoolDelete(s *Server, rq *request) (any, *apiError) {
-	if e := s.checkPoolAllocate(rq); e != nil {
-		return nil, e
-	}
-	pool := rq.params["poolid"]
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// guests and storages no longer configured do not count. The caller holds
+// s.mu.
+func hPoolDelete(s *Server, rq *request, pool string) (any, *apiError) {
 	if !s.pools[pool] {
 		return nil, errf("delete pool failed: pool '%s' does not exist", pool)
 	}

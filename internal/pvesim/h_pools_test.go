@@ -7,29 +7,6 @@ import (
 	proxmox "github.com/luthermonson/go-proxmox"
 )
 
-// asToken sends a raw request as another API token.
-func asToken(id, secret string) rawOpt {
-	return withHeader("Authorization", "PVEAPIToken="+id+"="+secret)
-}
-
-// statusIs asserts the whole status line, PVE's first message line.
-func statusIs(t testing.TB, r rawResp, want string) {
-	t.Helper()
-	if r.Status != want {
-		t.Fatalf("got %q (body %s), want %q", r.Status, r.Body, want)
-	}
-}
-
-// paramErrorIs asserts a 400 whose errors[param] contains want.
-func paramErrorIs(t testing.TB, r rawResp, param, want string) {
-	t.Helper()
-	statusIs(t, r, "400 Parameter verification failed.")
-	errs, _ := r.json(t)["errors"].(map[string]any)
-	if got, _ := errs[param].(string); !strings.Contains(got, want) {
-		t.Fatalf("errors[%s] = %q, want it to contain %q (body %s)", param, got, want, r.Body)
-	}
-}
-
 // Restricted tokens of the pool tests.
 const (
 	poolAuditor = "audit@pve!t" // VM.Audit only

@@ -25,8 +25,8 @@ func backupExt(compress string) (string, string) {
 	return ".tar", "tar"
 }
 
-// vzdumpParamsCheck is verify_vzdump_parameters plus the storage
-// requirements of notes-template and protected.
+// vzdumpParamsCheck is verify_vzdump_parameters. That notes-template and
+// protected need a storage is the schema's "requires", checked before.
 func vzdumpParamsCheck(p map[string]string) *apiError {
 	has := func(k string) bool { _, ok := p[k]; return ok }
 	errs := map[string]string{}
@@ -41,12 +41,6 @@ func vzdumpParamsCheck(p map[string]string) *apiError {
 	}
 	if selects := boolParam(p, "all") || boolParam(p, "stop") || has("pool") || has("exclude") || has("vmid"); !selects {
 		errs["vmid"] = "property is missing"
-	}
-	if has("notes-template") && p["storage"] == "" {
-		errs["notes-template"] = "'notes-template' requires option 'storage'"
-	}
-	if boolParam(p, "protected") && p["storage"] == "" {
-		errs["protected"] = "'protected' requires option 'storage'"
 	}
 	if len(errs) > 0 {
 		return paramErr(errs)

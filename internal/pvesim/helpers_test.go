@@ -1,8 +1,10 @@
 package pvesim
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +14,9 @@ import (
 	"time"
 
 	proxmox "github.com/luthermonson/go-proxmox"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/pve-operator/pve-operator/internal/pvesim/sshd"
 )
 
 // newSim starts a simulator with the dev defaults, adjusted by mods.
@@ -210,16 +215,129 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
+// pveNode is the go-proxmox handle of a node.
+func pveNode(t testing.TB, srv *Server, node string) *proxmox.Node {
+	t.Helper()
+	n, err := pve(t, srv).Node(ctx(t), node)
+	if err != nil {
+		t.Fatalf("node %s: %v", node, err)
+	}
+	return n
+}
+
+// pveStorage is the go-proxmox handle of a storage on pve1.
+func pveStorage(t testing.TB, srv *Server, storage string) *proxmox.Storage {
+	t.Helper()
+	st, err := pveNode(t, srv, "pve1").Storage(ctx(t), storage)
+	if err != nil {
+		t.Fatalf("storage %s: %v", storage, err)
+	}
+	return st
+}
+
 // pveCT is the go-proxmox handle of CT vmid on pve1.
 func pveCT(t testing.TB, srv *Server, vmid int) *proxmox.Container {
 	t.Helper()
-	n, err := pve(t, srv).Node(ctx(t), "pve1")
-	if err != nil {
-		t.Fatalf("node pve1: %v", err)
-	}
-	ct, err := n.Container(ctx(t), vmid)
+	ct, err := pveNode(t, srv, "pve1").Container(ctx(t), vmid)
 	if err != nil {
 		t.Fatalf("CT %d: %v", vmid, err)
 	}
 	return ct
+}
+
+// asToken sends a raw request as another API token.
+func asToken(id, secret string) rawOpt {
+	return withHeader("Authorization", "PVEAPIToken="+id+"="+secret)
+}
+
+// statusIs asserts the whole status line, PVE's first message line.
+func statusIs(t testing.TB, r rawResp, want string) {
+	t.Helper()
+	if r.Status != want {
+		t.Fatalf("got %q (body %s), want %q", r.Status, r.Body, want)
+	}
+}
+
+// replyIs asserts the status line and a text the body contains ("" for
+// any body).
+func replyIs(t testing.TB, r rawResp, status, contains string) {
+	t.Helper()
+	if r.Status != status || !strings.Contains(string(r.Body), contains) {
+		t.Fatalf("got %q %s, want %q with %q", r.Status, r.Body, status, contains)
+	}
+}
+
+// paramErrorIs asserts a 400 whose errors[param] contains want.
+func paramErrorIs(t testing.TB, r rawResp, param, want string) {
+	t.Helper()
+	statusIs(t, r, "400 Parameter verification failed.")
+	errs, _ := r.json(t)["errors"].(map[string]any)
+	if got, _ := errs[param].(string); !strings.Contains(got, want) {
+		t.Fatalf("errors[%s] = %q, want it to contain %q (body %s)", param, got, want, r.Body)
+	}
+}
+
+// taskOf starts an asynchronous call and waits for its task.
+func taskOf(t *testing.T, srv *Server, method, path, body string, opts ...rawOpt) TaskView {
+	t.Helper()
+	return waitTask(t, srv, upidOf(t, raw(t, srv, method, path, body, opts...)))
+}
+
+// newSSHSim starts a simulator with its node SSH daemon and returns a client
+// logged in to it as root; mods change the daemon's options.
+func newSSHSim(t *testing.T, mods ...func(*SSHOptions)) (*Server, *ssh.Client) {
+	t.Helper()
+	signer, err := sshd.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newSim(t, func(o *Options) {
+		o.SSH = &SSHOptions{AuthorizedKeys: []string{string(ssh.MarshalAuthorizedKey(signer.PublicKey()))}}
+		for _, mod := range mods {
+			mod(o.SSH)
+		}
+	})
+	if srv.SSH() == nil {
+		t.Fatal("ssh not started")
+	}
+	c, err := ssh.Dial("tcp", srv.SSH().Addr(), &ssh.ClientConfig{
+		User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.FixedHostKey(srv.SSH().HostKey()), Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return srv, c
+}
+
+// sshRun runs one command with stdin and returns stdout, stderr and the
+// exit status.
+func sshRun(t *testing.T, c *ssh.Client, command, stdin string) (string, string, int) {
+	t.Helper()
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	var stdout, stderr bytes.Buffer
+	sess.Stdout, sess.Stderr = &stdout, &stderr
+	sess.Stdin = strings.NewReader(stdin)
+	status := 0
+	if err := sess.Run(command); err != nil {
+		var exitErr *ssh.ExitError
+		if !errors.As(err, &exitErr) {
+			t.Fatalf("run %q: %v", command, err)
+		}
+		status = exitErr.ExitStatus()
+	}
+	return stdout.String(), stderr.String(), status
+}
+
+// apiConfig reads GET /nodes/{node}/lxc/{vmid}/config.
+func apiConfig(t *testing.T, srv *Server, node string, vmid int) map[string]any {
+	t.Helper()
+	var conf map[string]any
+	mustOK(t, raw(t, srv, "GET", fmt.Sprintf("/nodes/%s/lxc/%d/config", node, vmid), "")).data(t, &conf)
+	return conf
 }

@@ -3,6 +3,7 @@ package pvesim
 import (
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,7 +134,7 @@ func normalizeIface(name string, in *netIface) *netIface {
 	o := d.opts
 	normalizeAddress(o, "", 32)
 	normalizeAddress(o, "6", 128)
-	if !containsString(d.families, "inet6") {
+	if !slices.Contains(d.families, "inet6") {
 		delete(o, "method6")
 	}
 	if o["method"] == "" {
@@ -350,7 +351,7 @@ func (nn *nodeNetwork) view(name string, ni *netIface) map[string]any {
 	if nn.active[name] {
 		out["active"] = 1
 	}
-	if containsString(physicalNICs, name) {
+	if slices.Contains(physicalNICs, name) {
 		out["exists"] = 1
 	}
 	return out

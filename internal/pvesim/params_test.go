@@ -96,7 +96,7 @@ func TestCheckOrder(t *testing.T) {
 		o.Tokens = []TokenSpec{{ID: DefaultTokenID, Secret: DefaultTokenSecret}, {ID: "ro@pve!t", Secret: "x", Privileges: []string{"VM.Audit"}}}
 	})
 	createCT(t, srv, "pve1", 100)
-	auditor := withHeader("Authorization", "PVEAPIToken=ro@pve!t=x")
+	auditor := asToken("ro@pve!t", "x")
 	tests := []struct {
 		name, body, want string
 	}{

@@ -137,11 +137,27 @@ func (s *Server) loadStateFile(path string) error {
 		s.pools[p] = true
 	}
 	s.loadConfigFiles(st.Config)
+	s.loadVolumes(st.Volumes)
+	for _, pc := range st.Containers {
+		s.loadContainer(pc)
+	}
+	for _, vm := range st.VMs {
+		s.qemus[vm.VMID] = &qemuVM{vmid: vm.VMID, node: vm.Node, name: vm.Name}
+	}
+	for _, pt := range st.Tasks {
+		s.loadTask(pt)
+	}
+	return nil
+}
+
+// loadVolumes replaces every storage's volumes with the saved ones; a
+// storage no longer configured loses its volumes.
+func (s *Server) loadVolumes(vols []persistedVolume) {
 	for _, inst := range s.stores {
 		inst.vols = nil
 		inst.byID = map[string]*volume{}
 	}
-	for _, pv := range st.Volumes {
+	for _, pv := range vols {
 		inst := s.stores[storeKey{pv.Storage, pv.Node}]
 		if inst == nil {
 			continue
@@ -151,52 +167,54 @@ func (s *Server) loadStateFile(path string) error {
 			vmid: pv.VMID, notes: pv.Notes, protected: pv.Protected, subtype: pv.Subtype, backupConf: pv.BackupConf,
 		})
 	}
-	for _, pc := range st.Containers {
-		if s.nodes[pc.Node] == nil {
-			continue
-		}
-		ct := newContainer(pc.VMID, pc.Node, s.opts.Now())
-		ct.conf = pc.Config
-		if pc.Pending != nil {
-			ct.pending = pc.Pending
-		}
-		ct.pendingDel = pc.PendingDelete
-		for n, sc := range pc.Snapshots {
-			ct.snaps[n] = &snapshot{name: n, conf: sc}
-		}
-		ct.running = pc.Running
-		ct.startedAt = pc.StartedAt
-		if ct.running {
-			ct.pid = 10000 + pc.VMID
-		}
-		if pc.Pool != "" {
-			s.poolMembers[pc.VMID] = pc.Pool
-		}
-		s.cts[pc.VMID] = ct
+}
+
+// loadContainer restores a saved container unless its node is gone.
+func (s *Server) loadContainer(pc persistedContainer) {
+	if s.nodes[pc.Node] == nil {
+		return
 	}
-	for _, vm := range st.VMs {
-		s.qemus[vm.VMID] = &qemuVM{vmid: vm.VMID, node: vm.Node, name: vm.Name}
+	ct := newContainer(pc.VMID, pc.Node, s.opts.Now())
+	ct.conf = pc.Config
+	if pc.Pending != nil {
+		ct.pending = pc.Pending
 	}
-	for _, pt := range st.Tasks {
-		info, ok := decodeUPID(pt.UPID)
-		if !ok || s.nodes[info.node] == nil {
-			continue
-		}
-		t := &task{
-			upid: pt.UPID, node: info.node, pid: info.pid, pstart: info.pstart, starttime: info.start,
-			typ: info.typ, id: info.id, user: info.user, lines: pt.Lines, exitstatus: pt.ExitStatus,
-			endtime: pt.EndTime, done: make(chan struct{}), interrupt: make(chan struct{}), release: make(chan struct{}),
-		}
-		if pt.Running {
-			t.exitstatus = "unexpected status"
-			t.endtime = s.opts.Now().Unix()
-		}
-		close(t.done)
-		s.tasks[t.upid] = t
-		s.taskList = append(s.taskList, t)
-		if n := s.nodes[info.node]; n.nextPID <= info.pid {
-			n.nextPID = info.pid + 1
-		}
+	ct.pendingDel = pc.PendingDelete
+	for n, sc := range pc.Snapshots {
+		ct.snaps[n] = &snapshot{name: n, conf: sc}
 	}
-	return nil
+	ct.running = pc.Running
+	ct.startedAt = pc.StartedAt
+	if ct.running {
+		ct.pid = 10000 + pc.VMID
+	}
+	if pc.Pool != "" {
+		s.poolMembers[pc.VMID] = pc.Pool
+	}
+	s.cts[pc.VMID] = ct
+}
+
+// loadTask restores a task as finished: one that was running when the
+// state was saved ends with "unexpected status", as after a node reboot.
+// New tasks on its node get higher PIDs.
+func (s *Server) loadTask(pt persistedTask) {
+	info, ok := decodeUPID(pt.UPID)
+	if !ok || s.nodes[info.node] == nil {
+		return
+	}
+	t := &task{
+		upid: pt.UPID, node: info.node, pid: info.pid, pstart: info.pstart, starttime: info.start,
+		typ: info.typ, id: info.id, user: info.user, lines: pt.Lines, exitstatus: pt.ExitStatus,
+		endtime: pt.EndTime, done: make(chan struct{}), interrupt: make(chan struct{}), release: make(chan struct{}),
+	}
+	if pt.Running {
+		t.exitstatus = "unexpected status"
+		t.endtime = s.opts.Now().Unix()
+	}
+	close(t.done)
+	s.tasks[t.upid] = t
+	s.taskList = append(s.taskList, t)
+	if n := s.nodes[info.node]; n.nextPID <= info.pid {
+		n.nextPID = info.pid + 1
+	}
 }

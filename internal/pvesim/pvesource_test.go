@@ -357,9 +357,7 @@ func TestVzdumpParameterPermissionsFollowPVE9(t *testing.T) {
 		t.Fatal(err)
 	}
 	ticket, csrf := login(t, srv, "root@pam", DefaultRootPassword)
-	as := func(id, secret string) []rawOpt {
-		return []rawOpt{withHeader("Authorization", "PVEAPIToken="+id+"="+secret)}
-	}
+	as := func(id, secret string) []rawOpt { return []rawOpt{asToken(id, secret)} }
 	root := []rawOpt{noAuth(), withTicket(ticket), withHeader("CSRFPreventionToken", csrf)}
 	rootToken := as(DefaultTokenID, DefaultTokenSecret)
 	tests := []struct {

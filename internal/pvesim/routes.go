@@ -87,14 +87,18 @@ func addClusterRoutes(rt *router) {
 	rt.add("GET", "/cluster/tasks", nil, nil, hClusterTasks)
 
 	rt.add("GET", "/nodes", nil, nil, hNodes)
-	rt.add("GET", "/nodes/{node}", nil, nil, hIndex("lxc", "qemu", "status", "storage", "tasks", "version", "vzdump"))
+	// The subdirectories of PVE's node index that the simulator serves.
+	rt.add("GET", "/nodes/{node}", nil, nil,
+		hIndex("aplinfo", "lxc", "network", "qemu", "query-oci-repo-tags", "status", "storage", "tasks", "version", "vzdump"))
 	rt.add("GET", "/nodes/{node}/status", nil, nodePerm("Sys.Audit"), hNodeStatus)
 	rt.add("GET", "/nodes/{node}/version", nil, nil, hVersion)
 }
 
 func addStorageRoutes(rt *router) {
 	rt.add("GET", "/nodes/{node}/storage", nil, nil, hStorageList)
-	rt.add("GET", "/nodes/{node}/storage/{storage}", nil, nil, hIndex("content", "download-url", "prunebackups", "rrd", "rrddata", "status", "upload"))
+	// The subdirectories of PVE's storage index that the simulator serves.
+	rt.add("GET", "/nodes/{node}/storage/{storage}", nil, nil,
+		hIndex("content", "download-url", "oci-registry-pull", "prunebackups", "rrd", "rrddata", "status", "upload"))
 	rt.add("GET", "/nodes/{node}/storage/{storage}/status", nil, storagePerm("Datastore.Audit", "Datastore.AllocateSpace"), hStorageStatus)
 	rt.add("GET", "/nodes/{node}/storage/{storage}/content", nil, storagePerm("Datastore.Audit", "Datastore.AllocateSpace"), hContentList)
 	rt.add("GET", "/nodes/{node}/storage/{storage}/content/{volume...}", nil, nil, hContentGet)
@@ -139,7 +143,10 @@ func addLXCActionRoutes(rt *router) {
 func addSnapshotRoutes(rt *router) {
 	rt.add("GET", "/nodes/{node}/lxc/{vmid}/snapshot", nil, vmPerm("VM.Audit"), hSnapshotList)
 	rt.add("POST", "/nodes/{node}/lxc/{vmid}/snapshot", nil, vmPerm("VM.Snapshot"), hSnapshotCreate)
-	rt.add("GET", "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}", nil, vmPerm("VM.Audit"), hSnapshotIndex)
+	// The per-snapshot index is open to every user (snapshot_cmd_idx's
+	// permissions are user => 'all'): it lists the two subdirectories
+	// without reading the container.
+	rt.add("GET", "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}", nil, nil, hSnapshotIndex)
 	rt.add("DELETE", "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}", nil, vmPerm("VM.Snapshot"), hSnapshotDelete)
 	rt.add("POST", "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback", nil,
 		vmPerm("VM.Snapshot", "VM.Snapshot.Rollback"), hSnapshotRollback)

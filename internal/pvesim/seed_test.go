@@ -1,17 +1,11 @@
 package pvesim
 
 import (
-	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/ssh"
 )
 
 func TestSeedingPreExistingContainers(t *testing.T) {
@@ -118,15 +112,7 @@ func TestStateFileRoundTrip(t *testing.T) {
 
 func TestSSHDaemonAsksTheSimulator(t *testing.T) {
 	t.Parallel()
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
-	authorized := string(ssh.MarshalAuthorizedKey(signer.PublicKey()))
-	srv := newSim(t, func(o *Options) {
-		o.SSH = &SSHOptions{AuthorizedKeys: []string{authorized}, HostKeyPath: filepath.Join(t.TempDir(), "host_key")}
-	})
-	if srv.SSH() == nil {
-		t.Fatal("ssh not started")
-	}
+	srv, c := newSSHSim(t, func(o *SSHOptions) { o.HostKeyPath = filepath.Join(t.TempDir(), "host_key") })
 	createCT(t, srv, "pve1", 100)
 	createCT(t, srv, "pve1", 101)
 	runOK(t, srv, "POST", "/nodes/pve1/lxc/100/status/start", "")
@@ -136,36 +122,10 @@ func TestSSHDaemonAsksTheSimulator(t *testing.T) {
 	if ex, run := srv.ContainerState(101); !ex || run {
 		t.Fatal("101 stopped")
 	}
-	c, err := ssh.Dial("tcp", srv.SSH().Addr(), &ssh.ClientConfig{
-		User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: ssh.FixedHostKey(srv.SSH().HostKey()), Timeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	run := func(cmd string) (string, string, int) {
-		sess, err := c.NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer sess.Close()
-		var out, errb bytes.Buffer
-		sess.Stdout, sess.Stderr = &out, &errb
-		code := 0
-		if err := sess.Run(cmd); err != nil {
-			var ee *ssh.ExitError
-			if !errors.As(err, &ee) {
-				t.Fatal(err)
-			}
-			code = ee.ExitStatus()
-		}
-		return out.String(), errb.String(), code
-	}
-	if out, _, code := run("pct exec 100 -- echo hello"); out != "hello\n" || code != 0 {
+	if out, _, code := sshRun(t, c, "pct exec 100 -- echo hello", ""); out != "hello\n" || code != 0 {
 		t.Fatalf("%q %d", out, code)
 	}
-	if _, stderr, code := run("pct exec 101 -- true"); !strings.Contains(stderr, "CT 101 not running") || code != 255 {
+	if _, stderr, code := sshRun(t, c, "pct exec 101 -- true", ""); !strings.Contains(stderr, "CT 101 not running") || code != 255 {
 		t.Fatalf("%q %d", stderr, code)
 	}
 }

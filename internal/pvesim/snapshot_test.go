@@ -181,3 +181,20 @@ func TestSnapshotsNeedSnapshotCapableStorage(t *testing.T) {
 		t.Fatalf("%v", feat)
 	}
 }
+
+func TestSnapshotIndexIsOpenToEveryUser(t *testing.T) {
+	t.Parallel()
+	srv := newSim(t, func(o *Options) {
+		o.Tokens = []TokenSpec{{ID: DefaultTokenID, Secret: DefaultTokenSecret}, {ID: "nobody@pve!t", Secret: "s", Privileges: []string{}}}
+	})
+	createCT(t, srv, "pve1", 100)
+	tests := []struct{ name, path, status string }{
+		{"a user without privileges reads the index of a snapshot", "/nodes/pve1/lxc/100/snapshot/s1", "200 OK"},
+		{"the snapshot list still needs VM.Audit", "/nodes/pve1/lxc/100/snapshot", "403 Permission check failed (/vms/100, VM.Audit)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			statusIs(t, raw(t, srv, "GET", tc.path, "", asToken("nobody@pve!t", "s")), tc.status)
+		})
+	}
+}

@@ -1,67 +1,11 @@
 package pvesim
 
 import (
-	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha1" //nolint:gosec // PVE's digest is SHA-1
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"strings"
 	"testing"
-	"time"
-
-	"golang.org/x/crypto/ssh"
 )
-
-// newSSHSim starts a simulator with its node SSH daemon and returns a client
-// logged in to it as root.
-func newSSHSim(t *testing.T) (*Server, *ssh.Client) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	authorized := string(ssh.MarshalAuthorizedKey(signer.PublicKey()))
-	srv := newSim(t, func(o *Options) { o.SSH = &SSHOptions{AuthorizedKeys: []string{authorized}} })
-	c, err := ssh.Dial("tcp", srv.SSH().Addr(), &ssh.ClientConfig{
-		User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
-		HostKeyCallback: ssh.FixedHostKey(srv.SSH().HostKey()), Timeout: 5 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return srv, c
-}
-
-// sshRun runs one command with stdin and returns stdout, stderr and the
-// exit status.
-func sshRun(t *testing.T, c *ssh.Client, command, stdin string) (string, string, int) {
-	t.Helper()
-	sess, err := c.NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sess.Close()
-	var stdout, stderr bytes.Buffer
-	sess.Stdout, sess.Stderr = &stdout, &stderr
-	sess.Stdin = strings.NewReader(stdin)
-	status := 0
-	if err := sess.Run(command); err != nil {
-		var exitErr *ssh.ExitError
-		if !errors.As(err, &exitErr) {
-			t.Fatalf("run %q: %v", command, err)
-		}
-		status = exitErr.ExitStatus()
-	}
-	return stdout.String(), stderr.String(), status
-}
 
 // sshResult is how one command over SSH ended.
 type sshResult struct {
@@ -69,13 +13,17 @@ type sshResult struct {
 	status         int
 }
 
-// apiConfig reads GET /nodes/{node}/lxc/{vmid}/config.
-func apiConfig(t *testing.T, srv *Server, node string, vmid int) map[string]any {
-	t.Helper()
-	var conf map[string]any
-	mustOK(t, raw(t, srv, "GET", fmt.Sprintf("/nodes/%s/lxc/%d/config", node, vmid), "")).data(t, &conf)
-	return conf
+// hostnameIs checks the hostname the API reports for a container.
+func hostnameIs(node string, vmid int, want string) func(*testing.T, *Server, sshResult, string) {
+	return func(t *testing.T, srv *Server, _ sshResult, _ string) {
+		if got := apiConfig(t, srv, node, vmid)["hostname"]; got != want {
+			t.Errorf("API hostname of CT %d = %v, want %s", vmid, got, want)
+		}
+	}
 }
+
+// withCores4 is CT 100's file with cores 4 in place of 2.
+func withCores4(file string) string { return strings.Replace(file, "cores: 2\n", "cores: 4\n", 1) }
 
 func sha1Hex(s string) string {
 	sum := sha1.Sum([]byte(s)) //nolint:gosec // PVE's digest is SHA-1
@@ -129,7 +77,7 @@ var configFileTests = []configFileTest{
 	{
 		name:    "a config written back with cat > is what the API then answers, with a new digest",
 		command: "cat > /etc/pve/lxc/100.conf",
-		stdin:   func(file string) string { return strings.Replace(file, "cores: 2\n", "cores: 4\n", 1) },
+		stdin:   withCores4,
 		check: func(t *testing.T, srv *Server, _ sshResult, before string) {
 			conf := apiConfig(t, srv, "pve1", 100)
 			written := fileOf(t, srv, "pve1", 100)
@@ -184,22 +132,14 @@ var configFileTests = []configFileTest{
 		stdin: func(string) string {
 			return "arch: amd64\nhostname: renamed\nmemory: 512\nrootfs: local-lvm:vm-200-disk-0,size=8G\n"
 		},
-		check: func(t *testing.T, srv *Server, _ sshResult, _ string) {
-			if got := apiConfig(t, srv, "pve2", 200)["hostname"]; got != "renamed" {
-				t.Errorf("API hostname of CT 200 = %v, want renamed", got)
-			}
-		},
+		check: hostnameIs("pve2", 200, "renamed"),
 	},
 	{
 		name:    "pmxcfs refuses a VMID that belongs to another node",
 		command: "cat > /etc/pve/lxc/200.conf",
 		stdin:   func(string) string { return "hostname: stolen\n" },
 		want:    sshResult{stderr: "bash: /etc/pve/lxc/200.conf: File exists\n", status: 1},
-		check: func(t *testing.T, srv *Server, _ sshResult, _ string) {
-			if got := apiConfig(t, srv, "pve2", 200)["hostname"]; got != "ct200" {
-				t.Errorf("API hostname of CT 200 = %v, want it unchanged", got)
-			}
-		},
+		check:   hostnameIs("pve2", 200, "ct200"),
 	},
 	{
 		name:    "lines the parser cannot read are stored but set no option",
@@ -235,7 +175,7 @@ var configFileTests = []configFileTest{
 		name:    "a write to a locked container is stored: pmxcfs checks no lock",
 		setup:   func(t *testing.T, srv *Server) { setLock(t, srv, 100, "backup") },
 		command: "cat > /etc/pve/lxc/100.conf",
-		stdin:   func(file string) string { return strings.Replace(file, "cores: 2\n", "cores: 4\n", 1) },
+		stdin:   withCores4,
 		check: func(t *testing.T, srv *Server, _ sshResult, _ string) {
 			conf := apiConfig(t, srv, "pve1", 100)
 			if conf["cores"] != float64(4) || conf["lock"] != "backup" {
@@ -270,8 +210,7 @@ var configFileTests = []configFileTest{
 		name:    "pct config prints the options sorted, the description encoded, the lxc lines last",
 		setup:   func(t *testing.T, srv *Server) { mustWriteFile(t, srv, "pve1", 100, sortedConfigFile) },
 		command: "pct config 100",
-		want: sshResult{stdout: "arch: amd64\ncores: 2\ndescription: web%3A front%0A\nhostname: web\nmemory: 512\nonboot: 1\n" +
-			"rootfs: local-lvm:vm-100-disk-0,size=8G\n" + mountEntry},
+		want:    sshResult{stdout: sortedConfigPrinted},
 	},
 	{
 		name:    "pct config folds pending values and deletions in",
@@ -284,8 +223,7 @@ var configFileTests = []configFileTest{
 		name:    "pct config --current leaves pending values out",
 		setup:   func(t *testing.T, srv *Server) { mustWriteFile(t, srv, "pve1", 100, pendingConfigFile) },
 		command: "pct config 100 --current",
-		want: sshResult{stdout: "arch: amd64\ncores: 2\ndescription: web%3A front%0A\nhostname: web\nmemory: 512\nonboot: 1\n" +
-			"rootfs: local-lvm:vm-100-disk-0,size=8G\n" + mountEntry},
+		want:    sshResult{stdout: sortedConfigPrinted},
 	},
 	{
 		name:    "pct config --snapshot prints a snapshot section",
@@ -338,6 +276,10 @@ func TestConfigFilesOverSSH(t *testing.T) {
 
 // sortedConfigFile is a config file as PVE writes one.
 const sortedConfigFile = "#web%3A front\narch: amd64\ncores: 2\nhostname: web\nmemory: 512\nonboot: 1\n" +
+	"rootfs: local-lvm:vm-100-disk-0,size=8G\n" + mountEntry
+
+// sortedConfigPrinted is sortedConfigFile as pct config prints it.
+const sortedConfigPrinted = "arch: amd64\ncores: 2\ndescription: web%3A front%0A\nhostname: web\nmemory: 512\nonboot: 1\n" +
 	"rootfs: local-lvm:vm-100-disk-0,size=8G\n" + mountEntry
 
 const pendingConfigFile = sortedConfigFile + "\n[pve:pending]\ncores: 8\ndelete: onboot\n"

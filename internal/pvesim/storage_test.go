@@ -373,12 +373,19 @@ func (fx vzdumpTest) extractConfig(t *testing.T) {
 	}
 }
 
-func TestRestore(t *testing.T) {
-	t.Parallel()
+// restoreSim has CT 100 (hostname orig, memory 1024) on pve1 and a backup
+// of it on local, whose volume ID it returns.
+func restoreSim(t *testing.T) (*Server, string) {
+	t.Helper()
 	srv := newSim(t)
 	createCT(t, srv, "pve1", 100, "hostname", "orig", "memory", "1024")
 	runOK(t, srv, "POST", "/nodes/pve1/vzdump", form("vmid", "100", "storage", "local", "compress", "zstd"))
-	volid := srv.Backups(100)[0].Volid
+	return srv, srv.Backups(100)[0].Volid
+}
+
+func TestRestore(t *testing.T) {
+	t.Parallel()
+	srv, volid := restoreSim(t)
 
 	t.Run("restoring to a new VMID", func(t *testing.T) {
 		v := runOK(t, srv, "POST", "/nodes/pve1/lxc", form("vmid", "200", "ostemplate", volid, "restore", "1", "storage", "local-lvm", "unique", "1"))
@@ -396,6 +403,25 @@ func TestRestore(t *testing.T) {
 			t.Fatalf("%q", v.ExitStatus)
 		}
 	})
+	t.Run("restore without storage lands on local, which refuses rootdir", func(t *testing.T) {
+		r := raw(t, srv, "POST", "/nodes/pve1/lxc", form("vmid", "300", "ostemplate", volid, "restore", "1"))
+		if r.Code != 400 {
+			t.Fatalf("%q", r.Status)
+		}
+	})
+	t.Run("a missing archive fails in the task", func(t *testing.T) {
+		bad := fmt.Sprintf("local:backup/vzdump-lxc-100-%s.tar.zst", "2001_01_01-00_00_00")
+		v := waitTask(t, srv, upidOf(t, raw(t, srv, "POST", "/nodes/pve1/lxc", form("vmid", "301", "ostemplate", bad, "restore", "1", "storage", "local-lvm"))))
+		if v.ExitStatus != "unable to restore CT 301 - volume '"+bad+"' does not exist" {
+			t.Fatalf("%q", v.ExitStatus)
+		}
+	})
+}
+
+func TestRestoreOverAnExistingCT(t *testing.T) {
+	t.Parallel()
+	srv, volid := restoreSim(t)
+
 	t.Run("over the existing CT needs force", func(t *testing.T) {
 		r := raw(t, srv, "POST", "/nodes/pve1/lxc", form("vmid", "100", "ostemplate", volid, "restore", "1", "storage", "local-lvm"))
 		if r.Status != "500 CT 100 already exists on node 'pve1'" {
@@ -438,19 +464,6 @@ func TestRestore(t *testing.T) {
 		cv, _ := srv.Container(100)
 		if cv.Config["hostname"] != "orig" || cv.Lock != "" {
 			t.Fatalf("%+v", cv)
-		}
-	})
-	t.Run("restore without storage lands on local, which refuses rootdir", func(t *testing.T) {
-		r := raw(t, srv, "POST", "/nodes/pve1/lxc", form("vmid", "300", "ostemplate", volid, "restore", "1"))
-		if r.Code != 400 {
-			t.Fatalf("%q", r.Status)
-		}
-	})
-	t.Run("a missing archive fails in the task", func(t *testing.T) {
-		bad := fmt.Sprintf("local:backup/vzdump-lxc-100-%s.tar.zst", "2001_01_01-00_00_00")
-		v := waitTask(t, srv, upidOf(t, raw(t, srv, "POST", "/nodes/pve1/lxc", form("vmid", "301", "ostemplate", bad, "restore", "1", "storage", "local-lvm"))))
-		if v.ExitStatus != "unable to restore CT 301 - volume '"+bad+"' does not exist" {
-			t.Fatalf("%q", v.ExitStatus)
 		}
 	})
 }

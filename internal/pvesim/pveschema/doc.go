@@ -3,7 +3,9 @@
 // ranges, lengths, enums, patterns, "-list" formats, required and "requires"
 // keys, with PVE's error texts. The schema is the embedded pve-9.1.json, a
 // record of PVE's own parameter definitions; the named formats are Go
-// versions of the validators PVE registers for them.
+// versions of the validators PVE registers for them. A method the file
+// lacks is written by hand with the same Prop and Method types, so one
+// checker serves both.
 //
 // What it must not know about: HTTP, the simulator's state and its
 // handlers. It takes decoded parameter values and returns normalized values

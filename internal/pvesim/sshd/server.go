@@ -98,7 +98,7 @@ func New(opts Options) (*Server, error) {
 	hostKey := opts.HostKey
 	if hostKey == nil {
 		var err error
-		if hostKey, err = generateHostKey(); err != nil {
+		if hostKey, err = GenerateKey(); err != nil {
 			return nil, err
 		}
 	}
@@ -283,7 +283,9 @@ func (s *Server) serveConn(c net.Conn) {
 	}
 }
 
-func generateHostKey() (ssh.Signer, error) {
+// GenerateKey makes a fresh ed25519 key: the host key of a server given
+// none, and the client key tests log in with.
+func GenerateKey() (ssh.Signer, error) {
 	_, signer, err := generateHostKeyPair()
 	return signer, err
 }

@@ -2,8 +2,6 @@ package sshd
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -26,11 +24,7 @@ func (c containers) ContainerState(vmid int) (bool, bool) {
 
 func newClientKey(t *testing.T) ssh.Signer {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
+	signer, err := GenerateKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,19 +123,37 @@ func runCommand(t *testing.T, c *ssh.Client, command, stdin string) execResult {
 	return res
 }
 
+// execCase is one command over SSH and how it must end.
+type execCase struct {
+	name    string
+	command string
+	stdin   string
+	want    execResult
+	// wantStderrPrefix is used instead of an exact stderr match when set.
+	wantStderrPrefix string
+}
+
+func (tt execCase) run(t *testing.T, c *ssh.Client) {
+	t.Run(tt.name, func(t *testing.T) {
+		got := runCommand(t, c, tt.command, tt.stdin)
+		if tt.wantStderrPrefix != "" {
+			if !strings.HasPrefix(got.stderr, tt.wantStderrPrefix) {
+				t.Errorf("stderr = %q, want prefix %q", got.stderr, tt.wantStderrPrefix)
+			}
+			got.stderr = ""
+		}
+		if got != tt.want {
+			t.Errorf("got %+v, want %+v", got, tt.want)
+		}
+	})
+}
+
 func TestExec(t *testing.T) {
 	n := startNode(t, Options{NodeName: "pve-test"})
 	c := mustDial(t, n)
 	dir := n.srv.ScratchDir(100)
 
-	tests := []struct {
-		name    string
-		command string
-		stdin   string
-		want    execResult
-		// wantStderrPrefix is used instead of an exact stderr match when set.
-		wantStderrPrefix string
-	}{
+	tests := []execCase{
 		{name: "a script prints to stdout and exits 0",
 			command: `pct exec 100 -- /bin/sh -c 'echo hello'`,
 			want:    execResult{stdout: "hello\n"}},
@@ -164,6 +176,17 @@ func TestExec(t *testing.T) {
 		{name: "a command killed by a signal is reported as exit-signal",
 			command: `pct exec 100 -- /bin/sh -c 'kill -TERM $$'`,
 			want:    execResult{status: 128 + 15, signal: "TERM"}},
+	}
+	for _, tt := range tests {
+		tt.run(t, c)
+	}
+}
+
+func TestFailingCommandsEndAsOnARealNode(t *testing.T) {
+	n := startNode(t, Options{NodeName: "pve-test"})
+	c := mustDial(t, n)
+
+	tests := []execCase{
 		{name: "a missing container fails like pct",
 			command: `pct exec 999 -- /bin/true`,
 			want:    execResult{stderr: "Configuration file 'nodes/pve-test/lxc/999.conf' does not exist\n", status: 255}},
@@ -197,18 +220,7 @@ func TestExec(t *testing.T) {
 			wantStderrPrefix: "pvesim: unquoted ';' is not simulated"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := runCommand(t, c, tt.command, tt.stdin)
-			if tt.wantStderrPrefix != "" {
-				if !strings.HasPrefix(got.stderr, tt.wantStderrPrefix) {
-					t.Errorf("stderr = %q, want prefix %q", got.stderr, tt.wantStderrPrefix)
-				}
-				got.stderr = ""
-			}
-			if got != tt.want {
-				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
+		tt.run(t, c)
 	}
 }
 
