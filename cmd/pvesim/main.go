@@ -1,6 +1,6 @@
 // Command pvesim runs the Proxmox VE API simulator (internal/pvesim) as a
 // standalone HTTPS server for local development and demos, optionally with
-// the simulated node SSH daemon for `pct exec`.
+// the simulated node SSH daemon (`pct exec`, `pct config`, /etc/pve config files).
 package main
 
 import (
@@ -84,7 +84,7 @@ func parseFlags() *config {
 	fs.Var(&c.hostnames, "hostname", "extra DNS name or IP for the generated certificate, repeatable")
 	fs.StringVar(&c.stateFile, "state-file", "", "JSON file to load state from at start and save to periodically and on exit")
 	fs.DurationVar(&c.stateSaveInterval, "state-save-interval", 10*time.Second, "how often to write --state-file")
-	fs.StringVar(&c.sshListen, "ssh-listen", "", "start the simulated node SSH daemon (pct exec) on this loopback address, e.g. 127.0.0.1:2222")
+	fs.StringVar(&c.sshListen, "ssh-listen", "", "start the simulated node SSH daemon (pct exec, pct config, /etc/pve config files) on this loopback address, e.g. 127.0.0.1:2222")
 	fs.StringVar(&c.sshAuthorizedKeys, "ssh-authorized-keys", "", "authorized_keys file for --ssh-listen")
 	fs.StringVar(&c.sshHostKey, "ssh-host-key", "", "SSH host key file, created if missing (default: a throwaway key)")
 	fs.StringVar(&c.sshScratch, "ssh-scratch", "", "directory holding per-container working directories for pct exec (default: a temp dir)")
