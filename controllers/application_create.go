@@ -347,18 +347,26 @@ func pickNode(host *HostEntry, app *v1alpha1.Application) (string, outcome) {
 		free uint64
 	}
 	var cands []cand
+	var room roomShortage
 	for _, n := range snap.Nodes {
 		if !n.Online() || (app.Spec.Node != "" && n.Name != app.Spec.Node) {
 			continue
 		}
-		if storage != "" && !nodeHasStorage(snap, n.Name, storage, "rootdir") {
-			continue
+		if storage != "" {
+			st, ok := nodeStorage(snap, n.Name, storage, "rootdir")
+			if !ok || !room.fits(st, n.Name, app.Spec.RootFS.Size.Value()) {
+				continue
+			}
 		}
 		free := uint64(0)
 		if used := n.Mem + host.placedOn(n.Name); n.MaxMem > used {
 			free = n.MaxMem - used
 		}
 		cands = append(cands, cand{n.Name, free})
+	}
+	if len(cands) == 0 && room.nodes > 0 {
+		return "", stalled(v1alpha1.ReasonNoSuitableNode, fmt.Sprintf("no online node has room for a %s rootFS on storage %q (most free: %s on node %s); free space there or choose another storage",
+			app.Spec.RootFS.Size.String(), storage, orNone(humanSize(int64(room.mostFree))), room.mostFreeNode))
 	}
 	if len(cands) == 0 {
 		where := "no online node"
@@ -385,11 +393,34 @@ func plannedMemory(app *v1alpha1.Application) uint64 {
 	return 512 << 20
 }
 
-func nodeHasStorage(snap *inventorySnapshot, node, storage, content string) bool {
+// nodeStorage returns storage as node sees it, if node has it for content.
+func nodeStorage(snap *inventorySnapshot, node, storage, content string) (proxmox.Storage, bool) {
 	for _, st := range snap.Storages {
 		if st.ID == storage && (st.Node == node || st.Shared) && st.Accepts(content) {
-			return true
+			return st, true
 		}
+	}
+	return proxmox.Storage{}, false
+}
+
+// roomShortage collects the nodes placement passed over because the root
+// storage has less free space than the rootFS needs, to say so when no
+// node is left: a create PVE would refuse for want of space is never sent.
+type roomShortage struct {
+	nodes        int
+	mostFree     uint64
+	mostFreeNode string
+}
+
+// fits reports whether st, on node, has size bytes free. A storage that
+// reports no capacity (not active, or not yet listed) is not judged.
+func (r *roomShortage) fits(st proxmox.Storage, node string, size int64) bool {
+	if st.Total == 0 || size <= 0 || st.Avail >= uint64(size) {
+		return true
+	}
+	r.nodes++
+	if st.Avail >= r.mostFree {
+		r.mostFree, r.mostFreeNode = st.Avail, node
 	}
 	return false
 }
@@ -413,4 +444,11 @@ func (r *ApplicationReconciler) rootPassword(ctx context.Context, app *v1alpha1.
 	}
 	redact.Add(string(pw))
 	return string(pw), outcome{}, true
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "0"
+	}
+	return s
 }

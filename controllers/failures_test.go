@@ -58,6 +58,26 @@ func slowRetryCreates(app *v1alpha1.Application, vmid int32) {
 	ExpectWithOffset(1, ownedBy(got)).To(Equal(1))
 }
 
+// eventuallyStorageFull waits until host's status shows storage with no
+// free space on any node.
+func eventuallyStorageFull(host, storage string) {
+	EventuallyWithOffset(1, func(g Gomega) {
+		h := &v1alpha1.ProxmoxHost{}
+		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: host}, h)).To(Succeed())
+		seen := 0
+		for _, st := range h.Status.Storages {
+			if st.Name != storage {
+				continue
+			}
+			seen++
+			g.Expect(st.Total).NotTo(BeNil())
+			g.Expect(st.Used).NotTo(BeNil())
+			g.Expect(st.Used.Cmp(*st.Total)).To(BeNumerically(">=", 0), "%s on %s: %s of %s used", storage, st.Node, st.Used, st.Total)
+		}
+		g.Expect(seen).To(BeNumerically(">", 0))
+	}, "30s").Should(Succeed())
+}
+
 var _ = Describe("Application create failures", func() {
 	var e appEnv
 	BeforeEach(func() { e = newAppEnv(nil) })
@@ -104,28 +124,28 @@ var _ = Describe("Application create failures", func() {
 		Expect(countReason(app, v1alpha1.ReasonCreateFailed)).To(Equal(1), "events: %v", eventReasons(app))
 	})
 
-	It("stalls a rootFS the storage has no room for on the first attempt, and creates it once room is made", func() {
-		// Fill local-lvm on every node, as other volumes would.
+	It("places nothing on a storage with no room for the rootFS, and creates it once room is made", func() {
+		// Fill local-lvm on every node, as other volumes would, and wait
+		// until the operator's inventory has seen it.
 		for _, n := range sim.State().Nodes {
 			Expect(sim.SetStorageExtraUsed("local-lvm", n.Name, 500<<30)).To(Succeed())
 			DeferCleanup(sim.SetStorageExtraUsed, "local-lvm", n.Name, uint64(0))
 		}
+		eventuallyStorageFull(e.host, "local-lvm")
 		creates := sim.RequestCount("POST /nodes/{node}/lxc")
 		app := e.app(nil)
-		got := eventuallyStalled(app, v1alpha1.ReasonCreateFailed)
-		vmid := got.Status.VMID
-		Expect(readyMessage(app)).To(ContainSubstring("not enough free space"))
-		touched := sim.MutatingRequests(int(got.Status.VMID))
-		Consistently(func() int { return sim.MutatingRequests(int(got.Status.VMID)) }, "3s").Should(Equal(touched))
-		Expect(sim.RequestCount("POST /nodes/{node}/lxc")).To(Equal(creates + 1))
-		Expect(ownedBy(got)).To(BeZero())
+		eventuallyStalled(app, v1alpha1.ReasonNoSuitableNode)
+		Expect(readyMessage(app)).To(ContainSubstring("no online node has room for a 4Gi rootFS"))
+		Consistently(func() int { return sim.RequestCount("POST /nodes/{node}/lxc") }, "3s").Should(Equal(creates))
+		Expect(ownedBy(app)).To(BeZero())
 
-		// An admin frees the space, which wakes nothing: the slow retry
-		// (two minutes, here moved on by the clock) finds it.
+		// An admin frees the space, which wakes nothing: placement is
+		// looked at again within half a minute, once the inventory has it.
 		for _, n := range sim.State().Nodes {
 			Expect(sim.SetStorageExtraUsed("local-lvm", n.Name, 0)).To(Succeed())
 		}
-		slowRetryCreates(app, vmid)
+		got := eventuallyApp(app, "True", v1alpha1.ReasonReconciled, "90s")
+		Expect(ownedBy(got)).To(Equal(1))
 	})
 
 	It("leaves alone a container a dead create left locked at its VMID, and says how to clear it once the lock outlasts the bound", func() {
