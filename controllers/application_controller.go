@@ -167,14 +167,15 @@ func (r *ApplicationReconciler) finish(ctx context.Context, before *v1alpha1.App
 	app := s.app
 	if s.outcome.reason == "" {
 		// A pass that ended early without a verdict (waiting for a fresh
-		// listing, retrying a VMID) is still progress, but no news; while
-		// a stalled create is retried, it keeps that verdict.
+		// listing, retrying a VMID) is still progress, but no news.
 		s.outcome = progressing(v1alpha1.ReasonProgressing, "reconciling")
 		s.outcome.quiet = true
-		if s.host != nil {
-			if o, ok := r.createFailures.retrying(app.UID, createInputsOf(s)); ok {
-				s.outcome = o
-			}
+	}
+	if !s.outcome.ready && !s.outcome.stalled && s.host != nil {
+		// While a stalled create is retried, every verdict on the way
+		// (started, running, waiting for a listing) restates it.
+		if o, ok := r.createFailures.retrying(app.UID, createInputsOf(s)); ok {
+			s.outcome = o
 		}
 	}
 	setRestartRequired(app, s.restartRequired)

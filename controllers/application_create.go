@@ -32,9 +32,6 @@ func (r *ApplicationReconciler) pollTask(ctx context.Context, s *appScope) (ctrl
 	switch res {
 	case taskRunning:
 		s.set(taskInFlight(ref, app.Status.VMID, taskReason(ref.Type), r.TaskDeadline, time.Now()))
-		if o, ok := r.createFailures.retrying(app.UID, createInputsOf(s)); ok && !s.outcome.stalled {
-			s.set(o)
-		}
 		return ctrl.Result{RequeueAfter: pollAfter(ref, time.Now())}, true, nil
 	case taskFailed:
 		app.Status.Task = nil
@@ -308,12 +305,10 @@ func (r *ApplicationReconciler) started(s *appScope, upid proxmox.UPID, err erro
 	switch {
 	case err == nil:
 		app.Status.Task = taskRef(upid, time.Now())
-		if o, ok := r.createFailures.retrying(app.UID, createInputsOf(s)); ok {
-			s.set(o)
-		} else {
+		if _, retry := r.createFailures.retrying(app.UID, createInputsOf(s)); !retry {
 			r.event(app, corev1.EventTypeNormal, reason, msg)
-			s.set(progressing(reason, msg))
 		}
+		s.set(progressing(reason, msg))
 		return ctrl.Result{RequeueAfter: pollAfter(app.Status.Task, time.Now())}, nil
 	case proxmox.IsOutcomeUnknown(err):
 		// PVE may have acted: look at the next listing, never repeat blindly.
@@ -365,8 +360,8 @@ func pickNode(host *HostEntry, app *v1alpha1.Application) (string, outcome) {
 		cands = append(cands, cand{n.Name, free})
 	}
 	if len(cands) == 0 && room.nodes > 0 {
-		return "", stalled(v1alpha1.ReasonNoSuitableNode, fmt.Sprintf("no online node has room for a %s rootFS on storage %q (most free: %s on node %s); free space there or choose another storage",
-			app.Spec.RootFS.Size.String(), storage, orNone(humanSize(int64(room.mostFree))), room.mostFreeNode))
+		return "", stalled(v1alpha1.ReasonNoSuitableNode, fmt.Sprintf("no online node has room for a %s rootFS on storage %q (%s); free space there or choose another storage",
+			app.Spec.RootFS.Size.String(), storage, room))
 	}
 	if len(cands) == 0 {
 		where := "no online node"
@@ -412,6 +407,13 @@ type roomShortage struct {
 	mostFreeNode string
 }
 
+func (r roomShortage) String() string {
+	if r.mostFree == 0 {
+		return "no node has any free space on it"
+	}
+	return fmt.Sprintf("most free: %s on node %s", humanSize(int64(r.mostFree)), r.mostFreeNode)
+}
+
 // fits reports whether st, on node, has size bytes free. A storage that
 // reports no capacity (not active, or not yet listed) is not judged.
 func (r *roomShortage) fits(st proxmox.Storage, node string, size int64) bool {
@@ -444,11 +446,4 @@ func (r *ApplicationReconciler) rootPassword(ctx context.Context, app *v1alpha1.
 	}
 	redact.Add(string(pw))
 	return string(pw), outcome{}, true
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "0"
-	}
-	return s
 }
