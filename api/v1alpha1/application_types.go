@@ -31,9 +31,12 @@ const (
 // never recreates a container to apply a change.
 //
 // +kubebuilder:validation:XValidation:rule="!self.adopt || has(self.vmid)",message="adopt requires vmid: name the existing container to take over"
-// +kubebuilder:validation:XValidation:rule="self.adopt || has(self.template) || has(self.restoreFrom)",message="one of template or restoreFrom is required unless adopt is true"
-// +kubebuilder:validation:XValidation:rule="!(has(self.template) && has(self.restoreFrom))",message="template and restoreFrom are mutually exclusive"
-// +kubebuilder:validation:XValidation:rule="!self.adopt || !(has(self.template) || has(self.restoreFrom))",message="adopt takes over an existing container: template and restoreFrom must not be set"
+// +kubebuilder:validation:XValidation:rule="self.adopt || has(self.template) || has(self.restoreFrom) || has(self.cloneFrom)",message="one of template, restoreFrom or cloneFrom is required unless adopt is true"
+// +kubebuilder:validation:XValidation:rule="(has(self.template) ? 1 : 0) + (has(self.restoreFrom) ? 1 : 0) + (has(self.cloneFrom) ? 1 : 0) <= 1",message="template, restoreFrom and cloneFrom are mutually exclusive"
+// +kubebuilder:validation:XValidation:rule="!self.adopt || !(has(self.template) || has(self.restoreFrom) || has(self.cloneFrom))",message="adopt takes over an existing container: template, restoreFrom and cloneFrom must not be set"
+// +kubebuilder:validation:XValidation:rule="has(self.cloneFrom) == has(oldSelf.cloneFrom) && (!has(self.cloneFrom) || self.cloneFrom == oldSelf.cloneFrom)",message="cloneFrom is immutable"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.convertToTemplate) || !oldSelf.convertToTemplate || (has(self.convertToTemplate) && self.convertToTemplate)",message="convertToTemplate cannot be undone: Proxmox cannot turn a template back into a container"
+// +kubebuilder:validation:XValidation:rule="!has(self.convertToTemplate) || !self.convertToTemplate || !has(self.powerState) || self.powerState == 'Stopped'",message="a template cannot run: set powerState to Stopped with convertToTemplate"
 // +kubebuilder:validation:XValidation:rule="!has(self.template) || has(self.rootFS)",message="rootFS is required when creating from a template"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.vmid) || (has(self.vmid) && self.vmid == oldSelf.vmid)",message="vmid is immutable once set and cannot be removed"
 // +kubebuilder:validation:XValidation:rule="has(self.template) == has(oldSelf.template) && (!has(self.template) || self.template == oldSelf.template)",message="template is immutable"
@@ -47,9 +50,13 @@ type ApplicationSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="hostRef is immutable"
 	HostRef LocalObjectReference `json:"hostRef"`
 
-	// node to create the container on. When empty the operator picks the
-	// online node with the most free memory that has the root storage. The
-	// container is never migrated; status.node shows where it actually is.
+	// node the container should be on. When empty the operator picks, at
+	// creation, the online node with the most free memory that has the root
+	// storage with room for the rootFS, and never moves the container.
+	// Changing it migrates the container (a restart migration when running,
+	// offline when stopped). A container managed by HA (spec.ha) is placed
+	// by HA instead: it is followed wherever HA moves it. status.node shows
+	// where it actually is.
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$`
@@ -92,6 +99,18 @@ type ApplicationSpec struct {
 	// +optional
 	RestoreFrom *RestoreSource `json:"restoreFrom,omitempty"`
 
+	// cloneFrom creates the container as a clone of another container (a
+	// template container or an ordinary one) instead of from a template
+	// volume. Immutable.
+	// +optional
+	CloneFrom *CloneSource `json:"cloneFrom,omitempty"`
+
+	// convertToTemplate turns the container into a template container once
+	// it is stopped (powerState must be Stopped). Templates can be cloned,
+	// also as linked clones, but never started. Cannot be undone.
+	// +optional
+	ConvertToTemplate bool `json:"convertToTemplate,omitempty"`
+
 	// unprivileged runs the container with a user namespace. Immutable: Proxmox
 	// cannot change it after creation.
 	// +optional
@@ -108,7 +127,13 @@ type ApplicationSpec struct {
 	// +optional
 	RootFS *RootFS `json:"rootFS,omitempty"`
 
-	// mountPoints are extra volumes (mp0 to mp255). Sizes can grow, never shrink.
+	// mountPoints are extra volumes and bind mounts (mp0 to mp255). Sizes
+	// can grow, never shrink. Adding, growing or changing the options of a
+	// mount point never recreates the container; options of an attached one
+	// apply at the next restart (RestartRequired). A mount point removed
+	// from this list is detached at the next restart and its volume kept as
+	// an unusedN volume of the container. When omitted, mount points are
+	// left as found.
 	// +optional
 	// +listType=map
 	// +listMapKey=name
@@ -126,10 +151,94 @@ type ApplicationSpec struct {
 	// +optional
 	DNS *DNS `json:"dns,omitempty"`
 
-	// features enables LXC features. Changing keyctl or fuse needs root@pam
-	// credentials on the ProxmoxHost, and takes effect after a restart.
+	// features enables LXC features. Proxmox lets only root@pam change any
+	// but nesting (spec.rootCredentialsRef on the ProxmoxHost); they take
+	// effect after a restart.
 	// +optional
 	Features *Features `json:"features,omitempty"`
+
+	// devices passed through from the node (dev0 to dev255). Root on the
+	// node: each path must be allowed by a grant of the ProxmoxHost, and
+	// Proxmox lets only root@pam set them.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=256
+	Devices []Device `json:"devices,omitempty"`
+
+	// startup is the container's place in the node's boot order.
+	// +optional
+	Startup *Startup `json:"startup,omitempty"`
+
+	// hookscript is a script volume run at each phase of the container's
+	// life, e.g. local:snippets/hook.sh. It runs as root on the node: it must
+	// be allowed by a grant of the ProxmoxHost, and Proxmox lets only
+	// root@pam set it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z][a-zA-Z0-9._-]*:snippets/[^/\s][^\s]*$`
+	Hookscript string `json:"hookscript,omitempty"`
+
+	// timezone inside the container: a zone name such as Europe/Vienna, UTC,
+	// or host to use the node's. Omitted: left as found.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^(host|[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*)$`
+	Timezone string `json:"timezone,omitempty"`
+
+	// osType is the distribution Proxmox sets the container up for;
+	// unmanaged leaves the container's files alone. Omitted: left as found
+	// (detected from the template at creation).
+	// +optional
+	// +kubebuilder:validation:Enum=debian;devuan;ubuntu;centos;fedora;opensuse;archlinux;alpine;gentoo;nixos;unmanaged
+	OSType string `json:"osType,omitempty"`
+
+	// arch is the container's architecture. Omitted: left as found.
+	// +optional
+	// +kubebuilder:validation:Enum=amd64;i386;arm64;armhf;riscv32;riscv64
+	Arch string `json:"arch,omitempty"`
+
+	// console attaches a console device (/dev/console). Omitted: left as
+	// found (Proxmox' default is on).
+	// +optional
+	Console *bool `json:"console,omitempty"`
+
+	// consoleMode is what a console opens: tty (a getty on one of the ttys),
+	// console (/dev/console) or shell (a shell without login). Proxmox' cmode.
+	// +optional
+	// +kubebuilder:validation:Enum=shell;console;tty
+	ConsoleMode string `json:"consoleMode,omitempty"`
+
+	// ttys is the number of ttys (0 to 6). Omitted: left as found.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=6
+	TTYs *int32 `json:"ttys,omitempty"`
+
+	// debug raises LXC's log level to debug at the next start. Omitted: left
+	// as found.
+	// +optional
+	Debug *bool `json:"debug,omitempty"`
+
+	// description is free text shown as the container's notes in Proxmox.
+	// The operator keeps its ownership marker beneath it.
+	// +optional
+	// +kubebuilder:validation:MaxLength=8192
+	Description *string `json:"description,omitempty"`
+
+	// pool is the Proxmox resource pool the container is a member of, e.g.
+	// prod or team-a/web. It must be allowed by a grant of the ProxmoxHost.
+	// Removing it takes the container out of its pool.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+){0,2}$`
+	Pool string `json:"pool,omitempty"`
+
+	// ha puts the container under Proxmox' high availability manager, which
+	// then decides where it runs and restarts or relocates it on failure.
+	// Removing it takes the container out of HA.
+	// +optional
+	HA *HighAvailability `json:"ha,omitempty"`
 
 	// powerState is Running or Stopped.
 	// +optional
@@ -207,6 +316,21 @@ type Resources struct {
 	// +kubebuilder:validation:MaxLength=32
 	Memory *resource.Quantity `json:"memory,omitempty"`
 
+	// cpuLimit caps CPU time, in cores (e.g. "1.5" or 500m); 0 is no limit.
+	// Proxmox' cpulimit.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="isQuantity(self) && quantity(self).compareTo(quantity('0')) >= 0 && quantity(self).compareTo(quantity('8192')) <= 0",message="cpuLimit must be between 0 and 8192 cores"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	CPULimit *resource.Quantity `json:"cpuLimit,omitempty"`
+
+	// cpuUnits is the container's CPU weight against the others on the node
+	// (0 to 500000; cgroup v2's default is 100). Proxmox' cpuunits.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=500000
+	CPUUnits *int32 `json:"cpuUnits,omitempty"`
+
 	// swap size, a whole number of MiB (0 disables swap).
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="isQuantity(self) && quantity(self).isInteger() && quantity(self).compareTo(quantity('0')) >= 0 && quantity(self).compareTo(quantity('64Ti')) <= 0 && quantity(self).asInteger() % 1048576 == 0",message="swap must be a whole number of MiB between 0 and 64Ti"
@@ -232,29 +356,46 @@ type RootFS struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	Size resource.Quantity `json:"size"`
+
+	VolumeOptions `json:",inline"`
 }
 
-// MountPoint is an extra volume mounted into the container.
+// MountPoint is an extra volume, or a directory of the node (a bind mount),
+// mounted into the container.
+// +kubebuilder:validation:XValidation:rule="has(self.hostPath) != has(self.storage)",message="a mount point is either a volume (storage and size) or a bind mount (hostPath)"
+// +kubebuilder:validation:XValidation:rule="has(self.storage) == has(self.size)",message="a volume mount point needs both storage and size"
+// +kubebuilder:validation:XValidation:rule="has(self.hostPath) == has(oldSelf.hostPath)",message="a mount point cannot change between a volume and a bind mount: use another name"
+// +kubebuilder:validation:XValidation:rule="!has(self.hostPath) || !(has(self.quota) && self.quota)",message="quota applies to volumes, not bind mounts"
 type MountPoint struct {
 	// name is the Proxmox key, mp0 to mp255.
 	// +required
 	// +kubebuilder:validation:Pattern=`^mp([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$`
 	Name string `json:"name"`
 
-	// storage ID for the volume. Immutable.
-	// +required
+	// storage ID for a volume. Immutable.
+	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^[a-zA-Z][a-zA-Z0-9._-]*$`
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="mountPoints[].storage is immutable"
-	Storage string `json:"storage"`
+	Storage string `json:"storage,omitempty"`
 
-	// size of the volume, a whole number of GiB. Grow-only.
-	// +required
+	// hostPath is the node's directory (or file) a bind mount shows inside
+	// the container. Root on the node: it must lie under a path a grant of
+	// the ProxmoxHost allows, and Proxmox lets only root@pam set it. Bind
+	// mounts are never backed up and block migration.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^/[^,;=\s]*$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)[.][.]?(/|$)')",message="hostPath must not contain . or .. segments"
+	HostPath string `json:"hostPath,omitempty"`
+
+	// size of a volume, a whole number of GiB. Grow-only.
+	// +optional
 	// +kubebuilder:validation:XValidation:rule="isQuantity(self) && quantity(self).isInteger() && quantity(self).compareTo(quantity('1Gi')) >= 0 && quantity(self).compareTo(quantity('128Ti')) <= 0 && quantity(self).asInteger() % 1073741824 == 0",message="size must be a whole number of GiB between 1Gi and 128Ti"
 	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity(oldSelf)) >= 0",message="size can only grow: Proxmox cannot shrink a volume"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
-	Size resource.Quantity `json:"size"`
+	Size *resource.Quantity `json:"size,omitempty"`
 
 	// path inside the container, absolute, not /.
 	// +required
@@ -263,18 +404,58 @@ type MountPoint struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)[.][.]?(/|$)')",message="path must not contain . or .. segments"
 	Path string `json:"path"`
 
+	// backup includes the volume in vzdump backups (Proxmox' default is not to).
+	// +optional
+	Backup bool `json:"backup,omitempty"`
+
+	// keepAttrs keeps the uid, gid and mode of the mount point's root
+	// directory as they are in the volume instead of setting them to the
+	// container's root (keepattrs).
+	// +optional
+	KeepAttrs bool `json:"keepAttrs,omitempty"`
+
+	VolumeOptions `json:",inline"`
+}
+
+// VolumeOptions are the mount options of the rootFS and of mount points.
+// Omitted options keep Proxmox' defaults.
+type VolumeOptions struct {
 	// readOnly mounts the volume read-only.
 	// +optional
 	ReadOnly bool `json:"readOnly,omitempty"`
 
-	// backup includes the volume in vzdump backups (Proxmox' default is not to).
+	// acl turns POSIX ACLs on (true) or off (false); omitted: the
+	// filesystem's default.
 	// +optional
-	Backup bool `json:"backup,omitempty"`
+	ACL *bool `json:"acl,omitempty"`
+
+	// quota enables user quotas inside the container on this volume
+	// (privileged containers only, as Proxmox requires).
+	// +optional
+	Quota bool `json:"quota,omitempty"`
+
+	// replicate includes the volume in storage replication (Proxmox'
+	// default is true).
+	// +optional
+	Replicate *bool `json:"replicate,omitempty"`
+
+	// shared marks a volume that is available on every node (e.g. on
+	// shared storage mounted the same everywhere), so that migration does
+	// not try to move it.
+	// +optional
+	Shared bool `json:"shared,omitempty"`
+
+	// mountOptions are extra options for mounting the volume.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=6
+	// +kubebuilder:validation:items:Enum=discard;lazytime;noatime;nodev;noexec;nosuid
+	MountOptions []string `json:"mountOptions,omitempty"`
 }
 
 // NetworkInterface is one virtual NIC.
-// +kubebuilder:validation:XValidation:rule="!has(self.gateway) || (has(self.ipv4) && self.ipv4 != 'dhcp')",message="gateway needs a static ipv4 address"
-// +kubebuilder:validation:XValidation:rule="!has(self.gateway6) || (has(self.ipv6) && self.ipv6 != 'dhcp' && self.ipv6 != 'auto')",message="gateway6 needs a static ipv6 address"
+// +kubebuilder:validation:XValidation:rule="!has(self.gateway) || (has(self.ipv4) && self.ipv4 != 'dhcp' && self.ipv4 != 'manual')",message="gateway needs a static ipv4 address"
+// +kubebuilder:validation:XValidation:rule="!has(self.gateway6) || (has(self.ipv6) && self.ipv6 != 'dhcp' && self.ipv6 != 'auto' && self.ipv6 != 'manual')",message="gateway6 needs a static ipv6 address"
 type NetworkInterface struct {
 	// name inside the container, eth0 to eth31. ethN is Proxmox' netN.
 	// +required
@@ -288,10 +469,18 @@ type NetworkInterface struct {
 	// +kubebuilder:validation:Pattern=`^[a-zA-Z][a-zA-Z0-9_.-]*$`
 	Bridge string `json:"bridge,omitempty"`
 
-	// ipv4 is dhcp or an address in CIDR form, e.g. 10.0.0.5/24.
+	// macAddress of the interface, a unicast MAC such as BC:24:11:2E:C5:7E
+	// (e.g. for a DHCP reservation). Omitted: Proxmox generates one, which is
+	// then kept.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[0-9A-Fa-f][02468aceACE](:[0-9A-Fa-f]{2}){5}$`
+	MACAddress string `json:"macAddress,omitempty"`
+
+	// ipv4 is dhcp, manual (configured inside the container) or an address
+	// in CIDR form, e.g. 10.0.0.5/24.
 	// +optional
 	// +kubebuilder:validation:MaxLength=18
-	// +kubebuilder:validation:XValidation:rule="self == 'dhcp' || (isCIDR(self) && cidr(self).ip().family() == 4)",message="ipv4 must be dhcp or an IPv4 address in CIDR form, e.g. 10.0.0.5/24"
+	// +kubebuilder:validation:XValidation:rule="self == 'dhcp' || self == 'manual' || (isCIDR(self) && cidr(self).ip().family() == 4)",message="ipv4 must be dhcp, manual or an IPv4 address in CIDR form, e.g. 10.0.0.5/24"
 	IPv4 string `json:"ipv4,omitempty"`
 
 	// gateway is the IPv4 default gateway (with a static ipv4).
@@ -300,10 +489,10 @@ type NetworkInterface struct {
 	// +kubebuilder:validation:XValidation:rule="isIP(self) && ip(self).family() == 4",message="gateway must be an IPv4 address"
 	Gateway string `json:"gateway,omitempty"`
 
-	// ipv6 is dhcp, auto (SLAAC) or an address in CIDR form.
+	// ipv6 is dhcp, auto (SLAAC), manual or an address in CIDR form.
 	// +optional
 	// +kubebuilder:validation:MaxLength=43
-	// +kubebuilder:validation:XValidation:rule="self == 'dhcp' || self == 'auto' || (isCIDR(self) && cidr(self).ip().family() == 6)",message="ipv6 must be dhcp, auto or an IPv6 address in CIDR form"
+	// +kubebuilder:validation:XValidation:rule="self == 'dhcp' || self == 'auto' || self == 'manual' || (isCIDR(self) && cidr(self).ip().family() == 6)",message="ipv6 must be dhcp, auto, manual or an IPv6 address in CIDR form"
 	IPv6 string `json:"ipv6,omitempty"`
 
 	// gateway6 is the IPv6 default gateway (with a static ipv6).
@@ -322,11 +511,35 @@ type NetworkInterface struct {
 	// +optional
 	Firewall bool `json:"firewall,omitempty"`
 
-	// mtu of the interface.
+	// mtu of the interface (64 to 65535).
 	// +optional
-	// +kubebuilder:validation:Minimum=576
+	// +kubebuilder:validation:Minimum=64
 	// +kubebuilder:validation:Maximum=65535
 	MTU *int32 `json:"mtu,omitempty"`
+
+	// rate limits the interface's bandwidth, in MB/s (e.g. "12.5").
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="isQuantity(self) && quantity(self).compareTo(quantity('0')) > 0",message="rate must be a positive number of MB/s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	Rate *resource.Quantity `json:"rate,omitempty"`
+
+	// trunks are the VLAN IDs the interface passes tagged.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=4094
+	// +kubebuilder:validation:items:Minimum=1
+	// +kubebuilder:validation:items:Maximum=4094
+	Trunks []int32 `json:"trunks,omitempty"`
+
+	// linkDown disconnects the interface, as if its cable were pulled.
+	// +optional
+	LinkDown bool `json:"linkDown,omitempty"`
+
+	// hostManaged says the node (not the container) configures the
+	// interface's addresses, e.g. for application containers.
+	// +optional
+	HostManaged bool `json:"hostManaged,omitempty"`
 }
 
 // DNS configures name resolution inside the container.
@@ -357,6 +570,20 @@ type Features struct {
 	// fuse allows FUSE mounts.
 	// +optional
 	Fuse bool `json:"fuse,omitempty"`
+	// mknod allows creating device nodes (an experimental Proxmox feature).
+	// +optional
+	Mknod bool `json:"mknod,omitempty"`
+	// forceRWSys mounts /sys read-write in unprivileged containers.
+	// +optional
+	ForceRWSys bool `json:"forceRWSys,omitempty"`
+	// mount lists the filesystem types the container may mount, e.g. nfs or
+	// cifs.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z0-9_]+$`
+	Mount []string `json:"mount,omitempty"`
 }
 
 // Provision is a script run inside the container.
@@ -476,6 +703,24 @@ type ApplicationStatus struct {
 	// lastBackup is the newest Completed Backup of this Application.
 	// +optional
 	LastBackup *LastBackup `json:"lastBackup,omitempty"`
+
+	// config is the container's configuration as Proxmox last reported it
+	// (pending values included), by Proxmox key: what an adopted container
+	// has, to copy into the spec.
+	// +optional
+	Config map[string]string `json:"config,omitempty"`
+
+	// ha is the container's state in Proxmox' HA manager, when managed.
+	// +optional
+	HA string `json:"ha,omitempty"`
+
+	// pool the container is a member of, if any.
+	// +optional
+	Pool string `json:"pool,omitempty"`
+
+	// template is true once the container is a template container.
+	// +optional
+	Template bool `json:"template,omitempty"`
 
 	// activity is what keeps Proxmox busy with the container while the
 	// Application stays Ready: one of its own Backups running, or a lock

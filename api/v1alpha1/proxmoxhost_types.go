@@ -26,6 +26,14 @@ type ProxmoxHostSpec struct {
 	// +required
 	CredentialsRef SecretReference `json:"credentialsRef"`
 
+	// rootCredentialsRef names a Secret with the keys username (root@pam)
+	// and password, used only for the changes Proxmox lets nobody but
+	// root@pam make: bind mounts, devices, hookscripts and feature flags
+	// other than nesting. An API token can never make them. Without it such
+	// a change leaves the Application Stalled with reason RootRequired.
+	// +optional
+	RootCredentialsRef *SecretReference `json:"rootCredentialsRef,omitempty"`
+
 	// tls configures how the server's certificate is verified.
 	// +optional
 	TLS *TLSConfig `json:"tls,omitempty"`

@@ -25,6 +25,45 @@ type TenantGrant struct {
 	// +optional
 	Privileged bool `json:"privileged,omitempty"`
 
+	// hostPaths are the directories of the nodes the namespaces may bind
+	// mount into their containers: a mount point's hostPath must be one of
+	// them or lie beneath one. Root on the node; none by default.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=1024
+	// +kubebuilder:validation:items:Pattern=`^/[^,;=\s]*$`
+	// +kubebuilder:validation:items:XValidation:rule="!self.matches('(^|/)[.][.]?(/|$)')",message="hostPaths must not contain . or .. segments"
+	HostPaths []string `json:"hostPaths,omitempty"`
+
+	// devices are the device paths of the nodes the namespaces may pass into
+	// their containers: a device's path must be one of them or, for one
+	// ending in /, lie beneath it (e.g. /dev/dri/). None by default.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=1024
+	// +kubebuilder:validation:items:Pattern=`^/dev/[^,;=\s]+$`
+	Devices []string `json:"devices,omitempty"`
+
+	// hookscripts are the hookscript volumes the namespaces may attach, e.g.
+	// local:snippets/hook.sh. A hookscript runs as root on the node. None by
+	// default.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=255
+	Hookscripts []string `json:"hookscripts,omitempty"`
+
+	// pools are the Proxmox resource pools the namespaces may put their
+	// containers in (an Application's spec.pool). A pool's members are
+	// governed by the pool's permissions, so none are allowed by default.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=64
+	Pools []string `json:"pools,omitempty"`
+
 	// quota bounds what each selected namespace may use on this host, counted
 	// over its Applications' declared resources. Creates and grows beyond it
 	// are refused with QuotaExceeded; nothing already there is taken away.

@@ -57,7 +57,7 @@ func observedFor() map[string]string {
 func TestCreateParamsCarryOwnershipAndSpec(t *testing.T) {
 	p := CreateParams(app(func(s *v1alpha1.ApplicationSpec) {
 		s.Template = "local:vztmpl/x.tar.zst"
-		s.MountPoints = []v1alpha1.MountPoint{{Name: "mp0", Storage: "local-lvm", Size: resource.MustParse("4Gi"), Path: "/srv", Backup: true}}
+		s.MountPoints = []v1alpha1.MountPoint{{Name: "mp0", Storage: "local-lvm", Size: ptr.To(resource.MustParse("4Gi")), Path: "/srv", Backup: true}}
 		s.SSHPublicKeys = []string{"ssh-ed25519 AAAA a", "ssh-ed25519 BBBB b"}
 		s.RootPasswordSecretRef = &v1alpha1.SecretKeySelector{Name: "root-pw", Key: "password"}
 	}))
@@ -206,14 +206,14 @@ func volumeDiffCases() []diffCase {
 		{
 			name: "a new mount point is allocated through the config",
 			spec: func(s *v1alpha1.ApplicationSpec) {
-				s.MountPoints = []v1alpha1.MountPoint{{Name: "mp0", Storage: "local-lvm", Size: resource.MustParse("2Gi"), Path: "/data"}}
+				s.MountPoints = []v1alpha1.MountPoint{{Name: "mp0", Storage: "local-lvm", Size: ptr.To(resource.MustParse("2Gi")), Path: "/data"}}
 			},
 			set: map[string]string{"mp0": "local-lvm:2,mp=/data"},
 		},
 		{
 			name: "a grown mount point with a new path is both set and resized",
 			spec: func(s *v1alpha1.ApplicationSpec) {
-				s.MountPoints = []v1alpha1.MountPoint{{Name: "mp0", Storage: "local-lvm", Size: resource.MustParse("8Gi"), Path: "/srv", ReadOnly: true}}
+				s.MountPoints = []v1alpha1.MountPoint{{Name: "mp0", Storage: "local-lvm", Size: ptr.To(resource.MustParse("8Gi")), Path: "/srv", VolumeOptions: v1alpha1.VolumeOptions{ReadOnly: true}}}
 			},
 			observed: func(o map[string]string) { o["mp0"] = "local-lvm:vm-100-disk-1,mp=/data,size=4G" },
 			set:      map[string]string{"mp0": "local-lvm:vm-100-disk-1,mp=/srv,ro=1,size=4G"},
