@@ -22,6 +22,7 @@
 // always keeps it.
 //
 //	go run ./cmd/pvebench -n 100 -json
+//	go run ./cmd/pvebench -n 50 -keys -backups 0
 package main
 
 import (
@@ -52,6 +53,7 @@ type config struct {
 	BackupWorkers int
 	Changes       int
 	Backups       int
+	Keys          bool
 	JSON          bool
 }
 
@@ -71,6 +73,7 @@ func main() {
 	flag.IntVar(&c.BackupWorkers, "backup-workers", 4, "Parallel Backup reconciles.")
 	flag.IntVar(&c.Changes, "changes", 30, "Spec changes to time (cores), one at a time.")
 	flag.IntVar(&c.Backups, "backups", 100, "Backups to take after the spec changes; 0 skips the phase. Unset, it is min(n, 100).")
+	flag.BoolVar(&c.Keys, "keys", false, "Every Application declares ten more container keys (cpulimit, cpuunits, startup, timezone, cmode, tty, description, rootfs mount options, MAC address, rate).")
 	flag.BoolVar(&c.JSON, "json", false, "Print JSON instead of a table.")
 	flag.Parse()
 	backupsSet := false

@@ -203,7 +203,7 @@ func (b *bench) create() error {
 		return err
 	}
 	for i := range c.N {
-		if err := b.k8s.Create(b.ctx, testenv.SmallApp(namespace, appName(i), hostName)); err != nil {
+		if err := b.k8s.Create(b.ctx, benchApp(c, i)); err != nil {
 			return err
 		}
 	}
