@@ -68,7 +68,7 @@ envtest: ## Build kube-apiserver, etcd and kubectl (cached outside the clone) an
 
 .PHONY: test
 test: verify-generated verify-fmt vet lint envtest ## Check generated files are fresh, lint, then run every test against a real apiserver.
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 $(TEST_FLAGS)
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) $(GO) test ./... -count=1 -timeout 30m $(TEST_FLAGS)
 
 # Sizes of the long fault and crash runs (make test runs 12 Applications and 20 kill points).
 FAULT_APPS ?= 60

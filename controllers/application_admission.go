@@ -28,6 +28,10 @@ func (r *ApplicationReconciler) admit(ctx context.Context, s *appScope) (ctrl.Re
 		s.set(t.privilegeDenied("the declared container (unprivileged: false)"))
 		return ctrl.Result{}, false, nil
 	}
+	if o, ok := t.hostAccessAllowed(declaredHostAccess(app), "the declared container"); !ok {
+		s.set(o)
+		return ctrl.Result{}, false, nil
+	}
 	if o, conflict, err := r.uniqueness(ctx, app); err != nil || conflict {
 		s.set(o)
 		return ctrl.Result{}, false, err

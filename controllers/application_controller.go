@@ -66,6 +66,9 @@ type ApplicationReconciler struct {
 	// createFailures paces retries of failed creates.
 	createFailures createFailures
 	wake           chan ctrlEvent
+
+	// migrations remembers failed and blocked migrations.
+	migrations migrationFailures
 }
 
 // convergeMark remembers the last config pass: the generation it applied,
@@ -138,6 +141,12 @@ func (s *appScope) set(o outcome) { s.outcome = o }
 func (r *ApplicationReconciler) reconcileNormal(ctx context.Context, s *appScope) (ctrl.Result, error) {
 	if res, ok, err := r.admit(ctx, s); !ok || err != nil {
 		return res, err
+	}
+	if o, ok := poolAllowed(s); !ok {
+		// Looked at again now and then: a grant added to the host wakes
+		// nothing here.
+		s.set(o)
+		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	}
 	if r.heldByRestore(s) {
 		s.set(progressing(v1alpha1.ReasonRestoring, fmt.Sprintf("a Restore is overwriting container %d; waiting for it", s.app.Status.VMID)))

@@ -128,6 +128,31 @@ func simCT(vmid int32) pvesim.ContainerView {
 }
 
 // ownedBy counts the simulator's containers carrying app's ownership tag.
+// tasksOf lists the tasks of type typ (all types when empty) on the
+// container now at vmid: those from the task that created it on. Specs share
+// one simulator and VMIDs are reused once freed, so an earlier container's
+// tasks must not count. A container is created by vzcreate or vzclone, or by
+// a vzrestore that is the VMID's first task or follows a destroy (a restore
+// in place is not a new container).
+func tasksOf(typ string, vmid int32) []pvesim.TaskView {
+	all := sim.Tasks("", strconv.Itoa(int(vmid)))
+	start := 0
+	for i, t := range all {
+		created := t.Type == "vzcreate" || t.Type == "vzclone" ||
+			(t.Type == "vzrestore" && (i == 0 || all[i-1].Type == "vzdestroy"))
+		if created {
+			start = i
+		}
+	}
+	var out []pvesim.TaskView
+	for _, t := range all[start:] {
+		if typ == "" || t.Type == typ {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 func ownedBy(app *v1alpha1.Application) int {
 	n := 0
 	for _, ct := range sim.State().Containers {
@@ -187,7 +212,7 @@ var _ = Describe("Application", func() {
 		}).Should(Succeed())
 		got := eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
 		Expect(got.Status.VMID).To(Equal(app.Status.VMID), "the container was not replaced")
-		Expect(sim.Tasks("vzdestroy", strconv.Itoa(int(app.Status.VMID)))).To(BeEmpty())
+		Expect(tasksOf("vzdestroy", app.Status.VMID)).To(BeEmpty())
 	})
 
 	It("leaves a change that needs a restart pending and says so", func() {
@@ -204,7 +229,7 @@ var _ = Describe("Application", func() {
 		ct := simCT(app.Status.VMID)
 		Expect(ct.Pending).To(HaveKeyWithValue("nameserver", "9.9.9.9"))
 		Expect(ct.Status).To(Equal("running"), "the operator does not restart on its own")
-		Expect(sim.Tasks("vzreboot", strconv.Itoa(int(app.Status.VMID)))).To(BeEmpty())
+		Expect(tasksOf("vzreboot", app.Status.VMID)).To(BeEmpty())
 	})
 
 	It("follows powerState and corrects an out-of-band stop", func() {
@@ -367,7 +392,7 @@ var _ = Describe("Application", func() {
 		Eventually(func() string { return getApp(app).Status.Node }, "30s").Should(Equal(to))
 		got := eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
 		Expect(got.Status.VMID).To(Equal(app.Status.VMID))
-		Expect(sim.Tasks("vzcreate", strconv.Itoa(int(app.Status.VMID)))).To(HaveLen(1), "never recreated")
+		Expect(tasksOf("vzcreate", app.Status.VMID)).To(HaveLen(1), "never recreated")
 		Expect(ownedBy(got)).To(Equal(1))
 	})
 

@@ -36,7 +36,16 @@ func (r *ApplicationReconciler) converge(ctx context.Context, s *appScope, ct pr
 		return r.lockedWait(ctx, s, ct, "waiting"), nil
 	}
 	r.lockSeen.Delete(app.UID)
+	if res, done, err := r.convergeNode(ctx, s, ct); done || err != nil {
+		return res, err
+	}
 	pass, driftIn := r.configPassDue(app, ct, s.host)
+	if !pass && r.restartedSinceRead(app.UID, ct) {
+		pass = true // the restart applied what was pending: see what is left
+	}
+	if res, done, err := r.convergeHA(ctx, s, ct, pass); done || err != nil {
+		return res, err
+	}
 	if pass {
 		if res, done, err := r.convergeConfig(ctx, s, ct); done || err != nil {
 			return res, err
@@ -49,9 +58,15 @@ func (r *ApplicationReconciler) converge(ctx context.Context, s *appScope, ct pr
 		}
 		// From memory, not from status: the cached object may predate the
 		// status write of the pass that read Proxmox' pending list.
-		s.restartRequired = m.restartKeys
+		s.restartRequired = r.pendingAfterStop(app.UID, m, ct)
+	}
+	if res, done := r.convergePool(ctx, s, ct); done {
+		return res, nil
 	}
 	if res, done, err := r.convergePower(ctx, s, ct); done || err != nil {
+		return res, err
+	}
+	if res, done, err := r.convergeTemplate(ctx, s, ct); done || err != nil {
 		return res, err
 	}
 	if ct.Status == "running" && hasNetwork(app) && (len(app.Status.IPAddresses) == 0 || pass) {
@@ -97,6 +112,7 @@ func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope,
 	if err != nil {
 		return ctrl.Result{}, true, err
 	}
+	app.Status.Config = observedConfig(cfg)
 	privileged := cfg["unprivileged"] != "1" // PVE's default is privileged
 	if privileged && !s.tenancy.privileged() {
 		s.set(s.tenancy.privilegeDenied(fmt.Sprintf("container %d", ct.VMID)))
@@ -112,8 +128,18 @@ func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope,
 	for _, n := range ch.Notes {
 		r.eventOnce(s, "NotApplied", n)
 	}
+	if o, ok := validSpec(lxcconfig.ValidateUpdate(ch.Set, ch.Delete)); !ok {
+		s.set(o)
+		return ctrl.Result{}, true, nil
+	}
+	// Root-only keys are judged before anything is sent.
+	via, more, o, ok := configStep(s, ct, cfg, &ch)
+	if !ok {
+		s.set(o)
+		return ctrl.Result{}, true, nil
+	}
 	if len(ch.Set) > 0 || len(ch.Delete) > 0 {
-		err := c.UpdateContainerConfig(ctx, ct.Node, ct.VMID, proxmox.ConfigUpdate{Set: ch.Set, Delete: ch.Delete, Digest: cfg.Digest()})
+		err := via.UpdateContainerConfig(ctx, ct.Node, ct.VMID, proxmox.ConfigUpdate{Set: ch.Set, Delete: ch.Delete, Digest: cfg.Digest()})
 		s.host.markMutation(app.UID)
 		switch {
 		case proxmox.IsDigestMismatch(err):
@@ -131,9 +157,16 @@ func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope,
 		}
 		r.event(app, corev1.EventTypeNormal, v1alpha1.ReasonUpdating, fmt.Sprintf("applied %s to container %d", strings.Join(ch.Keys(), ", "), ct.VMID))
 		r.Hosts.RequestRefresh(s.host.Name)
+		if more {
+			// The root-only rest goes next pass, against the new digest.
+			return ctrl.Result{RequeueAfter: requeueSoon}, true, nil
+		}
 	}
 	if len(ch.Resizes) > 0 {
 		rs := ch.Resizes[0]
+		if res, done, err := r.repairPendingSize(ctx, s, ct, rs, cfg.Digest()); done || err != nil {
+			return res, true, err
+		}
 		upid, err := c.ResizeDisk(ctx, ct.Node, ct.VMID, rs.Disk, rs.Size)
 		res, err := r.started(s, upid, err, v1alpha1.ReasonResizing, fmt.Sprintf("growing %s of container %d to %s", rs.Disk, ct.VMID, rs.Size))
 		return res, true, err
@@ -167,6 +200,9 @@ func pendingKeys(pending []proxmox.PendingChange) []string {
 
 // convergePower starts or shuts down the container to match powerState.
 func (r *ApplicationReconciler) convergePower(ctx context.Context, s *appScope, ct proxmox.ContainerSummary) (ctrl.Result, bool, error) {
+	if res, done, viaHA := r.powerViaHA(s, ct); viaHA {
+		return res, done, nil
+	}
 	app := s.app
 	want := app.Spec.PowerState
 	if want == "" {
@@ -221,6 +257,8 @@ func observe(app *v1alpha1.Application, ct proxmox.ContainerSummary) {
 	}
 	st.Usage = u
 	st.Activity = ""
+	st.Template = ct.Template
+	st.Pool = ct.Pool
 }
 
 // observeIPs reads the container's addresses (one call, only when needed).

@@ -36,12 +36,15 @@ func (r *ApplicationReconciler) pollTask(ctx context.Context, s *appScope) (ctrl
 	case taskFailed:
 		app.Status.Task = nil
 		s.host.markMutation(app.UID)
-		if ref.Type == "vzcreate" || ref.Type == "vzrestore" {
+		if ref.Type == "vzcreate" || ref.Type == "vzrestore" || ref.Type == "vzclone" {
 			// PVE removed the half-created container itself. The VMID stays
 			// recorded: the retry reuses it (allocateVMID re-checks it is
 			// still free), so failed attempts touch one VMID only.
 			msg := fmt.Sprintf("creating container %d failed: %s", app.Status.VMID, st.ExitStatus)
 			return ctrl.Result{RequeueAfter: r.createFailed(s, st.Err, msg)}, true, nil
+		}
+		if ref.Type == "vzmigrate" {
+			return ctrl.Result{RequeueAfter: r.migrationFailed(s, st)}, true, nil
 		}
 		s.set(progressing(v1alpha1.ReasonTaskFailed, fmt.Sprintf("%s of container %d failed: %s", taskVerb(ref.Type), app.Status.VMID, st.ExitStatus)))
 		return ctrl.Result{RequeueAfter: 30 * time.Second}, true, nil
@@ -71,22 +74,23 @@ func (r *ApplicationReconciler) findOrCreate(ctx context.Context, s *appScope) (
 		r.Hosts.RequestRefresh(s.host.Name)
 		return proxmox.ContainerSummary{}, ctrl.Result{RequeueAfter: minRefreshGap}, false, nil
 	}
-	uid := string(app.UID)
 	vmid := int(app.Status.VMID)
 	if vmid == 0 && app.Spec.VMID != nil {
 		vmid = int(*app.Spec.VMID)
 	}
 	if vmid == 0 {
 		// Crash recovery: a create whose status write was lost is found by
-		// the ownership tag written in the same create call.
-		for _, ct := range snap.Containers {
-			if lxcconfig.OwnedBy(ct.Tags, uid) {
-				vmid = ct.VMID
-				break
-			}
+		// the ownership tag written in the same create call (never a clone
+		// of ours that still carries the tag: see recoverOwned).
+		var err error
+		if vmid, err = r.recoverOwned(ctx, s, snap); err != nil {
+			return proxmox.ContainerSummary{}, ctrl.Result{}, false, err
 		}
 	}
 	if ct, found := snap.Containers[vmid]; vmid != 0 && found {
+		if cloning(app, ct) {
+			return r.claimClone(ctx, s, ct)
+		}
 		return r.claim(s, ct)
 	}
 	if app.Spec.Adopt {
@@ -211,6 +215,9 @@ func (r *ApplicationReconciler) create(ctx context.Context, s *appScope) (ctrl.R
 	if app.Spec.RestoreFrom != nil {
 		return r.createFromBackup(ctx, s)
 	}
+	if app.Spec.CloneFrom != nil {
+		return r.cloneNewContainer(ctx, s)
+	}
 	node, o := pickNode(s.host, app)
 	if node == "" {
 		s.set(o)
@@ -221,12 +228,24 @@ func (r *ApplicationReconciler) create(ctx context.Context, s *appScope) (ctrl.R
 		s.set(o)
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	}
+	params := lxcconfig.CreateParams(app)
+	if o, ok := validSpec(lxcconfig.ValidateCreate(params)); !ok {
+		s.set(o)
+		return ctrl.Result{}, nil
+	}
+	// Root-only keys without root credentials: stalled before a VMID is
+	// taken; a spec or ProxmoxHost change wakes it.
+	via, o, ok := createClient(s, params)
+	if !ok {
+		s.set(o)
+		return ctrl.Result{}, nil
+	}
 	password, vmid, res, ok, err := r.reserve(ctx, s, node)
 	if !ok || err != nil {
 		return res, err
 	}
-	req := proxmox.CreateRequest{Params: lxcconfig.CreateParams(app), Password: password}
-	upid, err := s.host.Client.CreateContainer(ctx, node, vmid, req)
+	req := proxmox.CreateRequest{Params: withHAManaged(withPool(params, app), app), Password: password}
+	upid, err := via.CreateContainer(ctx, node, vmid, req)
 	return r.started(s, upid, err, v1alpha1.ReasonCreating, fmt.Sprintf("creating container %d on %s from %s", vmid, node, app.Spec.Template))
 }
 

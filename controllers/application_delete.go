@@ -58,6 +58,7 @@ func (r *ApplicationReconciler) forget(app *v1alpha1.Application) {
 	r.converged.Delete(app.UID)
 	r.lockSeen.Delete(app.UID)
 	r.createFailures.reset(app.UID)
+	r.migrations.reset(app.UID)
 	r.quota.forget(app.UID)
 	if e, ok := r.Hosts.Get(app.Spec.HostRef.Name); ok {
 		e.forgetApp(app.UID)
@@ -107,7 +108,7 @@ func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope
 	if !found {
 		return ctrl.Result{}, true, nil
 	}
-	if !lxcconfig.OwnedBy(ct.Tags, string(app.UID)) {
+	if !lxcconfig.OwnedBy(ct.Tags, string(app.UID)) && !r.ownClone(ctx, s, ct) {
 		if ct.Lock == "create" {
 			return ctrl.Result{RequeueAfter: taskPoll}, false, nil
 		}

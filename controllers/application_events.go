@@ -62,7 +62,8 @@ func hostReadinessChanged() predicate.Predicate {
 			// person (hostWait), so it must hear when that starts.
 			return o.Generation != n.Generation ||
 				meta.IsStatusConditionTrue(o.Status.Conditions, v1alpha1.ConditionReady) != meta.IsStatusConditionTrue(n.Status.Conditions, v1alpha1.ConditionReady) ||
-				meta.IsStatusConditionTrue(o.Status.Conditions, v1alpha1.ConditionStalled) != meta.IsStatusConditionTrue(n.Status.Conditions, v1alpha1.ConditionStalled)
+				meta.IsStatusConditionTrue(o.Status.Conditions, v1alpha1.ConditionStalled) != meta.IsStatusConditionTrue(n.Status.Conditions, v1alpha1.ConditionStalled) ||
+				rootCredentialsChanged(o, n)
 		},
 	}
 }

@@ -153,7 +153,7 @@ var _ = Describe("Backup", func() {
 		Expect(got.Status.ObservedGeneration).To(Equal(got.Generation))
 		Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue())
 		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReconciling)).To(BeNil())
-		Expect(sim.Tasks("vzdump", strconv.Itoa(int(app.Status.VMID)))).To(HaveLen(1))
+		Expect(tasksOf("vzdump", app.Status.VMID)).To(HaveLen(1))
 
 		Eventually(func() *v1alpha1.LastBackup { return getApp(app).Status.LastBackup }).Should(
 			HaveField("Name", b.Name))
@@ -184,11 +184,11 @@ var _ = Describe("Backup", func() {
 			c := meta.FindStatusCondition(getBackup(b).Status.Conditions, v1alpha1.ConditionReady)
 			return c.Message
 		}).Should(ContainSubstring("already running"))
-		Consistently(func() int { return len(sim.Tasks("vzdump", vmid)) }, "3s").Should(Equal(1))
+		Consistently(func() int { return len(tasksOf("vzdump", app.Status.VMID)) }, "3s").Should(Equal(1))
 
 		sim.ReleaseTasks()
 		got := eventuallyBackup(b, v1alpha1.BackupPhaseCompleted)
-		Expect(sim.Tasks("vzdump", vmid)).To(HaveLen(1), "exactly one dump ran")
+		Expect(tasksOf("vzdump", app.Status.VMID)).To(HaveLen(1), "exactly one dump ran")
 		Expect(archive(app.Status.VMID, got.Status.VolID).Notes).To(ContainSubstring(string(got.UID)))
 	})
 
@@ -205,7 +205,7 @@ var _ = Describe("Backup", func() {
 		Eventually(func() []string { return objectEventReasons(b) }).Should(ContainElement(v1alpha1.ReasonTaskFailed))
 		Expect(metricValue("pve_operator_backup_outcomes_total", map[string]string{"namespace": app.Namespace, "application": app.Name, "outcome": "failed"})).To(Equal(1.0))
 		// Failed is final: nothing is retried behind the user's back.
-		Consistently(func() int { return len(sim.Tasks("vzdump", strconv.Itoa(int(app.Status.VMID)))) }, "3s").Should(Equal(1))
+		Consistently(func() int { return len(tasksOf("vzdump", app.Status.VMID)) }, "3s").Should(Equal(1))
 	})
 
 	It("waits for a container locked by another operation instead of failing", func() {

@@ -62,6 +62,11 @@ type HostEntry struct {
 	placed map[string]uint64
 
 	lastVersionCheck time.Time
+
+	// root is the host's root@pam access while spec.rootCredentialsRef is
+	// set (see Root); the ProxmoxHost controller writes it.
+	rootMu sync.Mutex
+	root   *rootAccess
 }
 
 // place records memory a create will use on node until the next listing.
@@ -187,6 +192,9 @@ func (h *Hosts) connect(host *v1alpha1.ProxmoxHost, version string, cfg proxmox.
 		memory = old.apps
 	}
 	e := h.newEntry(host, client, fp, memory)
+	if ok {
+		e.root = old.takeRoot()
+	}
 	h.entries[host.Name] = e
 	return e, nil
 }
@@ -217,6 +225,7 @@ func (h *Hosts) forget(name string) {
 	defer h.mu.Unlock()
 	if e, ok := h.entries[name]; ok {
 		e.stop()
+		e.setRoot(nil)
 		delete(h.entries, name)
 	}
 }

@@ -55,7 +55,8 @@ type ProxmoxHostReconciler struct {
 //  1. read the credentials Secret (a missing or malformed one stalls the host);
 //  2. get the cached client, rebuilt only when the spec or Secret changed;
 //  3. list the host once per sync interval (or sooner when asked) and ask its version;
-//  4. write version, nodes, storages and container counts, and the conditions.
+//  4. check the root@pam credentials, if any (RootCredentials, apart from Ready);
+//  5. write version, nodes, storages and container counts, and the conditions.
 func (r *ProxmoxHostReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	host := &v1alpha1.ProxmoxHost{}
 	if err := r.Get(ctx, req.NamespacedName, host); err != nil {
@@ -138,6 +139,7 @@ func (r *ProxmoxHostReconciler) reconcile(ctx context.Context, host *v1alpha1.Pr
 		return ctrl.Result{RequeueAfter: r.syncFailed(host.Name)}, progressing(reason, msg)
 	}
 	r.failedSyncs.Delete(host.Name)
+	r.syncRoot(ctx, host, entry, cfg)
 	fillInventoryStatus(&host.Status, entry.Inventory.Snapshot())
 	snap := entry.Inventory.Snapshot()
 	setContainerMetrics(host.Name, snap)
@@ -241,6 +243,9 @@ func (r *ProxmoxHostReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 		refs := []string{h.Spec.CredentialsRef.Namespace + "/" + h.Spec.CredentialsRef.Name}
 		if h.Spec.SSH != nil {
 			refs = append(refs, h.Spec.SSH.CredentialsRef.Namespace+"/"+h.Spec.SSH.CredentialsRef.Name)
+		}
+		if rc := h.Spec.RootCredentialsRef; rc != nil {
+			refs = append(refs, rc.Namespace+"/"+rc.Name)
 		}
 		return refs
 	}); err != nil {

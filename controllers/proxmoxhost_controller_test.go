@@ -53,14 +53,21 @@ func validToken() map[string]string {
 	return map[string]string{"tokenID": pvesim.DefaultTokenID, "tokenSecret": pvesim.DefaultTokenSecret}
 }
 
-// readyCondition polls the host until its Ready condition has reason.
+// eventuallyReady polls the host until its Ready condition has status and
+// reason.
 func eventuallyReady(name, status, reason string) *v1alpha1.ProxmoxHost {
+	return eventuallyHostCondition(name, v1alpha1.ConditionReady, status, reason)
+}
+
+// eventuallyHostCondition polls the host until its condition of type typ
+// has status and reason.
+func eventuallyHostCondition(name, typ, status, reason string) *v1alpha1.ProxmoxHost {
 	host := &v1alpha1.ProxmoxHost{}
-	EventuallyWithOffset(1, func(g Gomega) {
+	EventuallyWithOffset(2, func(g Gomega) {
 		g.Expect(k8s.Get(ctx, client.ObjectKey{Name: name}, host)).To(Succeed())
-		c := meta.FindStatusCondition(host.Status.Conditions, v1alpha1.ConditionReady)
+		c := meta.FindStatusCondition(host.Status.Conditions, typ)
 		g.Expect(c).NotTo(BeNil())
-		g.Expect(string(c.Status)).To(Equal(status), "Ready=%s %s: %s", c.Status, c.Reason, c.Message)
+		g.Expect(string(c.Status)).To(Equal(status), "%s=%s %s: %s", typ, c.Status, c.Reason, c.Message)
 		g.Expect(c.Reason).To(Equal(reason), c.Message)
 	}).Should(Succeed())
 	return host

@@ -44,7 +44,9 @@ func declaredUsage(app *v1alpha1.Application) usage {
 		u.disk += app.Spec.RootFS.Size.Value()
 	}
 	for _, mp := range app.Spec.MountPoints {
-		u.disk += mp.Size.Value()
+		if mp.Size != nil { // a bind mount takes no space of the host's storages
+			u.disk += mp.Size.Value()
+		}
 	}
 	return u
 }

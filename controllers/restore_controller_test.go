@@ -37,7 +37,8 @@ func eventuallyRestore(rs *v1alpha1.Restore, phase v1alpha1.RestorePhase) *v1alp
 	return out
 }
 
-// taskTypes lists the types of the simulator's tasks about vmid, in order.
+// taskTypes lists the types of the simulator's tasks about vmid, in order
+// (of every container that had it: callers compare before and after).
 func taskTypes(vmid int32) []string {
 	var types []string
 	for _, t := range sim.Tasks("", strconv.Itoa(int(vmid))) {
@@ -96,7 +97,7 @@ var _ = Describe("Restore", func() {
 		b := eventuallyBackup(backup(stopped, nil), v1alpha1.BackupPhaseCompleted)
 		eventuallyRestore(restore(b, func(r *v1alpha1.Restore) { r.Spec.Start = ptr.To(false) }), v1alpha1.RestorePhaseCompleted)
 		Expect(simCT(stopped.Status.VMID).Status).To(Equal("stopped"))
-		Expect(sim.Tasks("vzstop", strconv.Itoa(int(stopped.Status.VMID)))).To(BeEmpty(), "a stopped container is restored without a stop")
+		Expect(tasksOf("vzstop", stopped.Status.VMID)).To(BeEmpty(), "a stopped container is restored without a stop")
 		eventuallyApp(stopped, "True", v1alpha1.ReasonReconciled)
 	})
 
@@ -110,7 +111,7 @@ var _ = Describe("Restore", func() {
 		Expect(ct.Config).NotTo(HaveKey("onboot"))
 		Expect(ct.Config).To(HaveKeyWithValue("parent", b.Status.SnapshotName))
 		Expect(ct.Config["tags"]).To(ContainSubstring(lxcconfig.OwnerTag(string(app.UID))))
-		Expect(sim.Tasks("vzrollback", strconv.Itoa(int(vmid)))).To(HaveLen(1))
+		Expect(tasksOf("vzrollback", vmid)).To(HaveLen(1))
 		Eventually(func() string { return simCT(vmid).Status }).Should(Equal("running"))
 		eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
 	})
@@ -169,7 +170,7 @@ var _ = Describe("Application from a Backup", func() {
 		})
 		got := eventuallyApp(clone, "True", v1alpha1.ReasonReconciled)
 		Expect(got.Status.VMID).NotTo(Equal(src.Status.VMID))
-		Expect(sim.Tasks(pvesim.TaskRestore, strconv.Itoa(int(got.Status.VMID)))).To(HaveLen(1))
+		Expect(tasksOf(pvesim.TaskRestore, got.Status.VMID)).To(HaveLen(1))
 		ct := simCT(got.Status.VMID)
 		Expect(ct.Config).To(HaveKeyWithValue("onboot", "1"), "the config came from the archive")
 		Expect(ct.Config).To(HaveKeyWithValue("hostname", clone.Name))

@@ -60,7 +60,7 @@ func TestTaskInFlight(t *testing.T) {
 	}{
 		{"a stop is called a stop, not a shutdown", "vzstop", v1alpha1.ReasonRestoring, time.Hour, []string{"stop of container 7 running on pve2"}, false},
 		{"a shutdown is called a shutdown", "vzshutdown", v1alpha1.ReasonStopping, time.Hour, []string{"shutdown of container 7 running on pve2"}, false},
-		{"a task type without a name is shown as it is", "vzmigrate", v1alpha1.ReasonTaskRunning, time.Hour, []string{"vzmigrate of container 7"}, false},
+		{"a task type without a name is shown as it is", "vzmount", v1alpha1.ReasonTaskRunning, time.Hour, []string{"vzmount of container 7"}, false},
 		{"a task past its deadline is stuck", "vzdump", v1alpha1.ReasonTaskRunning, time.Second, []string{"backup of container 7", "longer than the task deadline"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

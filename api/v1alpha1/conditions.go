@@ -14,6 +14,12 @@ const (
 	ConditionRestartRequired = "RestartRequired"
 )
 
+// ConditionRootCredentials is on a ProxmoxHost with spec.rootCredentialsRef:
+// True while a root@pam login with them works, False (with the reason)
+// while it does not. Like InsecureTLS it does not affect Ready: the API
+// token still does all ordinary work, and only root-only changes wait.
+const ConditionRootCredentials = "RootCredentials"
+
 // ConditionInsecureTLS is True on a ProxmoxHost whose spec turns certificate
 // verification off. It is a warning, not a state: the host may still be
 // Ready, and kstatus ignores condition types it does not know.
@@ -75,6 +81,17 @@ const (
 	// ReasonQuotaExceeded: a create or grow would take the namespace past a
 	// quota in the ProxmoxHost's grants.
 	ReasonQuotaExceeded = "QuotaExceeded"
+	// ReasonRootRequired: the spec needs a change only root@pam may make
+	// (bind mounts, devices, hookscript, most features) and the ProxmoxHost
+	// has no working spec.rootCredentialsRef; the message names the keys.
+	ReasonRootRequired = "RootRequired"
+	// ReasonHostPathNotAllowed, ReasonDeviceNotAllowed and
+	// ReasonHookscriptNotAllowed: a bind mount's hostPath, a device's path
+	// or the hookscript is not allowed for the namespace by the
+	// ProxmoxHost's grants (spec.grants[].hostPaths, devices, hookscripts).
+	ReasonHostPathNotAllowed   = "HostPathNotAllowed"
+	ReasonDeviceNotAllowed     = "DeviceNotAllowed"
+	ReasonHookscriptNotAllowed = "HookscriptNotAllowed"
 
 	// Backup and Restore reasons.
 	ReasonApplicationNotFound = "ApplicationNotFound"
@@ -96,6 +113,37 @@ const (
 	ReasonRestoring = "Restoring"
 	// ReasonSnapshotRemoved: a half-made snapshot of a failed Backup was removed.
 	ReasonSnapshotRemoved = "SnapshotRemoved"
+
+	// Migration and HA reasons (Application).
+	// ReasonMigrating: the container is moving to spec.node.
+	ReasonMigrating = "Migrating"
+	// ReasonMigrationBlocked: the container cannot move to spec.node (a
+	// local bind mount, a passed-through device, a storage the target
+	// lacks, HA rules); nothing was sent, and the message names the
+	// blockers in Proxmox' words.
+	ReasonMigrationBlocked = "MigrationBlocked"
+	// ReasonMigrationFailed: Proxmox' migration task failed; it is not
+	// retried until the spec changes.
+	ReasonMigrationFailed = "MigrationFailed"
+	// ReasonHARejected: Proxmox refused the HA resource or node-affinity
+	// rule spec.ha asks for (e.g. the container is already in another
+	// node-affinity rule, or the credentials lack Sys.Console on /).
+	ReasonHARejected = "HARejected"
+	// ReasonCloneSourceNotFound: spec.cloneFrom names an Application or
+	// container that does not exist (yet).
+	ReasonCloneSourceNotFound = "CloneSourceNotFound"
+	// ReasonCloneSourceNotAllowed: the namespace may not clone the source
+	// (not a template, not its own, not adoptable by its grants).
+	ReasonCloneSourceNotAllowed = "CloneSourceNotAllowed"
+	// ReasonConvertToTemplateFailed: Proxmox refused to make the container a
+	// template (it has snapshots, say).
+	ReasonConvertToTemplateFailed = "ConvertToTemplateFailed"
+	// ReasonPoolNotAllowed: spec.pool is not named by a grant of the
+	// ProxmoxHost; nothing was sent.
+	ReasonPoolNotAllowed = "PoolNotAllowed"
+	// ReasonPoolMembershipFailed: Proxmox refused to add the container to
+	// its pool or take it out.
+	ReasonPoolMembershipFailed = "PoolMembershipFailed"
 
 	// BackupSchedule reasons.
 	ReasonInvalidSchedule = "InvalidSchedule"

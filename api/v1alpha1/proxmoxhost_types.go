@@ -213,8 +213,10 @@ const MaxUnmanagedListed = 50
 
 // ProxmoxHostStatus is the observed state of a ProxmoxHost.
 type ProxmoxHostStatus struct {
-	// conditions: Ready, Reconciling, Stalled, and InsecureTLS while
-	// spec.tls.insecureSkipVerify is set.
+	// conditions: Ready, Reconciling, Stalled, InsecureTLS while
+	// spec.tls.insecureSkipVerify is set, and RootCredentials while
+	// spec.rootCredentialsRef is set (whether the root@pam login works; it
+	// never affects Ready).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -159,6 +159,35 @@ var _ = Describe("Admission of invalid objects", func() {
 		Entry("a tag with a space", "Application", set("spec.tags", "['my tag']"), "spec.tags[0] in body should match"),
 		Entry("a tag forging the ownership marker", "Application", set("spec.tags", "[web, pve-operator-owner.0b1c2d3e-aaaa-bbbb-cccc-0123456789ab]"), "reserved for the operator's ownership markers"),
 		Entry("the operator's managed tag in another case", "Application", set("spec.tags", "[PVE-Operator]"), "reserved for the operator's ownership markers"),
+		// Application: the container keys of issue 16
+		Entry("a negative cpuLimit", "Application", set("spec.resources.cpuLimit", "-1"), "cpuLimit must be between 0 and 8192 cores"),
+		Entry("a cpuLimit above 8192 cores", "Application", set("spec.resources.cpuLimit", "9000"), "cpuLimit must be between 0 and 8192 cores"),
+		Entry("cpuUnits above 500000", "Application", set("spec.resources.cpuUnits", 500001), "should be less than or equal to 500000"),
+		Entry("a mount point that is both a volume and a bind mount", "Application", set("spec.mountPoints", "[{name: mp1, storage: local-lvm, size: 1Gi, hostPath: /tank, path: /x}]"), "a mount point is either a volume (storage and size) or a bind mount (hostPath)"),
+		Entry("a volume mount point without a size", "Application", set("spec.mountPoints", "[{name: mp1, storage: local-lvm, path: /x}]"), "a volume mount point needs both storage and size"),
+		Entry("quota on a bind mount", "Application", set("spec.mountPoints", "[{name: mp1, hostPath: /tank, path: /x, quota: true}]"), "quota applies to volumes, not bind mounts"),
+		Entry("a relative hostPath", "Application", set("spec.mountPoints", "[{name: mp1, hostPath: tank, path: /x}]"), "spec.mountPoints[0].hostPath in body should match"),
+		Entry("a bind mount's hostPath with a .. segment", "Application", set("spec.mountPoints", "[{name: mp1, hostPath: /tank/../etc, path: /x}]"), "hostPath must not contain . or .. segments"),
+		Entry("a mount option PVE does not know", "Application", set("spec.rootFS.mountOptions", "[sync]"), `Unsupported value: "sync"`),
+		Entry("a device dev256", "Application", set("spec.devices", "[{name: dev256, path: /dev/null}]"), "spec.devices[0].name in body should match"),
+		Entry("a device outside /dev", "Application", set("spec.devices", "[{name: dev0, path: /etc/shadow}]"), "spec.devices[0].path in body should match"),
+		Entry("a device path climbing out of /dev", "Application", set("spec.devices", "[{name: dev0, path: /dev/../etc/shadow}]"), "path must not contain . or .. segments"),
+		Entry("a device mode that is not octal with a leading 0", "Application", set("spec.devices", "[{name: dev0, path: /dev/null, mode: '660'}]"), "spec.devices[0].mode in body should match"),
+		Entry("a negative device uid", "Application", set("spec.devices", "[{name: dev0, path: /dev/null, uid: -1}]"), "should be greater than or equal to 0"),
+		Entry("a multicast macAddress", "Application", set("spec.network", "[{name: eth0, ipv4: dhcp, macAddress: '01:00:5E:00:00:01'}]"), "spec.network[0].macAddress in body should match"),
+		Entry("a rate of 0", "Application", set("spec.network", "[{name: eth0, ipv4: dhcp, rate: '0'}]"), "rate must be a positive number of MB/s"),
+		Entry("a trunk VLAN above 4094", "Application", set("spec.network", "[{name: eth0, ipv4: dhcp, trunks: [10, 4095]}]"), "should be less than or equal to 4094"),
+		Entry("a gateway with a manual ipv4", "Application", set("spec.network", "[{name: eth0, ipv4: manual, gateway: 10.0.0.1}]"), "gateway needs a static ipv4 address"),
+		Entry("a features mount type with a dash", "Application", set("spec.features", "{mount: [nfs-4]}"), "spec.features.mount[0] in body should match"),
+		Entry("an empty startup", "Application", set("spec.startup", "{}"), "set at least one of order, upDelaySeconds and downTimeoutSeconds"),
+		Entry("a negative startup order", "Application", set("spec.startup", "{order: -1}"), "should be greater than or equal to 0"),
+		Entry("a hookscript that is not a snippet", "Application", set("spec.hookscript", "local:iso/hook.sh"), "spec.hookscript in body should match"),
+		Entry("a timezone with a space", "Application", set("spec.timezone", "America/New York"), "spec.timezone in body should match"),
+		Entry("an osType PVE does not set up", "Application", set("spec.osType", "windows"), `Unsupported value: "windows"`),
+		Entry("an unknown arch", "Application", set("spec.arch", "x86"), `Unsupported value: "x86"`),
+		Entry("an unknown consoleMode", "Application", set("spec.consoleMode", "serial"), `Unsupported value: "serial"`),
+		Entry("seven ttys", "Application", set("spec.ttys", 7), "should be less than or equal to 6"),
+		Entry("a description over 8 KiB", "Application", set("spec.description", strings.Repeat("x", 8193)), "spec.description: Too long"),
 		Entry("an adoption grant naming no containers", "ProxmoxHost", set("spec.grants", "[{namespaceSelector: {}, adopt: {allowDelete: true}}]"), "name the adoptable containers"),
 		Entry("a VMID range that runs backwards", "ProxmoxHost", set("spec.grants", "[{namespaceSelector: {}, adopt: {vmidRanges: [{from: 400, to: 300}]}}]"), "from must not be greater than to"),
 		Entry("a VMID range below 100", "ProxmoxHost", set("spec.grants", "[{namespaceSelector: {}, adopt: {vmidRanges: [{from: 1, to: 300}]}}]"), "should be greater than or equal to 100"),
@@ -214,6 +243,7 @@ var _ = Describe("Admission of invalid objects", func() {
 		Entry("shrinking a mount point", "Application", noop, set("spec.mountPoints", "[{name: mp0, storage: local-lvm, size: 2Gi, path: /srv/data}]"), "size can only grow"),
 		Entry("adding sshPublicKeys after create", "Application", noop, set("spec.sshPublicKeys", "['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@host']"), "sshPublicKeys is create-only"),
 		Entry("adding a rootPasswordSecretRef after create", "Application", noop, set("spec.rootPasswordSecretRef", "{name: s, key: password}"), "rootPasswordSecretRef is create-only"),
+		Entry("turning a volume mount point into a bind mount", "Application", noop, set("spec.mountPoints", "[{name: mp0, hostPath: /tank, path: /srv/data}]"), "a mount point cannot change between a volume and a bind mount"),
 		Entry("changing a Backup's mode", "Backup", noop, set("spec.mode", "stop"), "a Backup's spec is immutable except ttl"),
 		Entry("changing a Backup's storage", "Backup", noop, set("spec.storage", "nfs"), "a Backup's spec is immutable except ttl"),
 		Entry("changing a Restore's backup", "Restore", noop, set("spec.backupRef.name", "other"), "a Restore's spec is immutable"),
@@ -227,6 +257,11 @@ var _ = Describe("Admission of invalid objects", func() {
 		},
 		Entry("a certificateFingerprint in upper case", "ProxmoxHost", set("spec.tls.certificateFingerprint", pinnedFingerprint)),
 		Entry("a certificateFingerprint in lower case", "ProxmoxHost", set("spec.tls.certificateFingerprint", strings.ToLower(pinnedFingerprint))),
+		Entry("an Application declaring every container key", "Application", set("spec", everyKeySpec)),
+		Entry("a bind mount without size", "Application", set("spec.mountPoints", "[{name: mp1, hostPath: /tank/media, path: /media, readOnly: true}]")),
+		Entry("a cpuLimit and cpuUnits of 0", "Application", chain(set("spec.resources.cpuLimit", "0"), set("spec.resources.cpuUnits", 0))),
+		Entry("a cpuLimit in millicores", "Application", set("spec.resources.cpuLimit", "500m")),
+		Entry("the node's time zone", "Application", set("spec.timezone", "host")),
 	)
 
 	DescribeTable("admits allowed updates",
@@ -240,6 +275,9 @@ var _ = Describe("Admission of invalid objects", func() {
 		Entry("growing rootFS", "Application", noop, set("spec.rootFS.size", "16Gi")),
 		Entry("growing a mount point", "Application", noop, set("spec.mountPoints", "[{name: mp0, storage: local-lvm, size: 8Gi, path: /srv/data}]")),
 		Entry("setting vmid that was unset", "Application", noop, set("spec.vmid", 400)),
+		Entry("re-optioning a mount point and adding another", "Application", noop, set("spec.mountPoints", "[{name: mp0, storage: local-lvm, size: 4Gi, path: /srv/www, readOnly: true, acl: false, mountOptions: [noatime]}, {name: mp1, storage: local-lvm, size: 1Gi, path: /logs}]")),
+		Entry("removing every mount point", "Application", noop, set("spec.mountPoints", "[]")),
+		Entry("changing a NIC's MAC, rate and trunks", "Application", noop, set("spec.network", "[{name: eth0, ipv4: dhcp, macAddress: 'BC:24:11:2E:C5:7E', rate: '12.5', trunks: [10, 20], linkDown: true}]")),
 		Entry("changing cores, memory, tags and powerState", "Application", noop, chain(set("spec.resources.cores", 4), set("spec.resources.memory", "2Gi"), set("spec.tags", "[a, b]"), set("spec.powerState", "Stopped"))),
 		Entry("changing a Backup's ttl", "Backup", noop, set("spec.ttl", "48h")),
 		Entry("suspending a BackupSchedule", "BackupSchedule", noop, set("spec.suspend", true)),
@@ -303,6 +341,23 @@ var _ = Describe("The samples in config/samples", func() {
 		Expect(kinds).To(HaveKey("BackupSchedule"))
 	})
 })
+
+// everyKeySpec is a valid spec using every container key of issue 16.
+const everyKeySpec = `{
+  hostRef: {name: dev},
+  template: 'local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst',
+  resources: {cores: 2, memory: 1Gi, cpuLimit: '1.5', cpuUnits: 2048},
+  rootFS: {storage: local-lvm, size: 8Gi, acl: true, replicate: false, mountOptions: [noatime, discard]},
+  mountPoints: [
+    {name: mp0, storage: local-lvm, size: 4Gi, path: /srv, backup: true, keepAttrs: true, quota: true, shared: true, readOnly: true},
+    {name: mp1, hostPath: /tank/media, path: /media, readOnly: true}],
+  network: [{name: eth0, bridge: vmbr1, macAddress: 'BC:24:11:AA:BB:CC', ipv4: manual, ipv6: manual, rate: '12.5', trunks: [10, 20], linkDown: true, hostManaged: true}],
+  devices: [{name: dev0, path: /dev/dri/renderD128, mode: '0660', uid: 0, gid: 44, denyWrite: true}],
+  features: {nesting: true, mknod: true, forceRWSys: true, mount: [nfs, cifs]},
+  startup: {order: 2, upDelaySeconds: 30, downTimeoutSeconds: 60},
+  hookscript: 'local:snippets/hook.sh', timezone: Europe/Vienna, osType: debian, arch: arm64,
+  console: false, consoleMode: shell, ttys: 4, debug: true, description: "Web frontend.\nOwned by team A."
+}`
 
 func noop(*unstructured.Unstructured) {}
 

@@ -1,7 +1,6 @@
 package lxcconfig
 
 import (
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,10 +31,10 @@ func CreateParams(app *v1alpha1.Application) pveparams.List {
 	// Always sent, because PVE changed its default in 9.0.
 	p.Add("unprivileged", boolStr(app.Spec.Unprivileged == nil || *app.Spec.Unprivileged))
 	if rfs := app.Spec.RootFS; rfs != nil {
-		p.Add("rootfs", fmt.Sprintf("%s:%d", rfs.Storage, rfs.Size.Value()/gib))
+		p.Add("rootfs", rootFSParam(rfs))
 	}
 	for _, k := range sortedKeys(keys) {
-		if k == "hostname" || k == "tags" || keys[k] == "" {
+		if identityKeys[k] || keys[k] == "" {
 			continue
 		}
 		p.Add(k, keys[k])
@@ -55,13 +54,16 @@ func RestoreParams(app *v1alpha1.Application) pveparams.List {
 	return append(identityParams(app, declaredKeys(app, nil)), sshKeyParams(app)...)
 }
 
+// identityKeys are sent first, by identityParams.
+var identityKeys = map[string]bool{"hostname": true, "description": true, "tags": true}
+
 // identityParams are hostname, description and tags: what makes a container
 // findable as app's. keys are app's declared keys, which render hostname and
 // tags.
 func identityParams(app *v1alpha1.Application, keys map[string]string) pveparams.List {
 	return pveparams.List{
 		{Key: "hostname", Value: keys["hostname"]},
-		{Key: "description", Value: Description(app.Namespace, app.Name, string(app.UID))},
+		{Key: "description", Value: DesiredDescription(app)},
 		{Key: "tags", Value: keys["tags"]},
 	}
 }
@@ -75,43 +77,24 @@ func sshKeyParams(app *v1alpha1.Application) pveparams.List {
 	return pveparams.List{{Key: "ssh-public-keys", Value: strings.Join(app.Spec.SSHPublicKeys, "\n")}}
 }
 
-// declaredKeys returns the scalar and NIC keys the spec manages, in the form
-// Proxmox stores them. observed (may be nil) supplies what the operator must
-// keep from the existing config: NIC MAC addresses, unmanaged feature flags
-// and, when spec.tags is omitted, existing tags.
+// declaredKeys returns the scalar, NIC and device keys the spec manages, in
+// the form Proxmox stores them; "" means the key is to be removed. observed
+// (may be nil) supplies what the operator must keep from the existing
+// config: NIC MAC addresses and, when spec.tags is omitted, existing tags.
+// A field the spec omits renders no key at all: it is left as found.
 func declaredKeys(app *v1alpha1.Application, observed map[string]string) map[string]string {
 	s := app.Spec
 	keys := map[string]string{
 		"hostname": Hostname(app),
 		"tags":     JoinTags(desiredTags(app, observed)),
 	}
-	if r := s.Resources; r != nil {
-		if r.Cores != nil {
-			keys["cores"] = strconv.Itoa(int(*r.Cores))
-		}
-		if r.Memory != nil {
-			keys["memory"] = strconv.FormatInt(r.Memory.Value()/mib, 10)
-		}
-		if r.Swap != nil {
-			keys["swap"] = strconv.FormatInt(r.Swap.Value()/mib, 10)
-		}
+	if s.Description != nil {
+		keys["description"] = DesiredDescription(app)
 	}
-	if s.StartOnBoot != nil {
-		keys["onboot"] = boolStr(*s.StartOnBoot)
-	}
-	if s.Protection != nil {
-		keys["protection"] = boolStr(*s.Protection)
-	}
+	resourceKeys(keys, s.Resources)
+	optionKeys(keys, s)
 	if f := s.Features; f != nil {
-		p := ParseProps(observed["features"])
-		for name, on := range map[string]bool{"nesting": f.Nesting, "keyctl": f.Keyctl, "fuse": f.Fuse} {
-			if on {
-				p[name] = "1"
-			} else {
-				delete(p, name)
-			}
-		}
-		keys["features"] = p.String()
+		keys["features"] = featuresValue(f)
 	}
 	if d := s.DNS; d != nil {
 		keys["nameserver"] = strings.Join(d.Nameservers, " ")
@@ -121,7 +104,69 @@ func declaredKeys(app *v1alpha1.Application, observed map[string]string) map[str
 		key := netKey(n.Name)
 		keys[key] = netProps(n, ParseProps(observed[key])).String()
 	}
+	for _, d := range s.Devices {
+		keys[d.Name] = deviceProps(d).String()
+	}
 	return keys
+}
+
+func resourceKeys(keys map[string]string, r *v1alpha1.Resources) {
+	if r == nil {
+		return
+	}
+	if r.Cores != nil {
+		keys["cores"] = strconv.Itoa(int(*r.Cores))
+	}
+	if r.Memory != nil {
+		keys["memory"] = strconv.FormatInt(r.Memory.Value()/mib, 10)
+	}
+	if r.Swap != nil {
+		keys["swap"] = strconv.FormatInt(r.Swap.Value()/mib, 10)
+	}
+	if r.CPULimit != nil {
+		// 0 is PVE's default, no limit: the key is removed rather than
+		// written, so that absent and 0 never differ.
+		keys["cpulimit"] = ""
+		if !r.CPULimit.IsZero() {
+			keys["cpulimit"] = decimal(*r.CPULimit)
+		}
+	}
+	if r.CPUUnits != nil {
+		keys["cpuunits"] = strconv.Itoa(int(*r.CPUUnits))
+	}
+}
+
+// optionKeys are the container-wide scalar options.
+func optionKeys(keys map[string]string, s v1alpha1.ApplicationSpec) {
+	for key, v := range map[string]*bool{"onboot": s.StartOnBoot, "protection": s.Protection, "console": s.Console, "debug": s.Debug} {
+		if v != nil {
+			keys[key] = boolStr(*v)
+		}
+	}
+	for key, v := range map[string]string{"hookscript": s.Hookscript, "timezone": s.Timezone, "ostype": s.OSType, "arch": s.Arch, "cmode": s.ConsoleMode} {
+		if v != "" {
+			keys[key] = v
+		}
+	}
+	if s.TTYs != nil {
+		keys["tty"] = strconv.Itoa(int(*s.TTYs))
+	}
+	if s.Startup != nil {
+		keys["startup"] = startupValue(s.Startup)
+	}
+}
+
+// featuresValue is the features option: every flag is the spec's once
+// features is declared.
+func featuresValue(f *v1alpha1.Features) string {
+	p := Props{}
+	for name, on := range map[string]bool{"nesting": f.Nesting, "keyctl": f.Keyctl, "fuse": f.Fuse, "mknod": f.Mknod, "force_rw_sys": f.ForceRWSys} {
+		setFlag(p, name, on)
+	}
+	if len(f.Mount) > 0 {
+		p["mount"] = sortedList(joinList(f.Mount))
+	}
+	return p.String()
 }
 
 // desiredTags is the spec's tags (or, when omitted, the observed ones) plus
@@ -134,68 +179,27 @@ func desiredTags(app *v1alpha1.Application, observed map[string]string) []string
 	return WithOwner(tags, string(app.UID))
 }
 
-// netKey maps an interface name (eth3) to its Proxmox key (net3).
-func netKey(ifname string) string { return "net" + strings.TrimPrefix(ifname, "eth") }
-
-// managedNetProps are the NIC properties the spec controls; others (hwaddr,
-// type, rate, link_down) are kept as Proxmox has them.
-var managedNetProps = []string{"name", "bridge", "ip", "gw", "ip6", "gw6", "tag", "firewall", "mtu"}
-
-func netProps(n v1alpha1.NetworkInterface, observed Props) Props {
-	p := Props{}
-	for k, v := range observed {
-		p[k] = v
-	}
-	for _, k := range managedNetProps {
-		delete(p, k)
-	}
-	p["name"] = n.Name
-	p["bridge"] = n.Bridge
-	if p["bridge"] == "" {
-		p["bridge"] = "vmbr0"
-	}
-	setIf(p, "ip", n.IPv4)
-	setIf(p, "gw", n.Gateway)
-	setIf(p, "ip6", n.IPv6)
-	setIf(p, "gw6", n.Gateway6)
-	if n.VLAN != nil {
-		p["tag"] = strconv.Itoa(int(*n.VLAN))
-	}
-	if n.Firewall {
-		p["firewall"] = "1"
-	}
-	if n.MTU != nil {
-		p["mtu"] = strconv.Itoa(int(*n.MTU))
-	}
-	if _, ok := p["type"]; !ok {
-		p["type"] = "veth"
-	}
-	return p
-}
-
-func newMountPoint(mp v1alpha1.MountPoint) Props {
-	p := Props{"": fmt.Sprintf("%s:%d", mp.Storage, mp.Size.Value()/gib), "mp": mp.Path}
-	mountFlags(p, mp)
-	return p
-}
-
-func mountFlags(p Props, mp v1alpha1.MountPoint) {
-	p["mp"] = mp.Path
-	delete(p, "backup")
-	delete(p, "ro")
-	if mp.Backup {
-		p["backup"] = "1"
-	}
-	if mp.ReadOnly {
-		p["ro"] = "1"
-	}
-}
-
 func setIf(p Props, k, v string) {
 	if v != "" {
 		p[k] = v
 	}
 }
+
+// setFlag writes a boolean PVE defaults to off: present only when on.
+func setFlag(p Props, k string, on bool) {
+	if on {
+		p[k] = "1"
+	}
+}
+
+// setBool writes a tri-state boolean: absent leaves PVE's default.
+func setBool(p Props, k string, v *bool) {
+	if v != nil {
+		p[k] = boolStr(*v)
+	}
+}
+
+func joinList(items []string) string { return strings.Join(items, ";") }
 
 func boolStr(b bool) string {
 	if b {

@@ -24,8 +24,7 @@ type Changes struct {
 	Delete  []string
 	Resizes []Resize
 	// Notes are differences the operator will not apply, e.g. a volume larger
-	// than declared (volumes never shrink) or a mount point removed from the
-	// spec (detaching it would orphan data).
+	// than declared (volumes never shrink).
 	Notes []string
 }
 
@@ -53,88 +52,157 @@ func Diff(app *v1alpha1.Application, observed map[string]string) Changes {
 	for k, want := range declaredKeys(app, observed) {
 		have, present := observed[k]
 		switch {
-		case want == "" && present:
-			ch.Delete = append(ch.Delete, k)
 		case want == "":
-		case !equalValue(k, want, have):
+			if present {
+				ch.Delete = append(ch.Delete, k)
+			}
+		case present && equalValue(k, want, have):
+		case !present && want == pveDefaults[k]:
+			// Absent is PVE's default: writing it would change nothing but
+			// the file, and on a running container wait for a restart.
+		default:
 			ch.Set[k] = want
 		}
 	}
-	if app.Spec.Network != nil {
-		declared := map[string]bool{}
-		for _, n := range app.Spec.Network {
-			declared[netKey(n.Name)] = true
-		}
-		for k := range observed {
-			if isIndexedKey(k, "net") && !declared[k] {
-				ch.Delete = append(ch.Delete, k)
-			}
-		}
+	s := app.Spec
+	if s.Network != nil {
+		removeUndeclared(observed, "net", names(s.Network, func(n v1alpha1.NetworkInterface) string { return netKey(n.Name) }), &ch)
+	}
+	if s.Devices != nil {
+		removeUndeclared(observed, "dev", names(s.Devices, func(d v1alpha1.Device) string { return d.Name }), &ch)
+	}
+	if s.MountPoints != nil {
+		// PVE keeps a detached volume as unusedN; a running container lets
+		// go of it at its next start.
+		removeUndeclared(observed, "mp", names(s.MountPoints, func(m v1alpha1.MountPoint) string { return m.Name }), &ch)
 	}
 	diffVolumes(app, observed, &ch)
 	sort.Strings(ch.Delete)
 	return ch
 }
 
-func diffVolumes(app *v1alpha1.Application, observed map[string]string, ch *Changes) {
-	if rfs := app.Spec.RootFS; rfs != nil {
-		diffSize("rootfs", rfs.Size.Value(), observed["rootfs"], ch)
+func names[T any](items []T, key func(T) string) map[string]bool {
+	out := make(map[string]bool, len(items))
+	for _, it := range items {
+		out[key(it)] = true
 	}
-	declared := map[string]bool{}
-	for _, mp := range app.Spec.MountPoints {
-		declared[mp.Name] = true
-		have, ok := observed[mp.Name]
-		if !ok {
-			// A new mount point: Proxmox allocates the volume from "storage:GiB".
-			ch.Set[mp.Name] = newMountPoint(mp).String()
-			continue
-		}
-		p := ParseProps(have)
-		before := p.String()
-		mountFlags(p, mp)
-		if p.String() != before {
-			ch.Set[mp.Name] = p.String()
-		}
-		diffSize(mp.Name, mp.Size.Value(), have, ch)
-	}
-	if app.Spec.MountPoints != nil {
-		for k := range observed {
-			if isIndexedKey(k, "mp") && !declared[k] {
-				ch.Notes = append(ch.Notes, fmt.Sprintf("%s is not declared but is left attached: detaching it could orphan its data", k))
-			}
+	return out
+}
+
+// removeUndeclared deletes the numbered keys of a declared list (net, dev,
+// mp) that the list no longer names.
+func removeUndeclared(observed map[string]string, prefix string, declared map[string]bool, ch *Changes) {
+	for k := range observed {
+		if isIndexedKey(k, prefix) && !declared[k] {
+			ch.Delete = append(ch.Delete, k)
 		}
 	}
 }
 
-func diffSize(disk string, want int64, observed string, ch *Changes) {
+// diffVolumes changes options in the config and sizes through resizes. A
+// volume that is grown is not re-optioned in the same pass: PVE's resize
+// writes the new size into the current config only, so options waiting in
+// pending would later bring the old size back. The options follow on the
+// next pass, once the size is right.
+func diffVolumes(app *v1alpha1.Application, observed map[string]string, ch *Changes) {
+	if rfs := app.Spec.RootFS; rfs != nil {
+		if have, ok := observed["rootfs"]; ok && !diffSize("rootfs", rfs.Size.Value(), have, ch) {
+			p := ParseProps(have)
+			rootFSFlags(p, rfs.VolumeOptions)
+			if !sameVolume(p.String(), have) {
+				ch.Set["rootfs"] = p.String()
+			}
+		}
+	}
+	for _, mp := range app.Spec.MountPoints {
+		have, ok := observed[mp.Name]
+		if !ok {
+			// A new mount point: Proxmox allocates the volume from
+			// "storage:GiB", or binds the host path.
+			ch.Set[mp.Name] = newMountPoint(mp).String()
+			continue
+		}
+		if mp.Size != nil && diffSize(mp.Name, mp.Size.Value(), have, ch) {
+			continue
+		}
+		p := ParseProps(have)
+		mountFlags(p, mp)
+		if !sameVolume(p.String(), have) {
+			ch.Set[mp.Name] = p.String()
+		}
+	}
+}
+
+// diffSize records a resize (and reports true) when the volume is smaller
+// than declared, or a note when it is larger.
+func diffSize(disk string, want int64, observed string, ch *Changes) bool {
 	sizeStr, ok := ParseProps(observed)["size"]
 	if !ok {
-		return
+		return false
 	}
 	have, err := ParseDiskSize(sizeStr)
 	if err != nil {
-		return
+		return false
 	}
 	switch {
 	case want > have:
 		ch.Resizes = append(ch.Resizes, Resize{Disk: disk, Size: FormatGiB(want)})
+		return true
 	case want < have:
 		ch.Notes = append(ch.Notes, fmt.Sprintf("%s is %s, larger than the declared %s: volumes never shrink", disk, sizeStr, FormatGiB(want)))
 	}
+	return false
+}
+
+// pveDefaults are the values PVE 9.1's schema gives the scalar options
+// the spec sets when the config has no such key.
+var pveDefaults = map[string]string{
+	"arch": "amd64", "cmode": "tty", "console": "1", "debug": "0", "onboot": "0", "protection": "0", "tty": "2",
 }
 
 // equalValue compares a declared value with an observed one the way Proxmox
-// normalizes them: tags lowercased and sorted, property strings by content.
+// normalizes them: tags lowercased and sorted, property strings by content,
+// numbers by value, descriptions with PVE's trailing newline.
 func equalValue(key, want, have string) bool {
 	switch {
 	case key == "tags":
 		return reflect.DeepEqual(NormalizeTags(SplitTags(want)), NormalizeTags(SplitTags(have)))
-	case key == "features" || isIndexedKey(key, "net"):
-		return reflect.DeepEqual(ParseProps(want), ParseProps(have))
+	case isIndexedKey(key, "net"):
+		return sameNIC(want, have)
+	case key == "features":
+		return sameFeatures(want, have)
+	case key == "startup":
+		return equalProps(ParseProps(want), ParseProps(have))
+	case isIndexedKey(key, "dev"):
+		w, h := ParseProps(want), ParseProps(have)
+		dropOff(w, "deny-write")
+		dropOff(h, "deny-write")
+		return equalProps(w, h)
+	case key == "cpulimit":
+		return sameNumber(want, have)
+	case key == "description":
+		return sameDescription(want, have)
 	case key == "nameserver":
 		return strings.Join(strings.Fields(want), " ") == strings.Join(strings.Fields(have), " ")
 	}
 	return want == have
+}
+
+// sameFeatures compares feature strings with the mount fs types as a set.
+func sameFeatures(want, have string) bool {
+	w, h := ParseProps(want), ParseProps(have)
+	for _, p := range []Props{w, h} {
+		if v, ok := p["mount"]; ok {
+			p["mount"] = sortedList(v)
+		}
+		for k, v := range p {
+			if v == "0" && k != "mount" {
+				// An explicit 0 is PVE's default for every flag.
+				delete(p, k)
+			}
+		}
+	}
+	return equalProps(w, h)
 }
 
 // isIndexedKey reports whether key is prefix followed by digits (net0, mp12).

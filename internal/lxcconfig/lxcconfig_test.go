@@ -163,12 +163,12 @@ func configDiffCases() []diffCase {
 			set:      map[string]string{"tags": "legacy;prod;pve-operator;pve-operator-owner." + uid},
 		},
 		{
-			name: "features keep flags the spec does not manage",
+			name: "declared features replace every flag, the mount list too",
 			spec: func(s *v1alpha1.ApplicationSpec) { s.Features = &v1alpha1.Features{Nesting: true} },
 			observed: func(o map[string]string) {
 				o["features"] = "keyctl=1,mount=nfs"
 			},
-			set: map[string]string{"features": "mount=nfs,nesting=1"},
+			set: map[string]string{"features": "nesting=1"},
 		},
 		{
 			name: "dns without a search domain deletes it",
@@ -211,21 +211,35 @@ func volumeDiffCases() []diffCase {
 			set: map[string]string{"mp0": "local-lvm:2,mp=/data"},
 		},
 		{
-			name: "a grown mount point with a new path is both set and resized",
+			name: "a grown mount point with a new path is resized first and re-optioned on the next pass",
 			spec: func(s *v1alpha1.ApplicationSpec) {
 				s.MountPoints = []v1alpha1.MountPoint{{Name: "mp0", Storage: "local-lvm", Size: ptr.To(resource.MustParse("8Gi")), Path: "/srv", VolumeOptions: v1alpha1.VolumeOptions{ReadOnly: true}}}
 			},
 			observed: func(o map[string]string) { o["mp0"] = "local-lvm:vm-100-disk-1,mp=/data,size=4G" },
-			set:      map[string]string{"mp0": "local-lvm:vm-100-disk-1,mp=/srv,ro=1,size=4G"},
 			resizes:  []Resize{{Disk: "mp0", Size: "8G"}},
 		},
 		{
-			name: "an undeclared mount point is left attached and noted",
+			name: "the same mount point at its size gets its new path and options",
+			spec: func(s *v1alpha1.ApplicationSpec) {
+				s.MountPoints = []v1alpha1.MountPoint{{Name: "mp0", Storage: "local-lvm", Size: ptr.To(resource.MustParse("8Gi")), Path: "/srv", VolumeOptions: v1alpha1.VolumeOptions{ReadOnly: true}}}
+			},
+			observed: func(o map[string]string) { o["mp0"] = "local-lvm:vm-100-disk-1,mp=/data,size=8G" },
+			set:      map[string]string{"mp0": "local-lvm:vm-100-disk-1,mp=/srv,ro=1,size=8G"},
+		},
+		{
+			name: "a mount point removed from a declared list is detached, unused volumes are left alone",
 			spec: func(s *v1alpha1.ApplicationSpec) { s.MountPoints = []v1alpha1.MountPoint{} },
 			observed: func(o map[string]string) {
 				o["mp3"] = "local-lvm:vm-100-disk-3,mp=/old,size=1G"
+				o["unused0"] = "local-lvm:vm-100-disk-2"
 			},
-			notes: 1,
+			del: []string{"mp3"},
+		},
+		{
+			name: "omitted mount points are left as found",
+			observed: func(o map[string]string) {
+				o["mp3"] = "local-lvm:vm-100-disk-3,mp=/old,size=1G"
+			},
 		},
 	}
 }

@@ -1,6 +1,8 @@
 package lxcconfig
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -63,4 +65,46 @@ func (p Props) String() string {
 		add(k)
 	}
 	return strings.Join(parts, ",")
+}
+
+// defaultKeyNames are the names PVE's formats give their default key: a
+// property string may spell it out ("path=/dev/ttyUSB0") or leave it bare.
+var defaultKeyNames = []string{"volume", "path"}
+
+// equalProps compares two property strings by content, whichever order
+// and spelling of the default key PVE printed them in.
+func equalProps(a, b Props) bool {
+	return maps.Equal(withBareDefault(a), withBareDefault(b))
+}
+
+func withBareDefault(p Props) Props {
+	out := maps.Clone(p)
+	for _, k := range defaultKeyNames {
+		if v, ok := out[k]; ok {
+			if _, bare := out[""]; !bare {
+				out[""] = v
+				delete(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// sortedList normalizes one of PVE's ';'-separated value lists (trunks,
+// mountoptions, the fs types of features mount) to a sorted set, the order
+// being no difference PVE acts on.
+func sortedList(s string) string {
+	items := strings.FieldsFunc(s, func(r rune) bool { return r == ';' || r == ' ' })
+	slices.Sort(items)
+	return strings.Join(slices.Compact(items), ";")
+}
+
+// dropOff removes boolean keys that are off ("0"): for the flags PVE
+// defaults to off, written off and left out are the same setting.
+func dropOff(p Props, keys ...string) {
+	for _, k := range keys {
+		if p[k] == "0" {
+			delete(p, k)
+		}
+	}
 }

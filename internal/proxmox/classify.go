@@ -76,8 +76,17 @@ func classifyMessage(msg string, cause error) error {
 	case strings.Contains(msg, "no such task"):
 		return &NoSuchTaskError{Err: cause}
 	case strings.Contains(msg, "already exists"),
-		strings.Contains(msg, "already used"):
+		strings.Contains(msg, "already used"),
+		// pve-ha-manager: "resource ID 'ct:100' already defined",
+		// "HA rule 'x' already defined".
+		strings.Contains(msg, "already defined"):
 		return &AlreadyExistsError{Err: cause}
+	// pve-ha-manager's read of a missing resource or rule, and its delete
+	// of a guest that is not a resource.
+	case strings.Contains(msg, "no such resource '"), strings.Contains(msg, "not HA managed"):
+		return &NotFoundError{Resource: "ha resource", Err: cause}
+	case strings.Contains(msg, "no such ha rule"):
+		return &NotFoundError{Resource: "ha rule", Err: cause}
 	case strings.Contains(msg, "does not exist"):
 		return &NotFoundError{Resource: missingResource(msg), Err: cause}
 	case strings.Contains(msg, "protection mode enabled"),

@@ -107,6 +107,10 @@ type Client interface {
 	SnapshotManager
 	BackupManager
 	TaskReader
+	CloneManager
+	PoolManager
+	Migrator
+	HAManager
 }
 
 var _ Client = (*APIClient)(nil)

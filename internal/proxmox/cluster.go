@@ -134,6 +134,7 @@ type clusterGuest struct {
 	Disk     num    `json:"disk"`
 	MaxDisk  num    `json:"maxdisk"`
 	Uptime   num    `json:"uptime"`
+	HAState  string `json:"hastate"`
 }
 
 // Containers lists every LXC container with one GET /cluster/resources.
@@ -151,7 +152,7 @@ func (c *APIClient) Containers(ctx context.Context) ([]ContainerSummary, error) 
 			VMID: g.VMID.int(), Node: g.Node, Name: g.Name, Status: g.Status,
 			Tags: splitList(g.Tags), Lock: g.Lock, Template: bool(g.Template), Pool: g.Pool,
 			CPU: float64(g.CPU), MaxCPU: float64(g.MaxCPU), Mem: g.Mem.uint64(), MaxMem: g.MaxMem.uint64(),
-			Disk: g.Disk.uint64(), MaxDisk: g.MaxDisk.uint64(), Uptime: g.Uptime.int64(),
+			Disk: g.Disk.uint64(), MaxDisk: g.MaxDisk.uint64(), Uptime: g.Uptime.int64(), HAState: g.HAState,
 		})
 	}
 	return out, nil

@@ -71,6 +71,10 @@ type ContainerSummary struct {
 	Disk    uint64
 	MaxDisk uint64
 	Uptime  int64
+	// HAState is the HA manager's state of the container (started,
+	// stopped, migrate, relocate, fence, error, ...), "" when HA does not
+	// manage it.
+	HAState string
 }
 
 // HasTag reports whether the container carries tag.

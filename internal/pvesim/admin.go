@@ -33,6 +33,7 @@ import (
 //	POST   /_sim/containers/{vmid}/bump-digest
 //	POST   /_sim/containers/{vmid}/running     {"running": true}
 //	POST   /_sim/containers/{vmid}/ignore-shutdown {"ignore": true}
+//	POST   /_sim/containers/{vmid}/ha-move     {"node": "pve2"} HA relocates or recovers it there
 //	POST   /_sim/backups                       BackupSpec → {"volid"}
 //	POST   /_sim/nodes/{node}/online           {"online": false}
 //	POST   /_sim/tokens/revoke | /restore      {"id": "root@pam!operator"}
@@ -41,6 +42,7 @@ import (
 //	POST   /_sim/tickets/expire
 //	POST   /_sim/unauthorized-delay            {"delay": "3s"}
 //	POST   /_sim/storage/extra-used            {"storage","node","bytes"}
+//	POST   /_sim/snippets                      {"volid": "local:snippets/hook.sh"} a hookscript file on every node
 //	POST   /_sim/resources/refresh             force a /cluster/resources refresh
 //	POST   /_sim/save                          write the state file
 
@@ -189,6 +191,19 @@ var adminRoutes = map[string]adminHandler{
 	"storage":            (*Server).adminStorage,
 	"resources":          (*Server).adminResources,
 	"save":               (*Server).adminSave,
+	"snippets":           (*Server).adminSnippets,
+}
+
+// adminSnippets is AddSnippet.
+func (s *Server) adminSnippets(r *http.Request, segs []string) (any, error) {
+	if len(segs) != 1 {
+		return nil, errAdminNotFound
+	}
+	return postJSON(r, func(b struct {
+		VolID string `json:"volid"`
+	}) (any, error) {
+		return done(s.AddSnippet(b.VolID))
+	})
 }
 
 func (s *Server) adminDispatch(r *http.Request, segs []string) (any, error) {
@@ -402,6 +417,12 @@ func (s *Server) adminContainer(r *http.Request, vmid int, action string) (any, 
 		return postJSON(r, func(b runningBody) (any, error) { return done(s.SetRunning(vmid, b.Running)) })
 	case "ignore-shutdown":
 		return postJSON(r, func(b ignoreBody) (any, error) { return done(s.SetIgnoreShutdown(vmid, b.Ignore)) })
+	case "ha-move":
+		return postJSON(r, func(b struct {
+			Node string `json:"node"`
+		}) (any, error) {
+			return done(s.HAMove(vmid, b.Node))
+		})
 	}
 	return nil, errAdminNotFound
 }

@@ -271,6 +271,8 @@ var mpFormat = &propFormat{
 	keys: map[string]*regexp.Regexp{
 		"volume": reVolume, "mp": nil, "size": reSize, "acl": reBool01, "backup": reBool01,
 		"mountoptions": reMountOp, "quota": reBool01, "replicate": reBool01, "ro": reBool01, "shared": reBool01,
+		// PVE 9.1's mp format has keepattrs (the rootfs format has not).
+		"keepattrs": reBool01,
 	},
 	checks: map[string]func(string) error{"mp": verifyMPPath},
 }

@@ -346,7 +346,7 @@ func (s *Server) guestResources(p *principal, now time.Time) []any {
 			Status: st.status, Template: st.template, MaxCPU: rrdNumber(st.cpus), CPU: st.cpu, MaxMem: st.maxmem,
 			Mem: st.mem, MaxDisk: st.maxdisk, Disk: st.disk, NetIn: st.netin, NetOut: st.netout,
 			DiskRead: st.diskread, DiskWrite: st.diskwrite, Uptime: st.uptime,
-			Tags: ct.conf["tags"], Lock: ct.lock(), Pool: s.poolMembers[vmid],
+			Tags: ct.conf["tags"], Lock: ct.lock(), Pool: s.poolMembers[vmid], HAState: s.haStateOf(vmid),
 		})
 	}
 	return out

@@ -13,8 +13,8 @@ import (
 )
 
 // HA resources as pve-ha-manager's PVE::API2::HA::Resources keeps them in
-// /etc/pve/ha/resources.cfg. The simulator keeps only the configuration:
-// no CRM or LRM acts on it, so a requested state changes nothing else.
+// /etc/pve/ha/resources.cfg. No CRM or LRM daemon runs; h_ha_manager.go
+// stands in for what they visibly do with a requested state.
 
 // haState is the HA configuration: resources.cfg and rules.cfg.
 type haState struct {
@@ -129,6 +129,7 @@ func hHAResourceCreate(s *Server, rq *request) (any, *apiError) {
 		}
 	}
 	s.ha.resources[sid] = opts
+	s.haSettleSID(sid)
 	return nil, nil
 }
 
@@ -251,6 +252,7 @@ func hHAResourceUpdate(s *Server, rq *request) (any, *apiError) {
 		delete(next, k)
 	}
 	s.ha.resources[sid] = next
+	s.haSettleSID(sid)
 	return nil, nil
 }
 

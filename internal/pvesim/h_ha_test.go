@@ -88,7 +88,9 @@ func TestHAResourceLifecycle(t *testing.T) {
 func TestHAResourceErrorsAreWordedAsPVE(t *testing.T) {
 	t.Parallel()
 	srv := haSim(t)
-	mustOK(t, raw(t, srv, "POST", "/cluster/ha/resources", form("sid", "ct:100")))
+	// Stopped: with started, HA would start the CT, which the destroy
+	// below then refuses for running instead.
+	mustOK(t, raw(t, srv, "POST", "/cluster/ha/resources", form("sid", "ct:100", "state", "stopped")))
 	tests := []struct {
 		name, method, path, body, status string
 	}{

@@ -152,6 +152,53 @@ func rootOnlyCheck(authID string, key, newVal, oldVal string, unprivileged bool)
 	return nil
 }
 
+// rootOnlyDeleteCheck is check_ct_modify_config_perm for a deleted
+// option: removing a device or the hookscript is as root-only as setting
+// one, removing features is unless they are nothing but nesting=1 (on an
+// unprivileged container), and removing a mount point of any type is
+// not root-only.
+func rootOnlyDeleteCheck(authID string, key, oldVal string, unprivileged bool) *apiError {
+	if authID == "root@pam" {
+		return nil
+	}
+	switch {
+	case key == "hookscript":
+		return permErr("changing the hookscript is only allowed for root@pam")
+	case strings.HasPrefix(key, "dev"):
+		return permErr("configuring device passthrough is only allowed for root@pam")
+	case key == "features":
+		if !unprivileged {
+			return permErr("changing feature flags for privileged container is only allowed for root@pam")
+		}
+		if f, _ := parseProp(oldVal, featuresFormat); f != nil && len(f.keys) > 0 && (len(f.keys) != 1 || f.keys["nesting"] != "1") {
+			return permErr("changing feature flags (except nesting) is only allowed for root@pam")
+		}
+	}
+	return nil
+}
+
+// checkHookscript is PVE's check_hookscript (GuestHelpers), run while the
+// config is updated, at create before the container is reserved: the
+// volume must resolve on node, be a snippets volume, and exist as a file
+// (the simulator has no file modes, so every snippet counts as
+// executable). The caller holds s.mu.
+func (s *Server) checkHookscript(node, volid string) *apiError {
+	sid, name, ok := parseVolid(volid)
+	if !ok {
+		return errf("unable to parse volume ID '%s'", volid)
+	}
+	if s.storageByID[sid] == nil {
+		return errf("storage '%s' does not exist", sid)
+	}
+	if volType(name) != "snippets" {
+		return errf("'%s' is not in the snippets directory", volid)
+	}
+	if _, v := s.volumeOf(volid, node); v == nil {
+		return errf("script '%s' does not exist", volid)
+	}
+	return nil
+}
+
 // configPrivilege maps an option to the VM.Config.* privilege it needs.
 func configPrivilege(key string) string {
 	switch {

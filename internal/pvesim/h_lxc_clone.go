@@ -53,11 +53,33 @@ func hLXCClone(s *Server, rq *request) (any, *apiError) {
 	}
 	// The source gets lock=disk and the target lock=create synchronously.
 	src.setLock("disk")
-	j.dst = newContainer(j.newid, j.target, s.now())
-	j.dst.conf["lock"] = "create"
-	s.cts[j.newid] = j.dst
 	j.srcConf = srcConf.clone()
+	j.dst = newContainer(j.newid, j.node, s.now())
+	j.dst.conf = j.initialConf()
+	s.cts[j.newid] = j.dst
 	return s.forkGuestTask(j.node, TaskClone, j.vmid, rq.authID(), false, j.run).upid, nil
+}
+
+// initialConf is the config clone_vm writes for the target before it
+// answers (pve-container src/PVE/API2/LXC.pm): every key of the source (or
+// snapshot) but its unused volumes, snapshot keys, pending changes and the
+// template flag, with new MACs, the hostname and description given (when
+// not empty) and lock "create". The source's tags come along. Mount points
+// are added by the worker as each volume is copied, and the config lives on
+// the source's node until the worker moves it to the target at the end.
+func (j *cloneJob) initialConf() ctConf {
+	conf := sectionCopy(j.srcConf, "lock", "parent", "snaptime", "snapstate", "template")
+	for _, k := range diskKeys(conf) {
+		delete(conf, k)
+	}
+	j.s.newMACs(conf)
+	for _, k := range []string{"hostname", "description"} {
+		if v := j.params[k]; v != "" {
+			conf[k] = v
+		}
+	}
+	conf["lock"] = "create"
+	return conf
 }
 
 // checkTargetAndStorage are clone_vm's checks before it locks anything: the
@@ -188,18 +210,17 @@ func (j *cloneJob) checkStorages(srcConf ctConf) *apiError {
 }
 
 func (j *cloneJob) run(tr *taskRun) error {
-	conf := sectionCopy(j.srcConf, "lock", "parent", "snaptime", "snapstate", "template")
 	var allocErr error
-	tr.locked(func() { allocErr = j.allocate(tr, conf) })
+	tr.locked(func() { allocErr = j.allocate(tr, j.dst.conf) })
 	if allocErr != nil {
 		tr.locked(j.rollback)
 		return fmt.Errorf("clone failed: %w", allocErr)
 	}
-	return tr.commit(j.rollback, func() { j.finish(conf) })
+	return tr.commit(j.rollback, j.finish)
 }
 
 // allocate makes the copies or linked clones of the source's disks into
-// conf. The caller holds s.mu.
+// conf, the target's config. The caller holds s.mu.
 func (j *cloneJob) allocate(tr *taskRun, conf ctConf) error {
 	for _, k := range diskKeys(j.srcConf) {
 		val := j.srcConf[k]
@@ -258,23 +279,18 @@ func (j *cloneJob) rollback() {
 	s.clearLock(j.vmid, "disk")
 }
 
-// finish writes the target's config (new MACs, the given hostname and
-// description) and unlocks both. The caller holds s.mu.
-func (j *cloneJob) finish(conf ctConf) {
-	s, p := j.s, j.params
-	s.newMACs(conf)
-	if h := p["hostname"]; h != "" {
-		conf["hostname"] = h
-	}
-	if d, ok := p["description"]; ok {
-		conf["description"] = d
-	}
-	j.dst.conf = conf
-	j.dst.touch()
-	if pool := p["pool"]; pool != "" {
+// finish adds the target to its pool, unlocks both and moves the
+// target's config to the target node, in clone_vm's order. The caller
+// holds s.mu.
+func (j *cloneJob) finish() {
+	s := j.s
+	if pool := j.params["pool"]; pool != "" {
 		s.poolMembers[j.newid] = pool
 	}
 	s.clearLock(j.vmid, "disk")
+	j.dst.setLock("")
+	j.dst.node = j.target
+	j.dst.touch()
 }
 
 // ---- migrate ---------------------------------------------------------------
@@ -316,6 +332,10 @@ func hLXCMigrate(s *Server, rq *request) (any, *apiError) {
 		}
 	}
 	j := &migrateJob{s: s, ct: ct, node: node, target: tn}
+	if s.haManaged(vmid) {
+		// migrate_vm hands an HA-managed CT to HA (see h_ha_manager.go).
+		return s.forkGuestTask(node, TaskHAMigrate, vmid, rq.authID(), false, j.requestHA).upid, nil
+	}
 	return s.forkGuestTask(node, TaskMigrate, vmid, rq.authID(), false, j.run).upid, nil
 }
 
@@ -329,6 +349,15 @@ func (j *migrateJob) run(tr *taskRun) error {
 	tr.locked(func() {
 		if e := ct.checkLock(); e != nil {
 			lockErr = e
+			return
+		}
+		// prepare's and phase1's refusals (h_lxc_migrate.go) come before
+		// anything is locked or stopped.
+		var warnings []string
+		if warnings, lockErr = j.s.migrationRefusal(ct, target); lockErr != nil {
+			for _, w := range warnings {
+				tr.logLocked("%s", w)
+			}
 			return
 		}
 		ct.setLock("migrate")

@@ -184,6 +184,11 @@ func hConfigPut(s *Server, rq *request) (any, *apiError) {
 		if e := s.checkConfigUpdate(rq, ct, u); e != nil {
 			return nil, e
 		}
+		if h, ok := u.changes["hookscript"]; ok {
+			if e := s.checkHookscript(ct.node, h); e != nil {
+				return nil, e
+			}
+		}
 		if e := s.normalizeChanges(ct, u.changes, rq.auth); e != nil {
 			return nil, e
 		}
@@ -207,6 +212,9 @@ func (s *Server) checkConfigUpdate(rq *request, ct *container, u *configUpdate) 
 	}
 	for _, k := range u.del {
 		if e := s.checkPerm(rq.auth, vmPath, configPrivilege(k)); e != nil {
+			return e
+		}
+		if e := rootOnlyDeleteCheck(rq.authID(), k, ct.conf[k], unprivileged); e != nil {
 			return e
 		}
 	}

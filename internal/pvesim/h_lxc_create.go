@@ -49,6 +49,9 @@ func hLXCCreate(s *Server, rq *request) (any, *apiError) {
 	if e := s.checkCreateAllowed(rq.auth, cr); e != nil {
 		return nil, e
 	}
+	if e := s.checkHAManagedCreate(rq); e != nil {
+		return nil, e
+	}
 	if e := cr.checkSource(); e != nil {
 		return nil, e
 	}
@@ -187,6 +190,9 @@ func (s *Server) checkCreateConfig(rq *request, cr *createRequest, disks map[str
 			}
 		}
 	}
+	if h, ok := cr.params["hookscript"]; ok {
+		return s.checkHookscript(cr.node, h)
+	}
 	return nil
 }
 
@@ -277,6 +283,9 @@ func (j *createJob) run(tr *taskRun) error {
 	}
 	if boolParam(j.params, "start") {
 		j.s.spawnStart(j.node, j.vmid, j.authID, tr.t)
+	}
+	if boolParam(j.params, "ha-managed") {
+		j.s.haAddAfterCreate(tr, j.vmid, boolParam(j.params, "start"))
 	}
 	return nil
 }

@@ -26,6 +26,9 @@ func (s *Server) powerTaskOpts(rq *request, typ string, flock bool, pre func(ct 
 	if e := s.checkPowerPrecondition(node, vmid, pre); e != nil {
 		return nil, e
 	}
+	if t := s.haPowerRequest(rq, typ); t != nil {
+		return t.upid, nil // an HA-managed CT: HA is asked instead (h_ha_manager.go)
+	}
 	if flock {
 		if e := s.acquireFlock(vmid, rq.r.Context().Done()); e != nil {
 			return nil, e

@@ -135,6 +135,7 @@ func addLXCActionRoutes(rt *router) {
 	rt.add("PUT", "/nodes/{node}/lxc/{vmid}/resize", nil, vmPerm("VM.Config.Disk"), hResize)
 	rt.add("POST", "/nodes/{node}/lxc/{vmid}/template", nil, vmPerm("VM.Allocate"), hTemplate)
 	rt.add("POST", "/nodes/{node}/lxc/{vmid}/clone", nil, vmPerm("VM.Clone"), hLXCClone)
+	rt.add("GET", "/nodes/{node}/lxc/{vmid}/migrate", nil, vmPerm("VM.Migrate"), hLXCMigratePrecondition)
 	rt.add("POST", "/nodes/{node}/lxc/{vmid}/migrate", nil, vmPerm("VM.Migrate"), hLXCMigrate)
 	rt.add("GET", "/nodes/{node}/lxc/{vmid}/interfaces", nil, vmPerm("VM.Audit"), hInterfaces)
 	rt.add("GET", "/nodes/{node}/lxc/{vmid}/feature", nil, vmPerm("VM.Audit"), hFeature)

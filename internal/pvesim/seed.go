@@ -216,6 +216,29 @@ func (s *Server) AddTemplate(volid string) error {
 	return s.addTemplateLocked(volid, time.Now())
 }
 
+// AddSnippet puts a snippets volume, e.g. local:snippets/hook.sh, on every
+// instance of its storage, as copying a script into the storage's
+// snippets directory on each node would. PVE takes a hookscript only when
+// it exists there; its content types do not matter (PVE resolves the
+// path of any volume of a file-based storage).
+func (s *Server) AddSnippet(volid string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sid, name, ok := parseVolid(volid)
+	if !ok || !strings.HasPrefix(name, "snippets/") || len(name) == len("snippets/") {
+		return fmt.Errorf("snippet %q is not a snippets volid", volid)
+	}
+	if def := s.storageByID[sid]; def == nil || def.spec.Type != "dir" {
+		return fmt.Errorf("snippet %q: storage %q is not a configured dir storage", volid, sid)
+	}
+	for key, st := range s.stores {
+		if key.id == sid {
+			st.add(&volume{volid: volid, content: "snippets", format: "raw", size: 512, ctime: time.Now().Unix()})
+		}
+	}
+	return nil
+}
+
 func (s *Server) addTemplateLocked(tmpl string, ctime time.Time) error {
 	sid, name, ok := parseVolid(tmpl)
 	if !ok || !strings.HasPrefix(name, "vztmpl/") {

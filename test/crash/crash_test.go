@@ -117,6 +117,7 @@ func crashSimOptions() pvesim.Options {
 		pvesim.TaskStart:    {Min: 200 * ms, Max: 500 * ms},
 		pvesim.TaskVzdump:   {Min: 500 * ms, Max: 1500 * ms},
 		pvesim.TaskRestore:  {Min: 400 * ms, Max: 1200 * ms},
+		pvesim.TaskClone:    {Min: 400 * ms, Max: 1200 * ms},
 		pvesim.TaskDestroy:  {Min: 200 * ms, Max: 600 * ms},
 		pvesim.TaskShutdown: {Min: 200 * ms, Max: 400 * ms},
 		pvesim.TaskStop:     {Min: 100 * ms, Max: 300 * ms},

@@ -21,9 +21,14 @@ const (
 	LockChanged
 	NodeChanged
 	TemplateChanged
+	// HAStateChanged: HA took the container on, let it go, or its HA state
+	// moved (started, stopped, migrate, fence, error, ...).
+	HAStateChanged
+	// PoolChanged: the container joined, left or changed its resource pool.
+	PoolChanged
 )
 
-var changeNames = []string{"appeared", "disappeared", "status", "name", "tags", "lock", "node", "template"}
+var changeNames = []string{"appeared", "disappeared", "status", "name", "tags", "lock", "node", "template", "ha", "pool"}
 
 func (c Change) String() string {
 	var parts []string
@@ -95,6 +100,12 @@ func compare(o, n proxmox.ContainerSummary) Change {
 	}
 	if o.Template != n.Template {
 		ch |= TemplateChanged
+	}
+	if o.HAState != n.HAState {
+		ch |= HAStateChanged
+	}
+	if o.Pool != n.Pool {
+		ch |= PoolChanged
 	}
 	return ch
 }
