@@ -336,32 +336,7 @@ func checkInvariants(t *testing.T, ctx context.Context, k8s client.Client, sim *
 	}
 }
 
-func waitAllReady(t *testing.T, ctx context.Context, k8s client.Client) {
-	t.Helper()
-	defer func() {
-		if t.Failed() {
-			l := &v1alpha1.ApplicationList{}
-			_ = k8s.List(ctx, l, client.InNamespace("team"))
-			for _, a := range l.Items {
-				if c := meta.FindStatusCondition(a.Status.Conditions, v1alpha1.ConditionReady); c != nil && c.Status != metav1.ConditionTrue {
-					t.Logf("%s: vmid %d task %+v: %s %s", a.Name, a.Status.VMID, a.Status.Task, c.Reason, c.Message)
-				}
-			}
-		}
-	}()
-	waitFor(t, ctx, "all Applications Ready", 3*time.Minute, func() bool {
-		l := &v1alpha1.ApplicationList{}
-		if err := k8s.List(ctx, l, client.InNamespace("team")); err != nil || len(l.Items) != apps {
-			return false
-		}
-		for _, a := range l.Items {
-			if !meta.IsStatusConditionTrue(a.Status.Conditions, v1alpha1.ConditionReady) {
-				return false
-			}
-		}
-		return true
-	})
-}
+func waitAllReady(t *testing.T, ctx context.Context, k8s client.Client) { waitReady(t, ctx, k8s, apps) }
 
 // waitFor polls cond until it holds and fails the test (without stopping
 // it) if it does not within timeout.
