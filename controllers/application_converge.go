@@ -139,27 +139,8 @@ func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope,
 		return ctrl.Result{}, true, nil
 	}
 	if len(ch.Set) > 0 || len(ch.Delete) > 0 {
-		err := via.UpdateContainerConfig(ctx, ct.Node, ct.VMID, proxmox.ConfigUpdate{Set: ch.Set, Delete: ch.Delete, Digest: cfg.Digest()})
-		s.host.markMutation(app.UID)
-		switch {
-		case proxmox.IsDigestMismatch(err):
-			// Someone edited the config since we read it: read it again.
-			return ctrl.Result{RequeueAfter: requeueSoon}, true, nil
-		case proxmox.IsLocked(err) || proxmox.IsLockTimeout(err):
-			// The listing predates the lock: judge it as one seen there.
-			if ct.Lock == "" {
-				ct.Lock = "unknown"
-			}
-			return r.lockedWait(ctx, s, ct, "waiting to apply "+strings.Join(ch.Keys(), ", ")), true, nil
-		case err != nil:
-			s.set(progressing(v1alpha1.ReasonUpdating, fmt.Sprintf("applying %s to container %d failed: %v", strings.Join(ch.Keys(), ", "), ct.VMID, err)))
-			return ctrl.Result{RequeueAfter: 30 * time.Second}, true, nil
-		}
-		r.event(app, corev1.EventTypeNormal, v1alpha1.ReasonUpdating, fmt.Sprintf("applied %s to container %d", strings.Join(ch.Keys(), ", "), ct.VMID))
-		r.Hosts.RequestRefresh(s.host.Name)
-		if more {
-			// The root-only rest goes next pass, against the new digest.
-			return ctrl.Result{RequeueAfter: requeueSoon}, true, nil
+		if res, done := r.applyConfig(ctx, s, ct, via, ch, cfg.Digest(), more); done {
+			return res, true, nil
 		}
 	}
 	if len(ch.Resizes) > 0 {
@@ -184,6 +165,37 @@ func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope,
 	// say) need not read it again until the spec changes or drift is due.
 	r.converged.Store(app.UID, convergeMark{generation: app.Generation, at: time.Now(), restartKeys: s.restartRequired, privileged: privileged})
 	return ctrl.Result{}, false, nil
+}
+
+// applyConfig sends one config PUT (with the digest of the config ch was
+// computed from) through via, the token's client or root@pam's. done means
+// the pass ends here: the PUT failed or was refused, or more must follow
+// against the new digest (the root-only rest, or an unusedN a detach left
+// that detachedVolumes Delete destroys).
+func (r *ApplicationReconciler) applyConfig(ctx context.Context, s *appScope, ct proxmox.ContainerSummary, via proxmox.Client, ch lxcconfig.Changes, digest string, more bool) (ctrl.Result, bool) {
+	app := s.app
+	err := via.UpdateContainerConfig(ctx, ct.Node, ct.VMID, proxmox.ConfigUpdate{Set: ch.Set, Delete: ch.Delete, Digest: digest})
+	s.host.markMutation(app.UID)
+	switch {
+	case proxmox.IsDigestMismatch(err):
+		// Someone edited the config since we read it: read it again.
+		return ctrl.Result{RequeueAfter: requeueSoon}, true
+	case proxmox.IsLocked(err) || proxmox.IsLockTimeout(err):
+		// The listing predates the lock: judge it as one seen there.
+		if ct.Lock == "" {
+			ct.Lock = "unknown"
+		}
+		return r.lockedWait(ctx, s, ct, "waiting to apply "+strings.Join(ch.Keys(), ", ")), true
+	case err != nil:
+		s.set(progressing(v1alpha1.ReasonUpdating, fmt.Sprintf("applying %s to container %d failed: %v", strings.Join(ch.Keys(), ", "), ct.VMID, err)))
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, true
+	}
+	r.event(app, corev1.EventTypeNormal, v1alpha1.ReasonUpdating, fmt.Sprintf("applied %s to container %d", strings.Join(ch.Keys(), ", "), ct.VMID))
+	r.Hosts.RequestRefresh(s.host.Name)
+	if more || lxcconfig.LeavesUnusedToDestroy(app, ch) {
+		return ctrl.Result{RequeueAfter: requeueSoon}, true
+	}
+	return ctrl.Result{}, false
 }
 
 // pendingKeys lists the keys Proxmox will change at the next restart.

@@ -35,6 +35,22 @@ func lifeCycleTasks(vmid int32) map[string]int {
 	return out
 }
 
+// patchSpec merge-patches app: the typed client drops an empty list, which
+// the spec needs to say "none" rather than "left as found".
+func patchSpec(app *v1alpha1.Application, patch string) {
+	ExpectWithOffset(1, k8s.Patch(ctx, getApp(app), client.RawPatch(types.MergePatchType, []byte(patch)))).To(Succeed())
+}
+
+// volumeExists reports whether the simulator's storage still holds volid.
+func volumeExists(volid string) bool {
+	for _, v := range sim.State().Volumes {
+		if v.Volid == volid {
+			return true
+		}
+	}
+	return false
+}
+
 // restartOutOfBand stops the container as a crash would; the operator
 // starts it again, which applies what was pending.
 func restartOutOfBand(app *v1alpha1.Application) {
@@ -229,6 +245,28 @@ var _ = Describe("Application container keys", func() {
 		Expect(ct.Config["rootfs"]).To(And(ContainSubstring("mountoptions=noatime"), ContainSubstring("size=4G")))
 	})
 
+	It("destroys a detached mount point's volume when detachedVolumes is Delete", func() {
+		app := eventuallyApp(e.app(func(a *v1alpha1.Application) {
+			a.Spec.PowerState = v1alpha1.PowerStateStopped
+			a.Spec.DetachedVolumes = v1alpha1.DetachedVolumesDelete
+			a.Spec.MountPoints = []v1alpha1.MountPoint{{Name: "mp0", Storage: "local-lvm", Size: ptr.To(resource.MustParse("1Gi")), Path: "/scratch"}}
+		}), "True", v1alpha1.ReasonReconciled)
+		vmid := app.Status.VMID
+		volume := lxcconfig.ParseProps(simCT(vmid).Config["mp0"])[""]
+		Expect(volumeExists(volume)).To(BeTrue())
+
+		patchSpec(app, `{"spec":{"mountPoints":[]}}`)
+		Eventually(func(g Gomega) {
+			cfg := simCT(vmid).Config
+			g.Expect(cfg).NotTo(HaveKey("mp0"))
+			for k := range cfg {
+				g.Expect(k).NotTo(HavePrefix("unused"), "the detached volume is not kept")
+			}
+		}).Should(Succeed())
+		Expect(volumeExists(volume)).To(BeFalse(), "the volume is destroyed")
+		eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
+	})
+
 	It("adopts a container using every content key and leaves each as found, showing them in status", func() {
 		seeded := map[string]string{
 			"hostname": "keys-legacy", "memory": "1024", "cores": "2", "cpulimit": "1.5", "cpuunits": "512", "unprivileged": "1",
@@ -301,7 +339,7 @@ var _ = Describe("Application container keys", func() {
 		By("removing the bind mount and the devices")
 		// An empty list, not an omitted one (which leaves them as found);
 		// the typed client would drop an empty slice, so it is patched.
-		Expect(k8s.Patch(ctx, getApp(app), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"mountPoints":[],"devices":[]}}`)))).To(Succeed())
+		patchSpec(app, `{"spec":{"mountPoints":[],"devices":[]}}`)
 		Eventually(restartRequired).WithArguments(app).Should(And(ContainSubstring("mp0"), ContainSubstring("dev0"), ContainSubstring("dev1")))
 		restartOutOfBand(app)
 		Eventually(restartRequired).WithArguments(app).Should(BeEmpty())

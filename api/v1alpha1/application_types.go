@@ -14,6 +14,15 @@ const (
 	PowerStateStopped PowerState = "Stopped"
 )
 
+// DetachedVolumePolicy is what becomes of a detached mount point's volume.
+// +kubebuilder:validation:Enum=Keep;Delete
+type DetachedVolumePolicy string
+
+const (
+	DetachedVolumesKeep   DetachedVolumePolicy = "Keep"
+	DetachedVolumesDelete DetachedVolumePolicy = "Delete"
+)
+
 // ContainerState is the observed state of a container.
 // +kubebuilder:validation:Enum=running;stopped;unknown
 type ContainerState string
@@ -34,6 +43,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.adopt || has(self.template) || has(self.restoreFrom) || has(self.cloneFrom)",message="one of template, restoreFrom or cloneFrom is required unless adopt is true"
 // +kubebuilder:validation:XValidation:rule="(has(self.template) ? 1 : 0) + (has(self.restoreFrom) ? 1 : 0) + (has(self.cloneFrom) ? 1 : 0) <= 1",message="template, restoreFrom and cloneFrom are mutually exclusive"
 // +kubebuilder:validation:XValidation:rule="!self.adopt || !(has(self.template) || has(self.restoreFrom) || has(self.cloneFrom))",message="adopt takes over an existing container: template, restoreFrom and cloneFrom must not be set"
+// +kubebuilder:validation:XValidation:rule="!self.adopt || !has(self.detachedVolumes) || self.detachedVolumes == 'Keep'",message="detachedVolumes: Delete is only for containers the operator creates: an adopted container's unused volumes are not the operator's to destroy"
 // +kubebuilder:validation:XValidation:rule="has(self.cloneFrom) == has(oldSelf.cloneFrom) && (!has(self.cloneFrom) || self.cloneFrom == oldSelf.cloneFrom)",message="cloneFrom is immutable"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.convertToTemplate) || !oldSelf.convertToTemplate || (has(self.convertToTemplate) && self.convertToTemplate)",message="convertToTemplate cannot be undone: Proxmox cannot turn a template back into a container"
 // +kubebuilder:validation:XValidation:rule="!has(self.convertToTemplate) || !self.convertToTemplate || !has(self.powerState) || self.powerState == 'Stopped'",message="a template cannot run: set powerState to Stopped with convertToTemplate"
@@ -139,6 +149,15 @@ type ApplicationSpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=32
 	MountPoints []MountPoint `json:"mountPoints,omitempty"`
+
+	// detachedVolumes says what becomes of a volume once its mount point is
+	// removed from mountPoints and detached: Keep leaves it as an unusedN
+	// volume of the container (Proxmox' behaviour, the data stays); Delete
+	// destroys every unusedN volume of the container. Not for adopted
+	// containers.
+	// +optional
+	// +kubebuilder:default=Keep
+	DetachedVolumes DetachedVolumePolicy `json:"detachedVolumes,omitempty"`
 
 	// network interfaces (eth0 to eth31 become net0 to net31).
 	// +optional

@@ -132,6 +132,8 @@ var _ = Describe("Admission of invalid objects", func() {
 		Entry("neither template, restoreFrom nor adopt", "Application", chain(del("spec.template"), del("spec.rootFS")), "one of template, restoreFrom or cloneFrom is required"),
 		Entry("template and restoreFrom together", "Application", set("spec.restoreFrom", "{backupRef: {name: b}}"), "template, restoreFrom and cloneFrom are mutually exclusive"),
 		Entry("adopt with a template", "Application", chain(set("spec.adopt", true), set("spec.vmid", 200)), "adopt takes over an existing container"),
+		Entry("an adopted container whose unused volumes would be destroyed", "Application", chain(del("spec.template"), del("spec.rootFS"), set("spec.adopt", true), set("spec.vmid", 200), set("spec.detachedVolumes", "Delete")), "detachedVolumes: Delete is only for containers the operator creates"),
+		Entry("an unknown detachedVolumes policy", "Application", set("spec.detachedVolumes", "Archive"), `Unsupported value: "Archive"`),
 		Entry("vmid below 100", "Application", set("spec.vmid", 99), "should be greater than or equal to 100"),
 		Entry("vmid above 999999999", "Application", set("spec.vmid", 1000000000), "should be less than or equal to 999999999"),
 		Entry("a hostname with an underscore", "Application", set("spec.hostname", "web_1"), "spec.hostname in body should match"),

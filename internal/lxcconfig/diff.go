@@ -76,6 +76,11 @@ func Diff(app *v1alpha1.Application, observed map[string]string) Changes {
 		// go of it at its next start.
 		removeUndeclared(observed, "mp", names(s.MountPoints, func(m v1alpha1.MountPoint) string { return m.Name }), &ch)
 	}
+	if s.DetachedVolumes == v1alpha1.DetachedVolumesDelete && !s.Adopt {
+		// Deleting unusedN destroys the volume. Admission keeps the policy
+		// off adopted containers, whose unused volumes predate the operator.
+		removeUndeclared(observed, "unused", nil, &ch)
+	}
 	diffVolumes(app, observed, &ch)
 	sort.Strings(ch.Delete)
 	return ch
@@ -91,6 +96,22 @@ func names[T any](items []T, key func(T) string) map[string]bool {
 
 // removeUndeclared deletes the numbered keys of a declared list (net, dev,
 // mp) that the list no longer names.
+// LeavesUnusedToDestroy reports whether applying ch detaches a volume mount
+// point whose volume detachedVolumes Delete then destroys: PVE turns it
+// into an unusedN only once the detach is applied, so the next pass must
+// read the config again to find it.
+func LeavesUnusedToDestroy(app *v1alpha1.Application, ch Changes) bool {
+	if app.Spec.DetachedVolumes != v1alpha1.DetachedVolumesDelete || app.Spec.Adopt {
+		return false
+	}
+	for _, k := range ch.Delete {
+		if isIndexedKey(k, "mp") {
+			return true
+		}
+	}
+	return false
+}
+
 func removeUndeclared(observed map[string]string, prefix string, declared map[string]bool, ch *Changes) {
 	for k := range observed {
 		if isIndexedKey(k, prefix) && !declared[k] {

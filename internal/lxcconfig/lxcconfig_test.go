@@ -236,6 +236,26 @@ func volumeDiffCases() []diffCase {
 			del: []string{"mp3"},
 		},
 		{
+			name: "detachedVolumes Delete destroys the unused volumes a detach left",
+			spec: func(s *v1alpha1.ApplicationSpec) {
+				s.MountPoints = []v1alpha1.MountPoint{}
+				s.DetachedVolumes = v1alpha1.DetachedVolumesDelete
+			},
+			observed: func(o map[string]string) {
+				o["mp3"] = "local-lvm:vm-100-disk-3,mp=/old,size=1G"
+				o["unused0"] = "local-lvm:vm-100-disk-2"
+			},
+			del: []string{"mp3", "unused0"},
+		},
+		{
+			name: "detachedVolumes Delete never destroys an adopted container's unused volumes",
+			spec: func(s *v1alpha1.ApplicationSpec) {
+				s.Adopt = true
+				s.DetachedVolumes = v1alpha1.DetachedVolumesDelete
+			},
+			observed: func(o map[string]string) { o["unused0"] = "local-lvm:vm-100-disk-2" },
+		},
+		{
 			name: "omitted mount points are left as found",
 			observed: func(o map[string]string) {
 				o["mp3"] = "local-lvm:vm-100-disk-3,mp=/old,size=1G"
