@@ -2,9 +2,9 @@ package controllers
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"slices"
-	"sort"
 	"strings"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
@@ -56,12 +56,12 @@ func (t tenancy) hostAccessAllowed(h lxcconfig.HostAccess, what string) (outcome
 		}
 		denied = append(denied, msg)
 	}
-	for _, k := range sortedKeysOf(h.HostPaths) {
+	for _, k := range slices.Sorted(maps.Keys(h.HostPaths)) {
 		if p := h.HostPaths[k]; !slices.ContainsFunc(paths, func(a string) bool { return pathWithin(p, a) }) {
 			deny(v1alpha1.ReasonHostPathNotAllowed, fmt.Sprintf("mount point %s binds host path %s (spec.grants[].hostPaths allows %s)", k, p, listOrNone(paths)))
 		}
 	}
-	for _, k := range sortedKeysOf(h.Devices) {
+	for _, k := range slices.Sorted(maps.Keys(h.Devices)) {
 		if p := h.Devices[k]; !slices.ContainsFunc(devices, func(a string) bool { return deviceAllowed(p, a) }) {
 			deny(v1alpha1.ReasonDeviceNotAllowed, fmt.Sprintf("%s passes device %s (spec.grants[].devices allows %s)", k, p, listOrNone(devices)))
 		}
@@ -119,16 +119,5 @@ func listOrNone(items []string) string {
 	if len(items) == 0 {
 		return "none"
 	}
-	sorted := slices.Clone(items)
-	sort.Strings(sorted)
-	return strings.Join(slices.Compact(sorted), ", ")
-}
-
-func sortedKeysOf(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return strings.Join(slices.Compact(slices.Sorted(slices.Values(items))), ", ")
 }

@@ -157,18 +157,9 @@ func (r *ProxmoxHostReconciler) reconcile(ctx context.Context, host *v1alpha1.Pr
 // Secret and the missing keys, never a value.
 func (r *ProxmoxHostReconciler) credentials(ctx context.Context, host *v1alpha1.ProxmoxHost) (proxmox.Credentials, string, outcome, bool) {
 	ref := host.Spec.CredentialsRef
-	if r.CredentialsNamespace != "" && ref.Namespace != r.CredentialsNamespace {
-		return proxmox.Credentials{}, "", stalled(v1alpha1.ReasonCredentialsNotFound,
-			fmt.Sprintf("credentials must be in namespace %q (the operator's --credentials-namespace), not %q", r.CredentialsNamespace, ref.Namespace)), false
-	}
-	secret := &corev1.Secret{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return proxmox.Credentials{}, "", stalled(v1alpha1.ReasonCredentialsNotFound,
-				fmt.Sprintf("Secret %s/%s not found", ref.Namespace, ref.Name)), false
-		}
-		return proxmox.Credentials{}, "", progressing(v1alpha1.ReasonCredentialsNotFound,
-			fmt.Sprintf("cannot read Secret %s/%s: %s", ref.Namespace, ref.Name, apierrors.ReasonForError(err))), false
+	secret, o, ok := r.credentialsSecret(ctx, ref, "")
+	if !ok {
+		return proxmox.Credentials{}, "", o, false
 	}
 	c := proxmox.Credentials{
 		TokenID:     string(secret.Data["tokenID"]),
@@ -184,6 +175,29 @@ func (r *ProxmoxHostReconciler) credentials(ctx context.Context, host *v1alpha1.
 			fmt.Sprintf("Secret %s/%s must hold tokenID and tokenSecret, or username and password", ref.Namespace, ref.Name)), false
 	}
 	return c, secret.ResourceVersion, outcome{}, true
+}
+
+// credentialsSecret reads a Secret a ProxmoxHost references, only from the
+// operator's credentials namespace when one is set. field, when not empty,
+// names the reference in messages (e.g. "rootCredentialsRef").
+func (r *ProxmoxHostReconciler) credentialsSecret(ctx context.Context, ref v1alpha1.SecretReference, field string) (*corev1.Secret, outcome, bool) {
+	what, of := "credentials", ""
+	if field != "" {
+		what, of = "root credentials", " ("+field+")"
+	}
+	if r.CredentialsNamespace != "" && ref.Namespace != r.CredentialsNamespace {
+		return nil, stalled(v1alpha1.ReasonCredentialsNotFound,
+			fmt.Sprintf("%s must be in namespace %q (the operator's --credentials-namespace), not %q", what, r.CredentialsNamespace, ref.Namespace)), false
+	}
+	secret := &corev1.Secret{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, stalled(v1alpha1.ReasonCredentialsNotFound, fmt.Sprintf("Secret %s/%s%s not found", ref.Namespace, ref.Name, of)), false
+		}
+		return nil, progressing(v1alpha1.ReasonCredentialsNotFound,
+			fmt.Sprintf("cannot read Secret %s/%s%s: %s", ref.Namespace, ref.Name, of, apierrors.ReasonForError(err))), false
+	}
+	return secret, outcome{}, true
 }
 
 // classifyHostError maps a typed Proxmox error to a condition reason and a

@@ -7,10 +7,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 	"github.com/pve-operator/pve-operator/internal/proxmox"
@@ -151,17 +149,9 @@ func (r *ProxmoxHostReconciler) checkRoot(ctx context.Context, host *v1alpha1.Pr
 // and the keys, never a value.
 func (r *ProxmoxHostReconciler) rootCredentials(ctx context.Context, host *v1alpha1.ProxmoxHost) (proxmox.Credentials, string, string, bool) {
 	ref := *host.Spec.RootCredentialsRef
-	if r.CredentialsNamespace != "" && ref.Namespace != r.CredentialsNamespace {
-		return proxmox.Credentials{}, v1alpha1.ReasonCredentialsNotFound,
-			fmt.Sprintf("root credentials must be in namespace %q (the operator's --credentials-namespace), not %q", r.CredentialsNamespace, ref.Namespace), false
-	}
-	secret := &corev1.Secret{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return proxmox.Credentials{}, v1alpha1.ReasonCredentialsNotFound, fmt.Sprintf("Secret %s/%s (rootCredentialsRef) not found", ref.Namespace, ref.Name), false
-		}
-		return proxmox.Credentials{}, v1alpha1.ReasonCredentialsNotFound,
-			fmt.Sprintf("cannot read Secret %s/%s (rootCredentialsRef): %s", ref.Namespace, ref.Name, apierrors.ReasonForError(err)), false
+	secret, o, ok := r.credentialsSecret(ctx, ref, "rootCredentialsRef")
+	if !ok {
+		return proxmox.Credentials{}, o.reason, o.message, false
 	}
 	c := proxmox.Credentials{Username: string(secret.Data["username"]), Password: string(secret.Data["password"])}
 	redact.Add(c.Password)
