@@ -159,7 +159,18 @@ func (r *ApplicationReconciler) reconcileNormal(ctx context.Context, s *appScope
 	if !ok || err != nil {
 		return res, err
 	}
-	return r.converge(ctx, s, ct)
+	if res, done, err := r.rollout(ctx, s, ct); done || err != nil {
+		return res, err
+	}
+	res, err = r.converge(ctx, s, ct)
+	if ro := rolloutOf(s.app); ro != nil && s.outcome.ready {
+		// The new container is in place; the rollout is not done until the
+		// old one is gone, so Ready does not flap on the way.
+		s.settled = false
+		s.set(rolloutProgress(ro, "the new container is in place; removing the old one next"))
+		return ctrl.Result{RequeueAfter: requeueSoon}, err
+	}
+	return res, err
 }
 
 // applicationPassEnd: every change of verdict is an event; failures the
@@ -233,6 +244,8 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 		// allowedNamespaces and grants select namespaces by label: a label
 		// change can revoke or restore what a namespace may do.
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.appsInNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		// Staging finishing (or failing) wakes the Applications waiting for it.
+		Watches(&v1alpha1.StagedImage{}, handler.EnqueueRequestsFromMapFunc(r.appsUsingImage)).
 		WatchesRawSource(source.Channel(r.containerEvents(mgr), handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(o)}}
 		}))).
@@ -246,6 +259,10 @@ func (r *ApplicationReconciler) appsInNamespace(ctx context.Context, o client.Ob
 }
 
 func hostVMIDKey(host string, vmid int) string { return fmt.Sprintf("%s/%d", host, vmid) }
+
+func (r *ApplicationReconciler) appsUsingImage(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.appRequests(ctx, client.MatchingFields{appStagedImageIndex: o.GetName()})
+}
 
 func (r *ApplicationReconciler) appsForHost(ctx context.Context, o client.Object) []reconcile.Request {
 	return r.appRequests(ctx, client.MatchingFields{appHostIndex: o.GetName()})

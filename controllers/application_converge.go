@@ -112,7 +112,13 @@ func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope,
 	if err != nil {
 		return ctrl.Result{}, true, err
 	}
+	env, o, ok := r.resolveEnv(ctx, app)
+	if !ok {
+		s.set(o)
+		return ctrl.Result{}, true, nil
+	}
 	app.Status.Config = observedConfig(cfg)
+	maskSecretEnv(app.Status.Config, env)
 	privileged := cfg["unprivileged"] != "1" // PVE's default is privileged
 	if privileged && !s.tenancy.privileged() {
 		s.set(s.tenancy.privilegeDenied(fmt.Sprintf("container %d", ct.VMID)))
@@ -124,7 +130,7 @@ func (r *ApplicationReconciler) convergeConfig(ctx context.Context, s *appScope,
 			return ctrl.Result{RequeueAfter: time.Minute}, true, err
 		}
 	}
-	ch := lxcconfig.Diff(app, cfg)
+	ch := lxcconfig.Diff(app, cfg, env.vars)
 	for _, n := range ch.Notes {
 		r.eventOnce(s, "NotApplied", n)
 	}

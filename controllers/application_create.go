@@ -14,6 +14,7 @@ import (
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 	"github.com/pve-operator/pve-operator/internal/lxcconfig"
 	"github.com/pve-operator/pve-operator/internal/proxmox"
+	"github.com/pve-operator/pve-operator/internal/pveparams"
 	"github.com/pve-operator/pve-operator/internal/redact"
 )
 
@@ -218,7 +219,7 @@ func (r *ApplicationReconciler) create(ctx context.Context, s *appScope) (ctrl.R
 	if app.Spec.CloneFrom != nil {
 		return r.cloneNewContainer(ctx, s)
 	}
-	node, o := pickNode(s.host, app)
+	node, o := stagingNode(s)
 	if node == "" {
 		s.set(o)
 		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
@@ -228,14 +229,15 @@ func (r *ApplicationReconciler) create(ctx context.Context, s *appScope) (ctrl.R
 		s.set(o)
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	}
-	params := lxcconfig.CreateParams(app)
-	if o, ok := validSpec(lxcconfig.ValidateCreate(params)); !ok {
+	from, o, ok, err := r.stageSource(ctx, s, node)
+	if !ok || err != nil {
+		app.Status.Node = node
 		s.set(o)
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: stagingRecheck}, err
 	}
-	// Root-only keys without root credentials: stalled before a VMID is
-	// taken; a spec or ProxmoxHost change wakes it.
-	via, o, ok := createClient(s, params)
+	params := lxcconfig.CreateParams(app)
+	params[0].Value = from.ostemplate
+	via, o, ok := validCreate(s, params)
 	if !ok {
 		s.set(o)
 		return ctrl.Result{}, nil
@@ -245,8 +247,19 @@ func (r *ApplicationReconciler) create(ctx context.Context, s *appScope) (ctrl.R
 		return res, err
 	}
 	req := proxmox.CreateRequest{Params: withHAManaged(withPool(params, app), app), Password: password}
+	recordImage(app, from)
 	upid, err := via.CreateContainer(ctx, node, vmid, req)
-	return r.started(s, upid, err, v1alpha1.ReasonCreating, fmt.Sprintf("creating container %d on %s from %s", vmid, node, app.Spec.Template))
+	return r.started(s, upid, err, v1alpha1.ReasonCreating, fmt.Sprintf("creating container %d on %s from %s", vmid, node, from.ostemplate))
+}
+
+// validCreate checks create parameters before anything is taken: against
+// PVE's schema, and root-only keys against root credentials (stalled; a
+// spec or ProxmoxHost change wakes it). It returns the client to send with.
+func validCreate(s *appScope, params pveparams.List) (proxmox.Client, outcome, bool) {
+	if o, ok := validSpec(lxcconfig.ValidateCreate(params)); !ok {
+		return nil, o, false
+	}
+	return createClient(s, params)
 }
 
 // reserve does what every create does before its call: read the root
@@ -369,6 +382,11 @@ func pickNode(host *HostEntry, app *v1alpha1.Application) (string, outcome) {
 		if storage != "" {
 			st, ok := nodeStorage(snap, n.Name, storage, "rootdir")
 			if !ok || !room.fits(st, n.Name, app.Spec.RootFS.Size.Value()) {
+				continue
+			}
+		}
+		if img := app.Spec.Image; img != nil {
+			if _, ok := nodeStorage(snap, n.Name, img.Storage, "vztmpl"); !ok {
 				continue
 			}
 		}

@@ -104,6 +104,9 @@ func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope
 		r.Hosts.RequestRefresh(entry.Name)
 		return ctrl.Result{RequeueAfter: minRefreshGap}, false, nil
 	}
+	if res, done, err := r.deleteRolloutOther(ctx, s, snap); done || err != nil {
+		return res, false, err
+	}
 	ct, found := snap.Containers[int(app.Status.VMID)]
 	if !found {
 		return ctrl.Result{}, true, nil
@@ -174,4 +177,34 @@ func (r *ApplicationReconciler) release(ctx context.Context, s *appScope, ct pro
 	r.Hosts.RequestRefresh(s.host.Name)
 	r.event(s.app, corev1.EventTypeNormal, "Retained", fmt.Sprintf("container %d is left in Proxmox (deletionPolicy Retain)", ct.VMID))
 	return ctrl.Result{}, true, nil
+}
+
+// deleteRolloutOther applies the deletion policy first to the second
+// container of an image update cut short by the deletion (the new one
+// before the switch, the old one after): both carry the Application's
+// ownership tag, and either may hold data volumes. done is true while
+// that pass is spent on it.
+func (r *ApplicationReconciler) deleteRolloutOther(ctx context.Context, s *appScope, snap *inventorySnapshot) (ctrl.Result, bool, error) {
+	app := s.app
+	if app.Status.Image == nil || app.Status.Image.Rollout == nil {
+		return ctrl.Result{}, false, nil
+	}
+	ro := app.Status.Image.Rollout
+	other := ro.NewVMID
+	if app.Status.VMID == ro.NewVMID {
+		other = ro.OldVMID
+	}
+	oc, found := snap.Containers[int(other)]
+	if other == 0 || !found || !lxcconfig.OwnedBy(oc.Tags, string(app.UID)) {
+		return ctrl.Result{}, false, nil
+	}
+	if oc.Lock != "" {
+		s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked (%s); waiting to delete it", oc.VMID, oc.Lock)))
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, true, nil
+	}
+	res, _, err := r.destroyOrRelease(ctx, s, oc)
+	if res.IsZero() {
+		res = ctrl.Result{RequeueAfter: requeueSoon}
+	}
+	return res, true, err
 }

@@ -72,7 +72,7 @@ func expectNoDrift(app *v1alpha1.Application) {
 	for _, k := range ct.PendingDelete {
 		delete(cfg, k)
 	}
-	ch := lxcconfig.Diff(getApp(app), cfg)
+	ch := lxcconfig.Diff(getApp(app), cfg, nil)
 	ExpectWithOffset(1, ch.Empty()).To(BeTrue(), "drift against PVE's own forms: set %v, delete %v, resize %v", ch.Set, ch.Delete, ch.Resizes)
 }
 
@@ -91,7 +91,7 @@ func contentKeys(a *v1alpha1.Application) {
 	s.Network[0].Rate = ptr.To(resource.MustParse("12.5"))
 	s.Network[0].Trunks = []int32{20, 10}
 	s.Network[0].IPv6 = "manual"
-	s.Network[0].HostManaged = true
+	s.Network[0].HostManaged = ptr.To(true)
 	s.Features = &v1alpha1.Features{Nesting: true}
 	s.Startup = &v1alpha1.Startup{Order: ptr.To[int32](2), UpDelaySeconds: ptr.To[int32](5)}
 	s.Timezone = "Europe/Vienna"

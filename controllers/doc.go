@@ -10,10 +10,12 @@ package controllers
 // Its own kinds: read all; write status; Applications and Backups get
 // finalizers (update); BackupSchedules create and prune Backups, which they
 // own with blockOwnerDeletion (hence backupschedules/finalizers).
-// +kubebuilder:rbac:groups=proxmox.pve-operator.io,resources=proxmoxhosts;applications;backups;restores;backupschedules,verbs=get;list;watch
-// +kubebuilder:rbac:groups=proxmox.pve-operator.io,resources=applications;backups,verbs=update;patch
-// +kubebuilder:rbac:groups=proxmox.pve-operator.io,resources=backups,verbs=create;delete
-// +kubebuilder:rbac:groups=proxmox.pve-operator.io,resources=proxmoxhosts/status;applications/status;backups/status;restores/status;backupschedules/status,verbs=update;patch
+// Applications create the StagedImages they need, add their node to them,
+// and garbage collection deletes unused ones.
+// +kubebuilder:rbac:groups=proxmox.pve-operator.io,resources=proxmoxhosts;applications;backups;restores;backupschedules;stagedimages,verbs=get;list;watch
+// +kubebuilder:rbac:groups=proxmox.pve-operator.io,resources=applications;backups;stagedimages,verbs=update;patch
+// +kubebuilder:rbac:groups=proxmox.pve-operator.io,resources=backups;stagedimages,verbs=create;delete
+// +kubebuilder:rbac:groups=proxmox.pve-operator.io,resources=proxmoxhosts/status;applications/status;backups/status;restores/status;backupschedules/status;stagedimages/status,verbs=update;patch
 // +kubebuilder:rbac:groups=proxmox.pve-operator.io,resources=backupschedules/finalizers,verbs=update
 //
 // ConfigMaps hold provision scripts (read through the cache, so list and

@@ -40,7 +40,7 @@ func classifyFailure(err error) failureClass {
 	case err == nil, proxmox.IsTransient(err), proxmox.IsDigestMismatch(err), proxmox.IsOutcomeUnknown(err):
 		return failureTransient
 	case proxmox.IsUnauthorized(err), proxmox.IsForbidden(err), proxmox.IsTLS(err),
-		proxmox.IsBadRequest(err), proxmox.IsNotFound(err), proxmox.IsTaskFailed(err):
+		proxmox.IsBadRequest(err), proxmox.IsNotFound(err), proxmox.IsTaskFailed(err), proxmox.IsRefused(err):
 		return failureNeedsPerson
 	}
 	return failureTransient

@@ -40,14 +40,17 @@ const (
 // never recreates a container to apply a change.
 //
 // +kubebuilder:validation:XValidation:rule="!self.adopt || has(self.vmid)",message="adopt requires vmid: name the existing container to take over"
-// +kubebuilder:validation:XValidation:rule="self.adopt || has(self.template) || has(self.restoreFrom) || has(self.cloneFrom)",message="one of template, restoreFrom or cloneFrom is required unless adopt is true"
-// +kubebuilder:validation:XValidation:rule="(has(self.template) ? 1 : 0) + (has(self.restoreFrom) ? 1 : 0) + (has(self.cloneFrom) ? 1 : 0) <= 1",message="template, restoreFrom and cloneFrom are mutually exclusive"
-// +kubebuilder:validation:XValidation:rule="!self.adopt || !(has(self.template) || has(self.restoreFrom) || has(self.cloneFrom))",message="adopt takes over an existing container: template, restoreFrom and cloneFrom must not be set"
+// +kubebuilder:validation:XValidation:rule="self.adopt || has(self.template) || has(self.image) || has(self.restoreFrom) || has(self.cloneFrom)",message="one of template, image, restoreFrom or cloneFrom is required unless adopt is true"
+// +kubebuilder:validation:XValidation:rule="(has(self.template) ? 1 : 0) + (has(self.image) ? 1 : 0) + (has(self.restoreFrom) ? 1 : 0) + (has(self.cloneFrom) ? 1 : 0) <= 1",message="template, image, restoreFrom and cloneFrom are mutually exclusive"
+// +kubebuilder:validation:XValidation:rule="!self.adopt || !(has(self.template) || has(self.image) || has(self.restoreFrom) || has(self.cloneFrom))",message="adopt takes over an existing container: template, image, restoreFrom and cloneFrom must not be set"
+// +kubebuilder:validation:XValidation:rule="has(self.image) == has(oldSelf.image)",message="image cannot be added to or removed from an existing Application: its container was made another way"
+// +kubebuilder:validation:XValidation:rule="!has(self.templateDownload) || has(self.template)",message="templateDownload says where template comes from: set template too"
+// +kubebuilder:validation:XValidation:rule="!has(self.env) || (has(self.allowSecretEnv) && self.allowSecretEnv) || self.env.all(e, !has(e.valueFrom) || !has(e.valueFrom.secretKeyRef))",message="env from a Secret needs allowSecretEnv: true (Proxmox stores env in clear text in the container's config, readable with VM.Audit)"
 // +kubebuilder:validation:XValidation:rule="!self.adopt || !has(self.detachedVolumes) || self.detachedVolumes == 'Keep'",message="detachedVolumes: Delete is only for containers the operator creates: an adopted container's unused volumes are not the operator's to destroy"
 // +kubebuilder:validation:XValidation:rule="has(self.cloneFrom) == has(oldSelf.cloneFrom) && (!has(self.cloneFrom) || self.cloneFrom == oldSelf.cloneFrom)",message="cloneFrom is immutable"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.convertToTemplate) || !oldSelf.convertToTemplate || (has(self.convertToTemplate) && self.convertToTemplate)",message="convertToTemplate cannot be undone: Proxmox cannot turn a template back into a container"
 // +kubebuilder:validation:XValidation:rule="!has(self.convertToTemplate) || !self.convertToTemplate || !has(self.powerState) || self.powerState == 'Stopped'",message="a template cannot run: set powerState to Stopped with convertToTemplate"
-// +kubebuilder:validation:XValidation:rule="!has(self.template) || has(self.rootFS)",message="rootFS is required when creating from a template"
+// +kubebuilder:validation:XValidation:rule="(!has(self.template) && !has(self.image)) || has(self.rootFS)",message="rootFS is required when creating from a template or an image"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.vmid) || (has(self.vmid) && self.vmid == oldSelf.vmid)",message="vmid is immutable once set and cannot be removed"
 // +kubebuilder:validation:XValidation:rule="has(self.template) == has(oldSelf.template) && (!has(self.template) || self.template == oldSelf.template)",message="template is immutable"
 // +kubebuilder:validation:XValidation:rule="has(self.restoreFrom) == has(oldSelf.restoreFrom) && (!has(self.restoreFrom) || self.restoreFrom == oldSelf.restoreFrom)",message="restoreFrom is immutable"
@@ -103,6 +106,45 @@ type ApplicationSpec struct {
 	// +kubebuilder:validation:MaxLength=255
 	// +kubebuilder:validation:Pattern=`^[a-zA-Z][a-zA-Z0-9._-]*:vztmpl/[^/\s]+$`
 	Template string `json:"template,omitempty"`
+
+	// templateDownload is where template is downloaded from when its
+	// storage does not have it (Proxmox' download-url, checked against the
+	// checksum). A template named in the host's appliance index is
+	// downloaded from there without it. Either needs a grant of the
+	// ProxmoxHost (spec.grants[].images).
+	// +optional
+	TemplateDownload *TemplateDownload `json:"templateDownload,omitempty"`
+
+	// image creates the container from an OCI image (an application
+	// container) instead of a template: the operator has the image pulled
+	// onto spec.image.storage of the node and creates from it. The rootFS
+	// is the image's; data belongs on mountPoints, which an image update
+	// moves to the new container.
+	// +optional
+	Image *ImageSource `json:"image,omitempty"`
+
+	// entrypoint is the command the container runs as its init, e.g.
+	// "/usr/bin/myapp --serve". Overrides the image's entrypoint and
+	// command. Omitted: left as found (the image's, or /sbin/init).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=4096
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[\\x00-\\x1f\\x7f]')",message="entrypoint must not contain control characters"
+	Entrypoint string `json:"entrypoint,omitempty"`
+
+	// env is the init's environment. Declared variables are set over the
+	// image's; omitted: left as found.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=128
+	Env []EnvVar `json:"env,omitempty"`
+
+	// allowSecretEnv lets env take values from Secrets. Proxmox stores env
+	// in clear text in the container's config: anyone with VM.Audit on the
+	// container, and every backup of it, sees the values.
+	// +optional
+	AllowSecretEnv bool `json:"allowSecretEnv,omitempty"`
 
 	// restoreFrom creates the container from a Completed Archive Backup in
 	// this namespace instead of a template. Immutable.
@@ -556,9 +598,11 @@ type NetworkInterface struct {
 	LinkDown bool `json:"linkDown,omitempty"`
 
 	// hostManaged says the node (not the container) configures the
-	// interface's addresses, e.g. for application containers.
+	// interface's addresses. Omitted: on for an Application made from an
+	// image (application containers rarely run a network manager, and
+	// Proxmox turns it on for them), off otherwise.
 	// +optional
-	HostManaged bool `json:"hostManaged,omitempty"`
+	HostManaged *bool `json:"hostManaged,omitempty"`
 }
 
 // DNS configures name resolution inside the container.
@@ -741,6 +785,16 @@ type ApplicationStatus struct {
 	// +optional
 	Template bool `json:"template,omitempty"`
 
+	// image is the OCI image the container was made from, and an image
+	// update in progress.
+	// +optional
+	Image *ImageStatus `json:"image,omitempty"`
+
+	// stagedImage is the StagedImage that stages the image or template the
+	// container is made from, while the Application uses it.
+	// +optional
+	StagedImage string `json:"stagedImage,omitempty"`
+
 	// activity is what keeps Proxmox busy with the container while the
 	// Application stays Ready: one of its own Backups running, or a lock
 	// not yet held long enough to be reported. Empty when idle.
@@ -757,6 +811,7 @@ type ApplicationStatus struct {
 // +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.status.node`
 // +kubebuilder:printcolumn:name="VMID",type=integer,JSONPath=`.status.vmid`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.status.state`
+// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.status.image.reference`
 // +kubebuilder:printcolumn:name="IP",type=string,JSONPath=`.status.ipAddresses[0]`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`

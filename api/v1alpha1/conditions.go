@@ -144,6 +144,38 @@ const (
 	// ReasonPoolMembershipFailed: Proxmox refused to add the container to
 	// its pool or take it out.
 	ReasonPoolMembershipFailed = "PoolMembershipFailed"
+	// ReasonImageNotAllowed: the image's registry, the template's URL or
+	// the storage is not allowed by a grant of the ProxmoxHost; nothing was
+	// pulled.
+	ReasonImageNotAllowed = "ImageNotAllowed"
+	// ReasonImageStaging: the image or template is being pulled onto the
+	// node's storage (a StagedImage).
+	ReasonImageStaging = "ImageStaging"
+	// ReasonImageStagingFailed: Proxmox could not pull or download the
+	// image or template; the message has its words.
+	ReasonImageStagingFailed = "ImageStagingFailed"
+	// ReasonImageDigestMismatch: the staged image is not the one
+	// spec.image.reference pins with @sha256.
+	ReasonImageDigestMismatch = "ImageDigestMismatch"
+	// ReasonImageUpdateRefused: spec.image.reference changed under
+	// updateStrategy None.
+	ReasonImageUpdateRefused = "ImageUpdateRefused"
+
+	// ReasonRollingOut: an image update replaces the container
+	// (status.image.rollout has the step).
+	ReasonRollingOut = "RollingOut"
+	// ReasonRolloutFailed: a step of an image update failed; the message
+	// has Proxmox' words and where the data volumes are.
+	ReasonRolloutFailed = "RolloutFailed"
+	// ReasonRolledOut: an image update finished (an event).
+	ReasonRolledOut = "RolledOut"
+
+	// StagedImage reasons.
+	// ReasonStaged: the image is on every wanted node.
+	ReasonStaged = "Staged"
+	// ReasonInUse: a StagedImage being deleted waits until no Application
+	// uses it.
+	ReasonInUse = "InUse"
 
 	// BackupSchedule reasons.
 	ReasonInvalidSchedule = "InvalidSchedule"

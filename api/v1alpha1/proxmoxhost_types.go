@@ -67,6 +67,12 @@ type ProxmoxHostSpec struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=64
 	Grants []TenantGrant `json:"grants,omitempty"`
+
+	// imageGarbageCollection is what becomes of the images and templates
+	// the operator staged for Applications once none uses them. Default:
+	// Keep.
+	// +optional
+	ImageGarbageCollection *ImageGarbageCollection `json:"imageGarbageCollection,omitempty"`
 }
 
 // TLSConfig controls verification of the Proxmox API certificate.

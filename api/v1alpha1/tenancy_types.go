@@ -64,6 +64,12 @@ type TenantGrant struct {
 	// +kubebuilder:validation:items:MaxLength=64
 	Pools []string `json:"pools,omitempty"`
 
+	// images are the registries, URLs and appliance index the namespaces'
+	// Applications may have images and templates pulled from, and the
+	// storages they may land on. None by default.
+	// +optional
+	Images *ImageGrant `json:"images,omitempty"`
+
 	// quota bounds what each selected namespace may use on this host, counted
 	// over its Applications' declared resources. Creates and grows beyond it
 	// are refused with QuotaExceeded; nothing already there is taken away.

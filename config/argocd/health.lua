@@ -1,5 +1,5 @@
 -- Argo CD health check for every proxmox.pve-operator.io kind (ProxmoxHost,
--- Application, Backup, Restore, BackupSchedule). It follows kstatus, which
+-- Application, Backup, Restore, BackupSchedule, StagedImage). It follows kstatus, which
 -- these kinds implement: status.observedGeneration, and the conditions Ready
 -- (summary), Reconciling (working on it) and Stalled (needs a human).
 -- Written for Argo CD's sandbox: base and table libraries only (no string.*).

@@ -28,7 +28,11 @@ var walkthroughChecks = map[string][]*regexp.Regexp{
 		readyRow("application", "web1"), readyRow("application", "legacy-db"),
 		readyRow("backup", "web1-manual"), readyRow("restore", "web1-rollback"),
 		readyRow("backupschedule", "nightly-web"), readyRow("proxmoxhost", "dev"),
+		readyRow("application", "web-oci"),
 	},
+	// Both tags were staged by the operator, each once.
+	"kubectl get pxstage": {regexp.MustCompile(`(?m)^oci-dev-\S+\s+dev\s+local:vztmpl/docker\.io_library_nginx_1\.27\.tar\s.*True\s+Staged`),
+		regexp.MustCompile(`(?m)^oci-dev-\S+\s+dev\s+local:vztmpl/docker\.io_library_nginx_stable\.tar\s.*True\s+Staged`)},
 	"curl ": {regexp.MustCompile(`pve_operator_proxmox_requests_total`)},
 }
 

@@ -199,9 +199,12 @@ func applyHost(ctx context.Context, k8s client.Client, sim *pvesim.Server, dataD
 		host.Spec.SyncInterval = &metav1.Duration{Duration: 10 * time.Second}
 		// The adopt sample takes over VMID 200 in the default namespace;
 		// adoption is an admin's grant, so the dev host grants exactly that.
+		// The OCI sample pulls from Docker Hub's library (the simulator's
+		// catalogue) onto local.
 		host.Spec.Grants = []v1alpha1.TenantGrant{{
 			NamespaceSelector: metav1.LabelSelector{MatchLabels: map[string]string{corev1.LabelMetadataName: "default"}},
 			Adopt:             &v1alpha1.AdoptionGrant{VMIDRanges: []v1alpha1.VMIDRange{{From: 200, To: 299}}},
+			Images:            &v1alpha1.ImageGrant{Registries: []string{"docker.io/library"}, Appliances: true, Storages: []string{"local"}},
 		}}
 		return nil
 	})

@@ -102,7 +102,7 @@ func declaredKeys(app *v1alpha1.Application, observed map[string]string) map[str
 	}
 	for _, n := range s.Network {
 		key := netKey(n.Name)
-		keys[key] = netProps(n, ParseProps(observed[key])).String()
+		keys[key] = netProps(n, ParseProps(observed[key]), s.Image != nil).String()
 	}
 	for _, d := range s.Devices {
 		keys[d.Name] = deviceProps(d).String()
@@ -143,7 +143,7 @@ func optionKeys(keys map[string]string, s v1alpha1.ApplicationSpec) {
 			keys[key] = boolStr(*v)
 		}
 	}
-	for key, v := range map[string]string{"hookscript": s.Hookscript, "timezone": s.Timezone, "ostype": s.OSType, "arch": s.Arch, "cmode": s.ConsoleMode} {
+	for key, v := range map[string]string{"hookscript": s.Hookscript, "timezone": s.Timezone, "ostype": s.OSType, "arch": s.Arch, "cmode": s.ConsoleMode, "entrypoint": s.Entrypoint} {
 		if v != "" {
 			keys[key] = v
 		}

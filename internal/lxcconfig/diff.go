@@ -46,10 +46,14 @@ func (c Changes) Keys() []string {
 
 // Diff compares an Application with a container's observed config (as GET
 // /nodes/{n}/lxc/{vmid}/config returns it, pending values included) and
-// returns what to change.
-func Diff(app *v1alpha1.Application, observed map[string]string) Changes {
+// returns what to change. env is spec.env with its values resolved.
+func Diff(app *v1alpha1.Application, observed map[string]string, env []EnvVar) Changes {
 	ch := Changes{Set: map[string]string{}}
-	for k, want := range declaredKeys(app, observed) {
+	keys := declaredKeys(app, observed)
+	if app.Spec.Env != nil {
+		keys["env"] = MergeEnv(observed["env"], env)
+	}
+	for k, want := range keys {
 		have, present := observed[k]
 		switch {
 		case want == "":

@@ -24,7 +24,7 @@ func everyKey(s *v1alpha1.ApplicationSpec) {
 	}
 	s.Network[0] = v1alpha1.NetworkInterface{
 		Name: "eth0", Bridge: "vmbr1", MACAddress: "BC:24:11:AA:BB:CC", IPv4: "manual", IPv6: "manual",
-		Rate: ptr.To(resource.MustParse("12.5")), Trunks: []int32{20, 10}, LinkDown: true, HostManaged: true,
+		Rate: ptr.To(resource.MustParse("12.5")), Trunks: []int32{20, 10}, LinkDown: true, HostManaged: ptr.To(true),
 	}
 	s.Devices = []v1alpha1.Device{{Name: "dev0", Path: "/dev/dri/renderD128", Mode: "0660", UID: ptr.To[int64](0), GID: ptr.To[int64](44), DenyWrite: true}}
 	s.Features = &v1alpha1.Features{Nesting: true, Mknod: true, ForceRWSys: true, Mount: []string{"nfs", "cifs"}}
@@ -97,7 +97,7 @@ func TestValidationRefusesWhatPVERefuses(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			a := app(tc.spec)
-			for _, err := range []error{ValidateCreate(CreateParams(a)), ValidateUpdate(Diff(a, observedFor()).Set, nil)} {
+			for _, err := range []error{ValidateCreate(CreateParams(a)), ValidateUpdate(Diff(a, observedFor(), nil).Set, nil)} {
 				var inv *InvalidError
 				if !errors.As(err, &inv) || inv.Params[tc.param] == "" {
 					t.Fatalf("error = %v, want PVE's words for %s", err, tc.param)

@@ -270,7 +270,7 @@ func checkDiff(t *testing.T, tt diffCase) {
 	if tt.observed != nil {
 		tt.observed(o)
 	}
-	ch := Diff(app(tt.spec), o)
+	ch := Diff(app(tt.spec), o, nil)
 	if tt.set == nil {
 		tt.set = map[string]string{}
 	}

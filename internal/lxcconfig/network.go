@@ -17,7 +17,11 @@ func netKey(ifname string) string { return "net" + strings.TrimPrefix(ifname, "e
 // type (always veth) and anything unknown are kept as Proxmox has them.
 var managedNetProps = []string{"name", "bridge", "ip", "gw", "ip6", "gw6", "tag", "firewall", "mtu", "rate", "trunks", "link_down", "host-managed"}
 
-func netProps(n v1alpha1.NetworkInterface, observed Props) Props {
+// netProps renders a declared interface over its observed properties.
+// hostManagedDefault is what an omitted hostManaged means: on for
+// containers made from an image, which PVE itself sets up host-managed
+// (pve-container LXC/Create.pm restore_oci_archive), off otherwise.
+func netProps(n v1alpha1.NetworkInterface, observed Props, hostManagedDefault bool) Props {
 	p := Props{}
 	for k, v := range observed {
 		p[k] = v
@@ -49,7 +53,7 @@ func netProps(n v1alpha1.NetworkInterface, observed Props) Props {
 		p["trunks"] = joinTrunks(n.Trunks)
 	}
 	setFlag(p, "link_down", n.LinkDown)
-	setFlag(p, "host-managed", n.HostManaged)
+	setFlag(p, "host-managed", ptrOr(n.HostManaged, hostManagedDefault))
 	if _, ok := p["type"]; !ok {
 		p["type"] = "veth"
 	}
@@ -89,4 +93,12 @@ func sameNIC(want, have string) bool {
 		delete(h, "rate")
 	}
 	return equalProps(w, h)
+}
+
+// ptrOr is *v, or def when v is nil.
+func ptrOr(v *bool, def bool) bool {
+	if v == nil {
+		return def
+	}
+	return *v
 }

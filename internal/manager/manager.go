@@ -137,6 +137,14 @@ func setupControllers(mgr ctrl.Manager, o Options) error {
 	}).SetupWithManager(mgr, o.BackupConcurrency); err != nil {
 		return err
 	}
+	if err := (&controllers.StagedImageReconciler{
+		Client:   mgr.GetClient(),
+		Hosts:    hosts,
+		Recorder: recorder,
+		Now:      o.Now,
+	}).SetupWithManager(mgr, o.BackupConcurrency); err != nil {
+		return err
+	}
 	if err := (&controllers.BackupScheduleReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: recorder,

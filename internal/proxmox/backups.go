@@ -40,36 +40,66 @@ func (c *APIClient) Vzdump(ctx context.Context, node string, opts BackupOptions)
 	return UPID{}, fmt.Errorf("back up container %d on %s: PVE returned no task id: %w", opts.VMID, node, perr)
 }
 
+func storagePath(node, storage, suffix string) string {
+	return fmt.Sprintf("/nodes/%s/storage/%s%s", url.PathEscape(node), url.PathEscape(storage), suffix)
+}
+
 func contentPath(node, storage, volid string) string {
 	// The volid keeps its ":" and "/": PVE's content/{volume} route takes the
 	// rest of the path and URI-unescapes it.
-	return fmt.Sprintf("/nodes/%s/storage/%s/content/%s", url.PathEscape(node), url.PathEscape(storage), volid)
+	return storagePath(node, storage, "/content/"+volid)
 }
 
-// BackupVolumes lists backups on a storage, filtered by PVE (go-proxmox's
-// GetContent cannot filter and misreads "protected"). Newest first.
-func (c *APIClient) BackupVolumes(ctx context.Context, node, storage string, vmid int) ([]BackupVolume, error) {
-	q := aboutGuest(url.Values{"content": {"backup"}}, vmid)
-	var raw []struct {
-		VolID     string `json:"volid"`
-		VMID      num    `json:"vmid"`
-		Size      num    `json:"size"`
-		CTime     num    `json:"ctime"`
-		Format    string `json:"format"`
-		Subtype   string `json:"subtype"`
-		Notes     string `json:"notes"`
-		Protected flag   `json:"protected"`
-		Content   string `json:"content"`
+// contentEntry is one item of a storage's content listing.
+type contentEntry struct {
+	VolID     string `json:"volid"`
+	VMID      num    `json:"vmid"`
+	Size      num    `json:"size"`
+	CTime     num    `json:"ctime"`
+	Format    string `json:"format"`
+	Subtype   string `json:"subtype"`
+	Notes     string `json:"notes"`
+	Protected flag   `json:"protected"`
+	Content   string `json:"content"`
+}
+
+// listContent lists the volumes of one content type ("": all) on a
+// storage, of guest vmid when > 0, filtered by PVE (go-proxmox's GetContent
+// cannot filter and misreads "protected").
+func (c *APIClient) listContent(ctx context.Context, node, storage, content string, vmid int) ([]contentEntry, error) {
+	q := aboutGuest(url.Values{}, vmid)
+	if content != "" {
+		q.Set("content", content)
 	}
-	path := fmt.Sprintf("/nodes/%s/storage/%s/content?%s", url.PathEscape(node), url.PathEscape(storage), q.Encode())
+	path := storagePath(node, storage, "/content")
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var raw []contentEntry
 	if err := c.get(ctx, path, &raw); err != nil {
+		return nil, err
+	}
+	if content == "" {
+		return raw, nil
+	}
+	// Defensive: an entry of another type would be taken for one of this.
+	out := raw[:0]
+	for _, v := range raw {
+		if v.Content == "" || v.Content == content {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// BackupVolumes lists backups on a storage. Newest first.
+func (c *APIClient) BackupVolumes(ctx context.Context, node, storage string, vmid int) ([]BackupVolume, error) {
+	raw, err := c.listContent(ctx, node, storage, "backup", vmid)
+	if err != nil {
 		return nil, fmt.Errorf("list backups on %s/%s: %w", node, storage, err)
 	}
 	out := make([]BackupVolume, 0, len(raw))
 	for _, v := range raw {
-		if v.Content != "" && v.Content != "backup" {
-			continue
-		}
 		out = append(out, BackupVolume{
 			VolID: v.VolID, VMID: v.VMID.int(), Size: v.Size.uint64(), CTime: time.Unix(v.CTime.int64(), 0).UTC(),
 			Format: v.Format, Subtype: v.Subtype, Notes: v.Notes, Protected: bool(v.Protected),

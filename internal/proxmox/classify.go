@@ -79,8 +79,17 @@ func classifyMessage(msg string, cause error) error {
 		strings.Contains(msg, "already used"),
 		// pve-ha-manager: "resource ID 'ct:100' already defined",
 		// "HA rule 'x' already defined".
-		strings.Contains(msg, "already defined"):
+		strings.Contains(msg, "already defined"),
+		// pve-storage's oci-registry-pull (before forking) and pve-common's
+		// download_file_from_url (in the worker, without a checksum).
+		strings.Contains(msg, "refusing to override existing file"),
+		// move_volume: "Target volume key 'mp0' is already in use for
+		// container '101'".
+		strings.Contains(msg, "is already in use for container"):
 		return &AlreadyExistsError{Err: cause}
+	// move_volume: a VMID missing from the cluster's VM list.
+	case strings.Contains(msg, "could not find CT "):
+		return &NotFoundError{Resource: "container", Err: cause}
 	// pve-ha-manager's read of a missing resource or rule, and its delete
 	// of a guest that is not a resource.
 	case strings.Contains(msg, "no such resource '"), strings.Contains(msg, "not HA managed"):
@@ -95,7 +104,9 @@ func classifyMessage(msg string, cause error) error {
 	case strings.Contains(msg, "already running"),
 		strings.Contains(msg, "container is running"),
 		strings.Contains(msg, "if the CT is running"),
-		strings.Contains(msg, "overwrite running container"):
+		strings.Contains(msg, "overwrite running container"),
+		// move_volume of a mount point to another container.
+		strings.Contains(msg, "while the source CT is running"):
 		return &AlreadyRunningError{Err: cause}
 	case strings.Contains(msg, "not running"):
 		return &NotRunningError{Err: cause}

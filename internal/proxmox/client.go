@@ -111,6 +111,7 @@ type Client interface {
 	PoolManager
 	Migrator
 	HAManager
+	ImageManager
 }
 
 var _ Client = (*APIClient)(nil)

@@ -76,7 +76,9 @@ func (e *LockedError) Error() string { return errText(e.Err) }
 func (e *LockedError) Unwrap() error { return e.Err }
 
 // AlreadyExistsError: the VMID is taken ("CT 100 already exists on node
-// 'pve'", or nextid's "VM 100 already exists"), or the snapshot name is used.
+// 'pve'", or nextid's "VM 100 already exists"), the snapshot name is used,
+// a file of that name is on the storage ("refusing to override existing
+// file 'x.tar'"), or move_volume's target key is taken.
 type AlreadyExistsError struct{ Err error }
 
 func (e *AlreadyExistsError) Error() string { return errText(e.Err) }
@@ -266,7 +268,8 @@ func LockName(err error) string {
 	return ""
 }
 
-// IsAlreadyExists reports a taken VMID or snapshot name.
+// IsAlreadyExists reports a taken VMID, snapshot name, file name or config
+// key.
 func IsAlreadyExists(err error) bool { return is[*AlreadyExistsError](err) }
 
 // IsDigestMismatch reports a config that changed since it was read.

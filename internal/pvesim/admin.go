@@ -43,6 +43,7 @@ import (
 //	POST   /_sim/unauthorized-delay            {"delay": "3s"}
 //	POST   /_sim/storage/extra-used            {"storage","node","bytes"}
 //	POST   /_sim/snippets                      {"volid": "local:snippets/hook.sh"} a hookscript file on every node
+//	POST   /_sim/oci-tags/move                 {"repository": "alpine", "tag": "latest"} → {"digest"} the tag's new config digest
 //	POST   /_sim/resources/refresh             force a /cluster/resources refresh
 //	POST   /_sim/save                          write the state file
 
@@ -192,6 +193,7 @@ var adminRoutes = map[string]adminHandler{
 	"resources":          (*Server).adminResources,
 	"save":               (*Server).adminSave,
 	"snippets":           (*Server).adminSnippets,
+	"oci-tags":           (*Server).adminOCITags,
 }
 
 // adminSnippets is AddSnippet.
@@ -203,6 +205,23 @@ func (s *Server) adminSnippets(r *http.Request, segs []string) (any, error) {
 		VolID string `json:"volid"`
 	}) (any, error) {
 		return done(s.AddSnippet(b.VolID))
+	})
+}
+
+// adminOCITags is MoveOCITag.
+func (s *Server) adminOCITags(r *http.Request, segs []string) (any, error) {
+	if len(segs) != 2 || segs[1] != "move" {
+		return nil, errAdminNotFound
+	}
+	return postJSON(r, func(b struct {
+		Repository string `json:"repository"`
+		Tag        string `json:"tag"`
+	}) (any, error) {
+		digest, err := s.MoveOCITag(b.Repository, b.Tag)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{"digest": digest}, nil
 	})
 }
 

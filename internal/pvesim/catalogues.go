@@ -55,13 +55,20 @@ type ApplianceSpec struct {
 	MD5Sum    string `json:"md5sum,omitempty"`
 }
 
-// OCIImageSpec is one repository of the simulated registries.
+// OCIImageSpec is one repository of the simulated registries. Every tag
+// carries the same image config (see oci_images.go); MoveOCITag gives a tag
+// a new revision with a new config digest.
 type OCIImageSpec struct {
 	// Repository is fully qualified, "docker.io/library/alpine".
 	Repository string   `json:"repository"`
 	Tags       []string `json:"tags"`
 	// Size is the size of a pulled OCI archive; default 8 MiB.
 	Size uint64 `json:"size,omitempty"`
+	OCIImageConfig
+
+	// moves counts MoveOCITag calls per tag; it is the server's state, not
+	// configuration, and only read or written under s.mu.
+	moves map[string]int
 }
 
 const (
@@ -117,13 +124,39 @@ func DefaultDownloads() []DownloadSource {
 	return append(out, DownloadSource{URL: iso, Content: simulatedFile(iso), Size: 662 * mib})
 }
 
-// DefaultOCIImages are two Docker Hub repositories.
+// DefaultOCIImages are three Docker Hub repositories with the configs their
+// images carry: alpine (a shell as Cmd), nginx (Debian-based, an entrypoint
+// script, an nginx account in /etc/passwd and SIGQUIT to stop) and busybox
+// (no os-release, so PVE manages nothing inside it). Image configs set no
+// User. Every tag shares its repository's config, so NGINX_VERSION is that
+// of 1.27 for "stable" and "latest" too.
 func DefaultOCIImages() []OCIImageSpec {
 	return []OCIImageSpec{
-		{Repository: "docker.io/library/alpine", Tags: []string{"3.20", "3.21", "latest"}, Size: 8 * mib},
-		{Repository: "docker.io/library/nginx", Tags: []string{"1.27", "stable", "latest"}, Size: 70 * mib},
+		{Repository: "docker.io/library/alpine", Tags: []string{"3.20", "3.21", "latest"}, Size: 8 * mib, OCIImageConfig: OCIImageConfig{
+			Cmd: []string{"/bin/sh"}, Env: []string{"PATH=" + ociDefaultPath}, WorkingDir: "/", OSType: "alpine",
+			Passwd: []string{"root:x:0:0:root:/root:/bin/sh", "nobody:x:65534:65534:nobody:/:/sbin/nologin"},
+			Group:  []string{"root:x:0:root", "wheel:x:10:root", "nogroup:x:65533:"},
+		}},
+		{Repository: "docker.io/library/nginx", Tags: []string{"1.27", "stable", "latest"}, Size: 70 * mib, OCIImageConfig: OCIImageConfig{
+			Entrypoint: []string{"/docker-entrypoint.sh"}, Cmd: []string{"nginx", "-g", "daemon off;"},
+			Env: []string{
+				"PATH=" + ociDefaultPath, "NGINX_VERSION=1.27.5", "NJS_VERSION=0.8.10", "NJS_RELEASE=1~bookworm",
+				"PKG_RELEASE=1~bookworm", "DYNPKG_RELEASE=1~bookworm",
+			},
+			StopSignal: "SIGQUIT", OSType: "debian",
+			Passwd: []string{"root:x:0:0:root:/root:/bin/bash", "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin", "nginx:x:101:101:nginx user:/nonexistent:/bin/false"},
+			Group:  []string{"root:x:0:", "nogroup:x:65534:", "nginx:x:101:"},
+		}},
+		{Repository: "docker.io/library/busybox", Tags: []string{"1.36", "1.37", "latest"}, Size: 4 * mib, OCIImageConfig: OCIImageConfig{
+			Cmd: []string{"sh"}, Env: []string{"PATH=" + ociDefaultPath}, OSType: "unmanaged",
+			Passwd: []string{"root:x:0:0:root:/root:/bin/sh", "www-data:x:33:33:www-data:/var/www:/bin/false", "nobody:x:65534:65534:nobody:/home:/bin/false"},
+			Group:  []string{"root:x:0:", "www-data:x:33:", "nogroup:x:65534:"},
+		}},
 	}
 }
+
+// ociDefaultPath is the PATH Docker's official images set.
+const ociDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // simulatedFile stands in for a file's bytes: what matters is that its
 // checksums are stable.
@@ -142,6 +175,12 @@ func (o *Options) catalogueDefaults() {
 	}
 	if o.OCIImages == nil {
 		o.OCIImages = DefaultOCIImages()
+	} else {
+		// MoveOCITag records its moves here: never in the caller's slice.
+		o.OCIImages = append([]OCIImageSpec(nil), o.OCIImages...)
+		for i := range o.OCIImages {
+			o.OCIImages[i].moves = nil
+		}
 	}
 	for i, a := range o.Appliances {
 		if a.SHA512Sum != "" || a.MD5Sum != "" {
@@ -253,7 +292,8 @@ func (img *OCIImageSpec) archiveSize() uint64 {
 	return defaultOCIArchive
 }
 
-// ociDigest is a stable stand-in for a blob or config digest.
+// ociDigest is a stable stand-in for a blob or config digest (see
+// OCIImageSpec.digest for how a moved tag changes it).
 func ociDigest(parts ...string) string {
 	return fmt.Sprintf("sha256:%s", hexDigest("sha256", []byte(strings.Join(parts, "\x00"))))
 }

@@ -76,13 +76,30 @@ func (c ctConf) writeSection(b *strings.Builder) {
 		b.WriteString(c[k])
 		b.WriteByte('\n')
 	}
-	for _, v := range strings.FieldsFunc(c["env"], func(r rune) bool { return r == 0 }) {
+	for _, v := range envVariables(c["env"]) {
 		b.WriteString(lxcRuntimeEnv + ": " + v + "\n")
 	}
 	if raw := c[lxcConfKey]; raw != "" {
 		b.WriteString(raw)
 		b.WriteByte('\n')
 	}
+}
+
+// newlineOption is write_pct_config's refusal ("detected invalid newline
+// inside property"): the first option, in the file's sorted order, whose
+// value holds a newline, or "". The description is written as comments and
+// env and the raw lxc lines apart, unchecked.
+func newlineOption(c map[string]string) string {
+	for _, k := range sortedKeys(c) {
+		switch k {
+		case "description", "digest", "env", lxcConfKey:
+			continue
+		}
+		if strings.Contains(c[k], "\n") {
+			return k
+		}
+	}
+	return ""
 }
 
 // snapshot is one "[name]" section of the config file.

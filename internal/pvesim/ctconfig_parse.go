@@ -241,3 +241,55 @@ func decodeText(s string) string {
 	}
 	return strings.ToValidUTF8(b.String(), "\uFFFD")
 }
+
+// PVE answers GET config from the file it wrote, so a value comes back as
+// parse_pct_config reads the line write_pct_config made of it: blanks
+// after the colon and at the end are gone. Only the text before a newline
+// stays on the line (write_pct_config refuses a newline in options, not in
+// env or raw lxc values); what follows is a line of its own, which the
+// parser warns about and drops unless it happens to form a valid line —
+// that case is not modelled.
+
+// rereadLXCValue is a raw lxc.* value as read back.
+func rereadLXCValue(key, value string) string {
+	line, _, _ := strings.Cut(value, "\n")
+	if m := reLXCLine.FindStringSubmatch(key + ": " + line); m != nil {
+		return m[2]
+	}
+	return line
+}
+
+// rereadOption is an option's value as read back.
+func rereadOption(key, value string) string {
+	if m := reOptionLine.FindStringSubmatch(key + ": " + value); m != nil {
+		return m[2]
+	}
+	return value
+}
+
+// fileEnv is env as read back: write_pct_config writes one
+// lxc.environment.runtime line per variable, the parser joins them with
+// single NULs. An env Perl reads as false ("" or "0") writes no line at
+// all, so ok is false: the option is gone.
+func fileEnv(env string) (string, bool) {
+	if env == "" || env == "0" {
+		return "", false
+	}
+	vars := envVariables(env)
+	for i, v := range vars {
+		vars[i] = rereadLXCValue(lxcRuntimeEnv, v)
+	}
+	return strings.Join(vars, "\x00"), true
+}
+
+var reNULRun = regexp.MustCompile("\x00+")
+
+// envVariables is write_pct_config's split(/\0+/, $env): a leading empty
+// variable is kept, trailing empty ones are dropped.
+func envVariables(env string) []string {
+	vars := reNULRun.Split(env, -1)
+	for len(vars) > 0 && vars[len(vars)-1] == "" {
+		vars = vars[:len(vars)-1]
+	}
+	return vars
+}

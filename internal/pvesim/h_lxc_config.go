@@ -89,7 +89,9 @@ func pendingArray(ct *container) []map[string]any {
 
 // fastplugOptions apply at once even while running ($LXC_FASTPLUG_OPTIONS);
 // hotplugOptions are applied live to a running CT; all else waits for the
-// next start/reboot in [pve:pending].
+// next start/reboot in [pve:pending]. That includes entrypoint and env,
+// set or deleted: vmconfig_hotplug_pending skips them, as LXC reads them
+// only when it starts the init (lxc.init.cmd, lxc.environment.runtime).
 var fastplugOptions = map[string]bool{
 	"description": true, "onboot": true, "startup": true, "protection": true, "hostname": true,
 	"hookscript": true, "cores": true, "tags": true, "lock": true,
@@ -192,6 +194,10 @@ func hConfigPut(s *Server, rq *request) (any, *apiError) {
 		if e := s.normalizeChanges(ct, u.changes, rq.auth); e != nil {
 			return nil, e
 		}
+		// update_vm's write_config refuses the file, after every check.
+		if k := newlineOption(u.changes); k != "" {
+			return nil, errf("detected invalid newline inside property '%s'", k)
+		}
 		u.apply(s, ct)
 		return nil, nil
 	})
@@ -240,13 +246,19 @@ func (s *Server) checkConfigUpdate(rq *request, ct *container, u *configUpdate) 
 	return nil
 }
 
-// normalizeChanges rewrites values the way PVE writes them; a mount point
-// given as "storage:size" is allocated here. The caller holds s.mu.
+// normalizeChanges rewrites values the way PVE writes them (and, for the
+// free-text entrypoint and env, the way GET config reads them back); a
+// mount point given as "storage:size" is allocated here. The caller holds
+// s.mu.
 func (s *Server) normalizeChanges(ct *container, changes map[string]string, p *principal) *apiError {
 	for k, v := range changes {
 		switch {
 		case k == "tags":
 			changes[k] = normalizeTags(v)
+		case k == "entrypoint":
+			changes[k] = rereadOption(k, v)
+		case k == "env":
+			changes[k], _ = fileEnv(v)
 		case strings.HasPrefix(k, "net"):
 			old := ct.pending[k]
 			if old == "" {

@@ -234,6 +234,10 @@ type createJob struct {
 	oldConf   ctConf
 	authID    string
 	allocated []*volume
+	// oci is the image of an OCI archive template, ociMap what the create
+	// maps from it; both nil otherwise.
+	oci    *ociArchive
+	ociMap *ociCreate
 }
 
 // echoPassword fills the {password} placeholder of an injected failure
@@ -267,16 +271,19 @@ func (j *createJob) run(tr *taskRun) error {
 		tr.locked(j.rollback)
 		return j.fail(allocErr)
 	}
-	j.logExtraction(tr, srcVol)
-	err := tr.work()
+	j.oci = j.ociSource(srcVol)
+	err := j.extract(tr, srcVol)
 	if err == nil {
-		tr.log("Total bytes read: %d (%dMiB, 187MiB/s)", srcVol.size*4, srcVol.size*4/(1<<20))
+		if perr := j.prepare(tr); perr != nil {
+			tr.locked(j.rollback)
+			return j.fail(perr)
+		}
 	}
 	if err := tr.commitAfter(err, j.rollback, func() { j.commit(tr, conf) }); err != nil || tr.ghost {
 		// Interrupts and injected task faults carry their exit status as is.
 		return j.echoPassword(err)
 	}
-	if !j.restore {
+	if !j.restore && j.oci == nil {
 		tr.log("Detected container architecture: amd64")
 		tr.log("Creating SSH host key 'ssh_host_ed25519_key' - this may take some time ...")
 		tr.log("done: SHA256:%s root@%s", "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx5", conf["hostname"])
@@ -286,6 +293,54 @@ func (j *createJob) run(tr *taskRun) error {
 	}
 	if boolParam(j.params, "ha-managed") {
 		j.s.haAddAfterCreate(tr, j.vmid, boolParam(j.params, "start"))
+	}
+	return nil
+}
+
+// extract unpacks the template or backup: restore_archive, whose tar
+// reports the bytes read, or for an OCI archive PVE::RS::OCI's
+// parse_and_extract_image, which prints nothing.
+func (j *createJob) extract(tr *taskRun, srcVol *volume) error {
+	j.logDisks(tr)
+	if j.oci != nil {
+		tr.log("Detected OCI archive")
+		return tr.work()
+	}
+	if j.restore {
+		tr.log("restoring '%s' now..", j.ostemplate)
+	}
+	tr.log("extracting archive '%s'", j.archivePath(srcVol))
+	err := tr.work()
+	if err == nil {
+		tr.log("Total bytes read: %d (%dMiB, 187MiB/s)", srcVol.size*4, srcVol.size*4/(1<<20))
+	}
+	return err
+}
+
+// prepare is what create_vm does between the extraction and its first
+// write_config: for an OCI archive, restore_oci_archive and Setup's
+// detection (the SSH host keys come after, and an OCI image has no
+// /etc/ssh to put them in); then write_config's refusal of an option with
+// a newline.
+func (j *createJob) prepare(tr *taskRun) error {
+	opts := map[string]string{}
+	for k, v := range j.params {
+		if !createOnlyParams[k] {
+			opts[k] = v
+		}
+	}
+	if j.oci != nil {
+		m, err := j.restoreOCI(tr)
+		if err != nil {
+			return err
+		}
+		j.ociMap = m
+		if m.entrypoint != "" {
+			opts["entrypoint"] = m.entrypoint
+		}
+	}
+	if k := newlineOption(opts); k != "" {
+		return fmt.Errorf("detected invalid newline inside property '%s'", k)
 	}
 	return nil
 }
@@ -346,17 +401,13 @@ func (j *createJob) allocate(conf ctConf) error {
 	return nil
 }
 
-func (j *createJob) logExtraction(tr *taskRun, srcVol *volume) {
+func (j *createJob) logDisks(tr *taskRun) {
 	for _, v := range j.allocated {
 		if strings.Contains(v.volid, "local-lvm") || !strings.Contains(v.volid, "/") {
 			tr.log("  Logical volume \"%s\" created.", v.volName())
 		}
 		tr.log("Creating filesystem with %d 4k blocks and %d inodes", v.size/4096, v.size/16384)
 	}
-	if j.restore {
-		tr.log("restoring '%s' now..", j.ostemplate)
-	}
-	tr.log("extracting archive '%s'", j.archivePath(srcVol))
 }
 
 // commit writes the new config: the template's facts (or the backup's
@@ -376,6 +427,9 @@ func (j *createJob) commit(tr *taskRun, conf ctConf) {
 		tr.logLocked("merging backed-up and given configuration..")
 	}
 	s.mergeCreateOptions(conf, p)
+	if j.ociMap != nil {
+		j.ociMap.apply(conf)
+	}
 	if j.restore && boolParam(p, "unique") {
 		s.newMACs(conf)
 	}
@@ -413,8 +467,16 @@ func (s *Server) mergeCreateOptions(conf ctConf, p map[string]string) {
 				v = nv
 			}
 		}
-		if k == "tags" {
+		switch k {
+		case "tags":
 			v = normalizeTags(v)
+		case "entrypoint":
+			v = rereadOption(k, v)
+		case "env":
+			var ok bool
+			if v, ok = fileEnv(v); !ok {
+				continue
+			}
 		}
 		conf[k] = v
 	}

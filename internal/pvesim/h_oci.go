@@ -77,6 +77,8 @@ type ociPullJob struct {
 	ref  string
 	name string
 	tmp  string
+	// image is what the archive will hold, once the manifest is read.
+	image *ociArchive
 }
 
 func (j *ociPullJob) volid() string { return j.st.def.spec.ID + ":vztmpl/" + j.name }
@@ -93,8 +95,15 @@ func (j *ociPullJob) run(tr *taskRun) error {
 			j.s.now().In(j.s.opts.Location).Format(time.RFC3339), j.ref, msg)
 		return fmt.Errorf("command '%s' failed: exit code 1", cmd)
 	}
+	// skopeo reads the manifest once, at the start: a tag moved during
+	// the copy does not change what this pull stores.
+	var layer string
+	tr.locked(func() {
+		layer = img.digest(tag, "layer")
+		j.image = &ociArchive{repository: img.Repository, tag: tag, digest: img.digest(tag, "config"), config: cloneOCIConfig(img.OCIImageConfig)}
+	})
 	tr.log("Getting image source signatures")
-	tr.log("Copying blob %s", ociDigest(img.Repository, tag, "layer"))
+	tr.log("Copying blob %s", layer)
 	if err := tr.work(); err != nil {
 		return err
 	}
@@ -105,7 +114,7 @@ func (j *ociPullJob) run(tr *taskRun) error {
 		tr.log(`time="%s" level=fatal msg="writing blob: no space left on device"`, j.s.now().In(j.s.opts.Location).Format(time.RFC3339))
 		return fmt.Errorf("command '%s' failed: exit code 1", cmd)
 	}
-	tr.log("Copying config %s", ociDigest(img.Repository, tag, "config"))
+	tr.log("Copying config %s", j.image.digest)
 	tr.log("Writing manifest to image destination")
 	tr.locked(func() { j.store(tr, img.archiveSize()) })
 	return nil
@@ -140,5 +149,5 @@ func (j *ociPullJob) store(tr *taskRun, size uint64) {
 	if j.st.byID[j.volid()] != nil {
 		j.st.remove(j.volid())
 	}
-	j.st.add(&volume{volid: j.volid(), content: "vztmpl", format: "tar", size: size, ctime: j.s.now().Unix()})
+	j.st.add(&volume{volid: j.volid(), content: "vztmpl", format: "tar", size: size, ctime: j.s.now().Unix(), oci: j.image})
 }

@@ -123,3 +123,65 @@ func TestOCIRegistryPullFailures(t *testing.T) {
 		})
 	}
 }
+
+// copiedConfigDigest is the digest a pull's "Copying config" line names.
+func copiedConfigDigest(t *testing.T, v TaskView) string {
+	t.Helper()
+	for _, l := range v.Log {
+		if d, ok := strings.CutPrefix(l, "Copying config "); ok {
+			return d
+		}
+	}
+	t.Fatalf("no config line in\n%s", strings.Join(v.Log, "\n"))
+	return ""
+}
+
+func TestMoveOCITag(t *testing.T) {
+	t.Parallel()
+	srv := ociSim(t)
+	pull := func(ref, name string) TaskView {
+		return taskOf(t, srv, "POST", "/nodes/pve1/storage/local/oci-registry-pull", form("reference", ref, "filename", name))
+	}
+	before := copiedConfigDigest(t, pull("alpine:latest", "before"))
+	moved, err := srv.MoveOCITag("alpine", "latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := copiedConfigDigest(t, pull("alpine:latest", "after"))
+	t.Run("a pull after the move copies the new config digest", func(t *testing.T) {
+		if after == before || after != moved {
+			t.Fatalf("before %s, after %s, moved to %s", before, after, moved)
+		}
+	})
+	t.Run("the archive pulled before keeps its digest", func(t *testing.T) {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		_, old := srv.volumeOf("local:vztmpl/before.tar", "pve1")
+		_, cur := srv.volumeOf("local:vztmpl/after.tar", "pve1")
+		if old.oci.digest != before || cur.oci.digest != after || old.oci.repository != "docker.io/library/alpine" || old.oci.tag != "latest" {
+			t.Fatalf("%+v %+v", old.oci, cur.oci)
+		}
+	})
+	t.Run("the other tags do not move", func(t *testing.T) {
+		if d := copiedConfigDigest(t, pull("alpine:3.20", "other")); d != ociDigest("docker.io/library/alpine", "3.20", "config") {
+			t.Fatal(d)
+		}
+	})
+	t.Run("the admin route moves it again", func(t *testing.T) {
+		code, got := admin(t, srv, "POST", "/oci-tags/move", `{"repository":"docker.io/library/alpine","tag":"latest"}`)
+		if d, _ := got["digest"].(string); code != 200 || d == "" || d == moved {
+			t.Fatalf("%d %v", code, got)
+		}
+	})
+	refusals := []struct{ name, repo, tag string }{
+		{"an unknown repository cannot move", "nosuch", "latest"},
+		{"an unknown tag cannot move", "alpine", "9.9"},
+	}
+	for _, tc := range refusals {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := srv.MoveOCITag(tc.repo, tc.tag); err == nil {
+				t.Fatal("moved")
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -21,6 +22,9 @@ type persistedState struct {
 	Volumes    []persistedVolume    `json:"volumes"`
 	Tasks      []persistedTask      `json:"tasks,omitempty"`
 	Pools      []string             `json:"pools,omitempty"`
+	// OCITagMoves are the MoveOCITag calls per tag, so a pull after a
+	// restart copies the image the tag last pointed at.
+	OCITagMoves []persistedOCITag `json:"ociTagMoves,omitempty"`
 	// Config is the pools' details, HA, networks and firewall options.
 	Config *persistedConfigFiles `json:"config,omitempty"`
 }
@@ -56,6 +60,23 @@ type persistedVolume struct {
 	Protected  bool              `json:"protected,omitempty"`
 	Subtype    string            `json:"subtype,omitempty"`
 	BackupConf map[string]string `json:"backupConf,omitempty"`
+	// OCI is the image a pulled OCI archive holds.
+	OCI *persistedOCIArchive `json:"oci,omitempty"`
+	// Data is the volume's simulated content.
+	Data string `json:"data,omitempty"`
+}
+
+type persistedOCIArchive struct {
+	Repository string         `json:"repository"`
+	Tag        string         `json:"tag"`
+	Digest     string         `json:"digest"`
+	Config     OCIImageConfig `json:"config"`
+}
+
+type persistedOCITag struct {
+	Repository string `json:"repository"`
+	Tag        string `json:"tag"`
+	Moves      int    `json:"moves"`
 }
 
 type persistedTask struct {
@@ -94,10 +115,11 @@ func (s *Server) SaveState(path string) error {
 			st.Volumes = append(st.Volumes, persistedVolume{
 				Storage: key.id, Node: key.node, Volid: v.volid, Content: v.content, Format: v.format,
 				Size: v.size, CTime: v.ctime, VMID: v.vmid, Notes: v.notes, Protected: v.protected,
-				Subtype: v.subtype, BackupConf: v.backupConf,
+				Subtype: v.subtype, BackupConf: v.backupConf, OCI: saveOCIArchive(v.oci), Data: v.data,
 			})
 		}
 	}
+	st.OCITagMoves = s.saveOCITagMoves()
 	for _, t := range s.taskList {
 		st.Tasks = append(st.Tasks, persistedTask{UPID: t.upid, Lines: t.lines, Running: t.running, ExitStatus: t.exitstatus, EndTime: t.endtime})
 	}
@@ -137,6 +159,7 @@ func (s *Server) loadStateFile(path string) error {
 		s.pools[p] = true
 	}
 	s.loadConfigFiles(st.Config)
+	s.loadOCITagMoves(st.OCITagMoves)
 	s.loadVolumes(st.Volumes)
 	for _, pc := range st.Containers {
 		s.loadContainer(pc)
@@ -165,7 +188,47 @@ func (s *Server) loadVolumes(vols []persistedVolume) {
 		inst.add(&volume{
 			volid: pv.Volid, content: pv.Content, format: pv.Format, size: pv.Size, ctime: pv.CTime,
 			vmid: pv.VMID, notes: pv.Notes, protected: pv.Protected, subtype: pv.Subtype, backupConf: pv.BackupConf,
+			oci: loadOCIArchive(pv.OCI), data: pv.Data,
 		})
+	}
+}
+
+func saveOCIArchive(a *ociArchive) *persistedOCIArchive {
+	if a == nil {
+		return nil
+	}
+	return &persistedOCIArchive{Repository: a.repository, Tag: a.tag, Digest: a.digest, Config: cloneOCIConfig(a.config)}
+}
+
+func loadOCIArchive(p *persistedOCIArchive) *ociArchive {
+	if p == nil {
+		return nil
+	}
+	return &ociArchive{repository: p.Repository, tag: p.Tag, digest: p.Digest, config: p.Config}
+}
+
+// saveOCITagMoves lists the moved tags. The caller holds s.mu.
+func (s *Server) saveOCITagMoves() []persistedOCITag {
+	var out []persistedOCITag
+	for _, img := range s.opts.OCIImages {
+		for _, tag := range sortedKeys(img.moves) {
+			out = append(out, persistedOCITag{Repository: img.Repository, Tag: tag, Moves: img.moves[tag]})
+		}
+	}
+	return out
+}
+
+// loadOCITagMoves restores the moves of tags the catalogue still has.
+func (s *Server) loadOCITagMoves(moves []persistedOCITag) {
+	for _, m := range moves {
+		img, _ := s.ociRepo(m.Repository)
+		if img == nil || !slices.Contains(img.Tags, m.Tag) {
+			continue
+		}
+		if img.moves == nil {
+			img.moves = map[string]int{}
+		}
+		img.moves[m.Tag] = m.Moves
 	}
 }
 

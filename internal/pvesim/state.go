@@ -118,6 +118,14 @@ type volume struct {
 	// origin is the URL a download fetched the file from: it stands for
 	// the file's bytes when a later download checks an existing file.
 	origin string
+	// oci is the image an OCI archive (oci-registry-pull's "<name>.tar")
+	// holds; nil for any other volume, so only a pulled archive passes
+	// archive_is_oci_format.
+	oci *ociArchive
+	// data stands for what is written on the volume (SetVolumeContent):
+	// it travels with the volume when move_volume hands it to another
+	// container, and goes when the volume is destroyed.
+	data string
 }
 
 // volName is the part of the volid after "storage:".

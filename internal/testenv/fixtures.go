@@ -31,6 +31,8 @@ type HostFixture struct {
 	Namespaces []string
 	// SyncInterval of the host; zero keeps the API default.
 	SyncInterval time.Duration
+	// Images, when set, is granted to every namespace in Namespaces.
+	Images *v1alpha1.ImageGrant
 }
 
 // CreateHost creates the namespaces, a token Secret and a ProxmoxHost that
@@ -50,6 +52,14 @@ func CreateHost(ctx context.Context, k8s client.Client, sim *pvesim.Server, f Ho
 	}
 	if f.SyncInterval > 0 {
 		host.Spec.SyncInterval = &metav1.Duration{Duration: f.SyncInterval}
+	}
+	if f.Images != nil {
+		host.Spec.Grants = []v1alpha1.TenantGrant{{
+			NamespaceSelector: metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
+				{Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpIn, Values: f.Namespaces},
+			}},
+			Images: f.Images,
+		}}
 	}
 	objs = append(objs,
 		&corev1.Secret{

@@ -99,7 +99,7 @@ func loadCorpus(t *testing.T, dirs []string, simURL, simCA string) []entry {
 			if err := obj.UnmarshalJSON(js); err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}
-			if obj.GetKind() != "ProxmoxHost" && obj.GetNamespace() == "" {
+			if obj.GetKind() != "ProxmoxHost" && obj.GetKind() != "StagedImage" && obj.GetNamespace() == "" {
 				obj.SetNamespace(appNamespace)
 			}
 			out = append(out, e)
@@ -201,7 +201,7 @@ func checkedCorpus(t *testing.T, sim *pvesim.Server) []entry {
 	for _, e := range corpus {
 		kinds[e.object.GetKind()]++
 	}
-	for _, k := range []string{"Application", "ProxmoxHost", "Backup", "BackupSchedule", "Restore"} {
+	for _, k := range []string{"Application", "ProxmoxHost", "Backup", "BackupSchedule", "Restore", "StagedImage"} {
 		if kinds[k] == 0 {
 			t.Errorf("corpus has no %s", k)
 		}

@@ -96,7 +96,8 @@ func newCrashRun(t *testing.T, ctx context.Context) *crashRun {
 	if r.k8s, err = client.New(env.Config, client.Options{Scheme: manager.Scheme}); err != nil {
 		t.Fatal(err)
 	}
-	if err := testenv.CreateHost(ctx, r.k8s, r.sim, testenv.HostFixture{Name: "pve", Namespaces: []string{ns}, SyncInterval: 5 * time.Second}); err != nil {
+	if err := testenv.CreateHost(ctx, r.k8s, r.sim, testenv.HostFixture{Name: "pve", Namespaces: []string{ns}, SyncInterval: 5 * time.Second,
+		Images: &v1alpha1.ImageGrant{Registries: []string{"docker.io/library"}, Storages: []string{"local"}}}); err != nil {
 		t.Fatal(err)
 	}
 	r.foreign = addForeign(t, r.sim)
@@ -121,6 +122,9 @@ func crashSimOptions() pvesim.Options {
 		pvesim.TaskDestroy:  {Min: 200 * ms, Max: 600 * ms},
 		pvesim.TaskShutdown: {Min: 200 * ms, Max: 400 * ms},
 		pvesim.TaskStop:     {Min: 100 * ms, Max: 300 * ms},
+		// Image updates: the pull and each volume hand-over.
+		pvesim.TaskOCIRegistryPull: {Min: 300 * ms, Max: 900 * ms},
+		pvesim.TaskMoveVolume:      {Min: 200 * ms, Max: 600 * ms},
 	}
 	return opts
 }

@@ -25,7 +25,7 @@ import (
 var update = flag.Bool("update", false, "rewrite config/argocd/argocd-cm-patch.yaml from config/argocd/health.lua")
 
 // healthKinds are the kinds config/argocd gives a health check: all of them.
-var healthKinds = []string{"ProxmoxHost", "Application", "Backup", "Restore", "BackupSchedule"}
+var healthKinds = []string{"ProxmoxHost", "Application", "Backup", "Restore", "BackupSchedule", "StagedImage"}
 
 func healthKey(kind string) string {
 	return "resource.customizations.health." + v1alpha1.GroupVersion.Group + "_" + kind

@@ -86,7 +86,8 @@ func startSuite(t *testing.T, ctx context.Context) (client.Client, *pvesim.Serve
 	mctx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
 	go func() { _ = mgr.Start(mctx) }()
-	if err := testenv.CreateHost(ctx, k8s, sim, testenv.HostFixture{Name: "pve", Namespaces: []string{"team"}, SyncInterval: 5 * time.Second}); err != nil {
+	if err := testenv.CreateHost(ctx, k8s, sim, testenv.HostFixture{Name: "pve", Namespaces: []string{"team"}, SyncInterval: 5 * time.Second,
+		Images: &v1alpha1.ImageGrant{Registries: []string{"docker.io/library"}, Storages: []string{"local"}}}); err != nil {
 		t.Fatal(err)
 	}
 	return k8s, sim
