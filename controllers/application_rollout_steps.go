@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -166,15 +167,18 @@ func (r *ApplicationReconciler) rolloutRemoveOld(ctx context.Context, s *appScop
 		r.Hosts.RequestRefresh(s.host.Name)
 		return ctrl.Result{RequeueAfter: minRefreshGap}, nil
 	}
-	old, ok := snap.Containers[int(ro.OldVMID)]
+	old, cfg, ok, err := r.leftBehind(ctx, s, snap)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	if !ok {
 		r.event(app, corev1.EventTypeNormal, v1alpha1.ReasonRolledOut, fmt.Sprintf("container %d runs %s; the old container %d is gone", ro.NewVMID, ro.Reference, ro.OldVMID))
 		app.Status.Image.Rollout = nil
 		return ctrl.Result{RequeueAfter: requeueSoon}, nil
 	}
-	cfg, err := s.host.Client.ContainerConfig(ctx, old.Node, old.VMID, false)
-	if err != nil {
-		return ctrl.Result{}, err
+	if old.Lock != "" {
+		s.set(rolloutProgress(ro, fmt.Sprintf("container %d is locked (%s); waiting to remove it", old.VMID, old.Lock)))
+		return ctrl.Result{RequeueAfter: taskPoll}, nil
 	}
 	if left := dataVolumes(cfg); len(left) > 0 {
 		s.set(stalled(v1alpha1.ReasonRolloutFailed, fmt.Sprintf(
@@ -191,4 +195,34 @@ func (r *ApplicationReconciler) rolloutRemoveOld(ctx context.Context, s *appScop
 	}
 	upid, err := s.host.Client.DeleteContainer(ctx, old.Node, old.VMID, proxmox.DeleteOptions{Purge: true})
 	return r.rolloutStarted(s, ro, upid, err, fmt.Sprintf("destroying the old container %d", old.VMID))
+}
+
+// leftBehind is a container of this Application other than the one status
+// names: the old one of the rollout, or one a create cut off by a crash
+// made. Both carry the Application's ownership tag and its marker in the
+// description (a clone of it in the making carries the tag but another
+// Application's marker, and is not touched). ok is false when none is left.
+func (r *ApplicationReconciler) leftBehind(ctx context.Context, s *appScope, snap *inventorySnapshot) (proxmox.ContainerSummary, proxmox.ContainerConfig, bool, error) {
+	uid := string(s.app.UID)
+	var vmids []int
+	for vmid, ct := range snap.Containers {
+		if vmid != int(s.app.Status.VMID) && lxcconfig.OwnedBy(ct.Tags, uid) {
+			vmids = append(vmids, vmid)
+		}
+	}
+	slices.Sort(vmids)
+	for _, vmid := range vmids {
+		ct := snap.Containers[vmid]
+		cfg, err := s.host.Client.ContainerConfig(ctx, ct.Node, ct.VMID, false)
+		if proxmox.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return ct, nil, false, err
+		}
+		if lxcconfig.MarkedFor(cfg["description"], uid) {
+			return ct, cfg, true, nil
+		}
+	}
+	return proxmox.ContainerSummary{}, nil, false, nil
 }

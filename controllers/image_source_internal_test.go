@@ -37,7 +37,8 @@ func TestRegistryWithin(t *testing.T) {
 		{"a prefix is matched by whole components", "docker.io/library2/x", "docker.io/library", false},
 		{"another registry is denied", "ghcr.io/acme/tool", "docker.io", false},
 		{"a registry host does not match a longer host", "docker.io.evil.com/x", "docker.io", false},
-		{"a Docker Hub user entry is qualified like a reference", "docker.io/grafana/grafana", "grafana", true},
+		{"a bare name is qualified like a reference, as Docker Hub's library", "docker.io/library/nginx", "nginx", true},
+		{"a Docker Hub user prefix allows that user's repositories", "docker.io/grafana/grafana", "docker.io/grafana", true},
 		{"a registry with a port matches exactly", "registry.local:5000/app", "registry.local:5000", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

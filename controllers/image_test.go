@@ -1,6 +1,8 @@
 package controllers_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -90,9 +92,12 @@ var _ = Describe("Applications from OCI images", func() {
 			Expect(ct.Config["net0"]).To(ContainSubstring("host-managed=1"))
 		}
 		Expect(pullsOf("docker.io_library_nginx_1.27")).To(HaveLen(1), "one pull for ten Applications on one node")
-		si := getStagedImage(getApp(apps[0]).Status.StagedImage)
-		Expect(si.Status.Users).To(BeEquivalentTo(10))
-		Expect(meta.IsStatusConditionTrue(si.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue())
+		name := getApp(apps[0]).Status.StagedImage
+		Eventually(func(g Gomega) {
+			si := getStagedImage(name)
+			g.Expect(si.Status.Users).To(BeEquivalentTo(10))
+			g.Expect(meta.IsStatusConditionTrue(si.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue())
+		}).Should(Succeed())
 	})
 
 	It("refuses an image from a registry the host does not allow, with a condition and no request to Proxmox", func() {
@@ -121,6 +126,34 @@ var _ = Describe("Applications from OCI images", func() {
 		Expect(si.Spec.Source.Appliance).To(Equal(tmpl))
 		Expect(si.Status.Nodes).To(ContainElement(HaveField("Node", "pve1")))
 		Expect(sim.Tasks(pvesim.TaskDownload, "")).NotTo(BeEmpty())
+	})
+
+	It("downloads a template from an allowed URL checked against its checksum, and reports a wrong checksum with Proxmox' words", func() {
+		prefix := "https://releases.turnkeylinux.org/pve/"
+		e := newAppEnv(withImages(func(g *v1alpha1.ImageGrant) { g.URLs = []string{prefix} }))
+		url := prefix + "debian-12-turnkey-nginx-php-fastcgi_18.0-1_amd64.tar.gz"
+		var content []byte
+		for _, d := range pvesim.DefaultDownloads() {
+			if d.URL == url {
+				content = d.Content
+			}
+		}
+		Expect(content).NotTo(BeEmpty())
+		sum := sha256.Sum256(content)
+		fromURL := func(file, checksum string) func(*v1alpha1.Application) {
+			return func(a *v1alpha1.Application) {
+				a.Spec.Node = "pve2"
+				a.Spec.Template = "local:vztmpl/" + file
+				a.Spec.TemplateDownload = &v1alpha1.TemplateDownload{URL: url, Checksum: checksum, ChecksumAlgorithm: "sha256"}
+			}
+		}
+		good := e.app(fromURL("turnkey-from-url_1.0_amd64.tar.gz", hex.EncodeToString(sum[:])))
+		bad := e.app(fromURL("turnkey-bad-sum_1.0_amd64.tar.gz", strings.Repeat("0", 64)))
+		eventuallyApp(good, "True", v1alpha1.ReasonReconciled, "120s")
+		Expect(volumeExists("local:vztmpl/turnkey-from-url_1.0_amd64.tar.gz")).To(BeTrue())
+		got := eventuallyApp(bad, "False", v1alpha1.ReasonImageStagingFailed)
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled).Message).To(ContainSubstring("checksum"))
+		Expect(got.Status.VMID).To(BeZero(), "nothing was created from a file that failed its check")
 	})
 
 	It("sets a declared entrypoint over the image's, and refuses an image change under updateStrategy None", func() {

@@ -66,7 +66,7 @@ var _ = Describe("kubectl against the installed CRDs", Ordered, func() {
 		Expect(k8s.Create(ctx, app)).To(Succeed())
 		for _, resource := range []string{"lxc", "pxapp", "proxmox"} {
 			out := kubectl("get", resource, "-n", testNamespace)
-			Expect(out).To(MatchRegexp(`NAME\s+HOST\s+NODE\s+VMID\s+STATE\s+IP\s+READY\s+REASON\s+AGE`), resource)
+			Expect(out).To(MatchRegexp(`NAME\s+HOST\s+NODE\s+VMID\s+STATE\s+IMAGE\s+IP\s+READY\s+REASON\s+AGE`), resource)
 			Expect(out).To(ContainSubstring(app.GetName()))
 		}
 	})
@@ -98,7 +98,7 @@ var _ = Describe("kubectl against the installed CRDs", Ordered, func() {
 			`NAME\s+ENDPOINT\s+VERSION\s+MANAGED\s+UNMANAGED\s+READY\s+REASON\s+AGE`, []string{"8.2.4"}),
 		Entry("an Application with its IP and reason", "Application", "pxapp",
 			map[string]any{"vmid": int64(101), "ipAddresses": []any{"10.0.0.7"}},
-			`NAME\s+HOST\s+NODE\s+VMID\s+STATE\s+IP\s+READY\s+REASON\s+AGE`, []string{"10.0.0.7"}),
+			`NAME\s+HOST\s+NODE\s+VMID\s+STATE\s+IMAGE\s+IP\s+READY\s+REASON\s+AGE`, []string{"10.0.0.7"}),
 		Entry("a Backup with a human-readable size", "Backup", "pxbackup",
 			map[string]any{"size": int64(900676608), "sizeHuman": "859Mi"},
 			`NAME\s+APPLICATION\s+TYPE\s+PHASE\s+SIZE\s+READY\s+REASON\s+AGE`, []string{"859Mi"}),

@@ -129,8 +129,8 @@ var _ = Describe("Admission of invalid objects", func() {
 		},
 		// Application
 		Entry("adopt without vmid", "Application", chain(del("spec.template"), del("spec.rootFS"), set("spec.adopt", true)), "adopt requires vmid"),
-		Entry("neither template, restoreFrom nor adopt", "Application", chain(del("spec.template"), del("spec.rootFS")), "one of template, restoreFrom or cloneFrom is required"),
-		Entry("template and restoreFrom together", "Application", set("spec.restoreFrom", "{backupRef: {name: b}}"), "template, restoreFrom and cloneFrom are mutually exclusive"),
+		Entry("neither template, restoreFrom nor adopt", "Application", chain(del("spec.template"), del("spec.rootFS")), "one of template, image, restoreFrom or cloneFrom is required"),
+		Entry("template and restoreFrom together", "Application", set("spec.restoreFrom", "{backupRef: {name: b}}"), "template, image, restoreFrom and cloneFrom are mutually exclusive"),
 		Entry("adopt with a template", "Application", chain(set("spec.adopt", true), set("spec.vmid", 200)), "adopt takes over an existing container"),
 		Entry("an adopted container whose unused volumes would be destroyed", "Application", chain(del("spec.template"), del("spec.rootFS"), set("spec.adopt", true), set("spec.vmid", 200), set("spec.detachedVolumes", "Delete")), "detachedVolumes: Delete is only for containers the operator creates"),
 		Entry("an unknown detachedVolumes policy", "Application", set("spec.detachedVolumes", "Archive"), `Unsupported value: "Archive"`),
