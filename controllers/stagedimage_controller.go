@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -47,6 +48,12 @@ type StagedImageReconciler struct {
 	Recorder events.EventRecorder
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// started remembers the task each node's pull or download started, by
+	// StagedImage UID and node, until it ends: a pass that reads a cached
+	// StagedImage older than the write that recorded the task must not
+	// start a second pull. Status keeps it across restarts.
+	started sync.Map // string -> v1alpha1.TaskReference
 }
 
 var stagedImagePassEnd = passEnd{optimistic: true, skipUnchanged: true}
@@ -78,7 +85,14 @@ func (r *StagedImageReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 	if controllerutil.ContainsFinalizer(si, StagedImageFinalizer) {
 		st := statusOf{conditions: &si.Status.Conditions, observed: &si.Status.ObservedGeneration, was: &before.Status, is: &si.Status}
-		if perr := stagedImagePassEnd.end(ctx, r.Client, r.Recorder, si, before, st, o); perr != nil {
+		perr := stagedImagePassEnd.end(ctx, r.Client, r.Recorder, si, before, st, o)
+		if apierrors.IsConflict(perr) {
+			// Read from a cache that had not seen the last write yet: look
+			// again soon, without the error backoff that would grow with
+			// every Application asking at once.
+			return ctrl.Result{RequeueAfter: requeueSoon}, nil
+		}
+		if perr != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(perr)
 		}
 	}

@@ -112,7 +112,17 @@ func (st stager) entry(node string) *v1alpha1.NodeStage {
 // returns when to look again.
 func (st stager) stageOn(ctx context.Context, e *v1alpha1.NodeStage) (time.Duration, error) {
 	c := st.host.Client
+	key := string(st.si.UID) + "/" + e.Node
+	if ref, ok := st.r.started.Load(key); ok && e.Task == nil {
+		t := ref.(v1alpha1.TaskReference)
+		e.Task = &t
+	}
 	if e.Task != nil {
+		defer func() {
+			if e.Task == nil {
+				st.r.started.Delete(key)
+			}
+		}()
 		res, ts, err := checkTask(ctx, c, e.Task)
 		if err != nil {
 			return 0, err
@@ -217,6 +227,7 @@ func (st stager) start(ctx context.Context, e *v1alpha1.NodeStage) (time.Duratio
 	switch {
 	case err == nil:
 		e.Task, e.Phase, e.Message = taskRef(upid, time.Now()), v1alpha1.StageStaging, ""
+		st.r.started.Store(string(st.si.UID)+"/"+e.Node, *e.Task)
 		return pollAfter(e.Task, time.Now()), nil
 	case proxmox.IsAlreadyExists(err):
 		// Someone else's file appeared since the listing: look again.
