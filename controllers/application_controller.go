@@ -108,7 +108,7 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 
 	before := app.DeepCopy()
-	s := &appScope{app: app}
+	s := &appScope{app: app, before: before}
 	res, err := r.reconcileNormal(ctx, s)
 	if err != nil && !isTransientK8s(err) {
 		logf.FromContext(ctx).Error(err, "reconcile failed")
@@ -126,7 +126,10 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 // appScope carries one reconcile's state.
 type appScope struct {
-	app     *v1alpha1.Application
+	app *v1alpha1.Application
+	// before is the Application as the pass read it: every status write of
+	// the pass is a patch from it (see persist).
+	before  *v1alpha1.Application
 	host    *HostEntry
 	tenancy tenancy
 	outcome outcome
@@ -137,6 +140,20 @@ type appScope struct {
 }
 
 func (s *appScope) set(o outcome) { s.outcome = o }
+
+// persist writes the status the pass has set so far, before something is
+// sent that must find it recorded (the VMID before the create, a rollout
+// step before its first call). The patch is from the object as the pass
+// read it, not from a copy taken here: the apiserver's answer replaces
+// app, so a patch of only the latest fields would drop what the pass set
+// earlier (the StagedImage it uses, say) from both.
+func (r *ApplicationReconciler) persist(ctx context.Context, s *appScope, optimistic bool) error {
+	patch := client.MergeFrom(s.before)
+	if optimistic {
+		patch = client.MergeFromWithOptions(s.before, client.MergeFromWithOptimisticLock{})
+	}
+	return r.Status().Patch(ctx, s.app, patch)
+}
 
 func (r *ApplicationReconciler) reconcileNormal(ctx context.Context, s *appScope) (ctrl.Result, error) {
 	if res, ok, err := r.admit(ctx, s); !ok || err != nil {

@@ -242,12 +242,14 @@ func (r *ApplicationReconciler) create(ctx context.Context, s *appScope) (ctrl.R
 		s.set(o)
 		return ctrl.Result{}, nil
 	}
+	// Recorded before the VMID is, and so written with it: a create whose
+	// status write is lost still says which digest and archive it used.
+	recordImage(app, from)
 	password, vmid, res, ok, err := r.reserve(ctx, s, node)
 	if !ok || err != nil {
 		return res, err
 	}
 	req := proxmox.CreateRequest{Params: withHAManaged(withPool(params, app), app), Password: password}
-	recordImage(app, from)
 	upid, err := via.CreateContainer(ctx, node, vmid, req)
 	return r.started(s, upid, err, v1alpha1.ReasonCreating, fmt.Sprintf("creating container %d on %s from %s", vmid, node, from.ostemplate))
 }
@@ -313,10 +315,9 @@ func (r *ApplicationReconciler) allocateVMID(ctx context.Context, s *appScope, n
 		}
 		return 0, ctrl.Result{}, false, err
 	}
-	before := app.DeepCopy()
 	app.Status.VMID = int32(vmid)
 	app.Status.Node = node
-	if err := r.Status().Patch(ctx, app, client.MergeFrom(before)); err != nil {
+	if err := r.persist(ctx, s, false); err != nil {
 		return 0, ctrl.Result{}, false, err
 	}
 	return vmid, ctrl.Result{}, true, nil

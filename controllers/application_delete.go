@@ -35,7 +35,7 @@ func (r *ApplicationReconciler) reconcileDelete(ctx context.Context, app *v1alph
 		return ctrl.Result{}, nil
 	}
 	before := app.DeepCopy()
-	s := &appScope{app: app}
+	s := &appScope{app: app, before: before}
 	res, done, err := r.deleteContainer(ctx, s)
 	if err != nil || !done {
 		if s.outcome.reason == "" {

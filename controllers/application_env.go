@@ -105,5 +105,5 @@ func maskSecretEnv(cfg map[string]string, env resolvedEnv) {
 			entries[i] = name + "=" + secretEnvShown
 		}
 	}
-	cfg["env"] = strings.Join(entries, "\x00")
+	cfg["env"] = lxcconfig.JoinEnv(entries)
 }

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -10,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 	"github.com/pve-operator/pve-operator/internal/lxcconfig"
@@ -56,8 +56,9 @@ func (r *ApplicationReconciler) rollout(ctx context.Context, s *appScope, ct pro
 		return ctrl.Result{}, false, nil
 	}
 	if app.Status.Image == nil {
-		// The create's status write was lost: the container is what the
-		// spec said then, and nothing says it was anything else.
+		// Nothing recorded what the container was made from (it was
+		// adopted, or its status was lost with the object): take it to be
+		// what the spec says, and update only on a later change.
 		app.Status.Image = &v1alpha1.ImageStatus{Reference: app.Spec.Image.Reference}
 	}
 	ro := app.Status.Image.Rollout
@@ -115,13 +116,10 @@ func rolloutProgress(ro *v1alpha1.ImageRollout, what string) outcome {
 // advance moves the rollout to step and persists it before anything of
 // that step is sent.
 func (r *ApplicationReconciler) advance(ctx context.Context, s *appScope, ro *v1alpha1.ImageRollout, step v1alpha1.RolloutStep) error {
-	// The whole of status.image goes into the patch: this pass may have
-	// filled in the rollout (new VMID, digest) since the object was read.
-	before := s.app.DeepCopy()
-	before.Status.Image = nil
+	// Everything this pass filled in (new VMID, digest) goes with it.
 	ro.Step = step
 	r.event(s.app, corev1.EventTypeNormal, v1alpha1.ReasonRollingOut, fmt.Sprintf("image update to %s: %s", ro.Reference, step))
-	return r.Status().Patch(ctx, s.app, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	return r.persist(ctx, s, true)
 }
 
 // pollRolloutTask checks the rollout's task. wait is true while it runs
@@ -172,21 +170,10 @@ func (r *ApplicationReconciler) rolloutStarted(s *appScope, ro *v1alpha1.ImageRo
 	return ctrl.Result{}, err
 }
 
-// dataVolumes are the keys of ct's config that hold data volumes: mount
-// points backed by a storage volume (not bind mounts) and unusedN.
-func dataVolumes(cfg map[string]string) []string {
-	var keys []string
-	for k, v := range cfg {
-		vol, _, _ := strings.Cut(v, ",")
-		switch {
-		case strings.HasPrefix(k, "unused"):
-			keys = append(keys, k)
-		case strings.HasPrefix(k, "mp") && !strings.HasPrefix(vol, "/") && !strings.HasPrefix(vol, "volume=/"):
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	return keys
+// dataVolumeKeys are the keys of a config's data volumes in order, so that
+// volumes move one at a time in the same order on every pass.
+func dataVolumeKeys(cfg map[string]string) []string {
+	return slices.Sorted(maps.Keys(lxcconfig.DataVolumes(cfg)))
 }
 
 // rolloutCreateParams are the new container's create parameters: the

@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 	"github.com/pve-operator/pve-operator/internal/lxcconfig"
@@ -110,7 +109,7 @@ func (r *ApplicationReconciler) rolloutMove(ctx context.Context, s *appScope, ol
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	keys := dataVolumes(oldCfg)
+	keys := dataVolumeKeys(oldCfg)
 	if len(keys) == 0 {
 		return r.rolloutSwitch(ctx, s, ro)
 	}
@@ -143,13 +142,11 @@ func freeKey(cfg map[string]string, key string) string {
 // again on its new rootFS.
 func (r *ApplicationReconciler) rolloutSwitch(ctx context.Context, s *appScope, ro *v1alpha1.ImageRollout) (ctrl.Result, error) {
 	app := s.app
-	before := app.DeepCopy()
-	before.Status.Image = nil
 	app.Status.VMID = ro.NewVMID
 	app.Status.Image.Reference, app.Status.Image.Digest, app.Status.Image.Volume = ro.Reference, ro.Digest, ro.Volume
 	app.Status.Provision = nil
 	ro.Step = v1alpha1.RolloutStarting
-	if err := r.Status().Patch(ctx, app, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := r.persist(ctx, s, true); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.event(app, corev1.EventTypeNormal, v1alpha1.ReasonRollingOut, fmt.Sprintf("every data volume of container %d is on container %d now; starting it", ro.OldVMID, ro.NewVMID))
@@ -180,7 +177,7 @@ func (r *ApplicationReconciler) rolloutRemoveOld(ctx context.Context, s *appScop
 		s.set(rolloutProgress(ro, fmt.Sprintf("container %d is locked (%s); waiting to remove it", old.VMID, old.Lock)))
 		return ctrl.Result{RequeueAfter: taskPoll}, nil
 	}
-	if left := dataVolumes(cfg); len(left) > 0 {
+	if left := dataVolumeKeys(cfg); len(left) > 0 {
 		s.set(stalled(v1alpha1.ReasonRolloutFailed, fmt.Sprintf(
 			"old container %d still holds %s, which the operator will not destroy: move it to container %d (pct move-volume %d %s --target-vmid %d) or detach it",
 			old.VMID, strings.Join(left, ", "), ro.NewVMID, old.VMID, left[0], ro.NewVMID)))

@@ -95,9 +95,11 @@ func stagedImageName(host, storage string, src v1alpha1.StagedImageSource) strin
 	return fmt.Sprintf("%s-%s-%s", kind, dnsLabelPart(host, 30), hex.EncodeToString(h.Sum(nil))[:12])
 }
 
+var nonLabelChars = regexp.MustCompile(`[^a-z0-9-]+`)
+
 // dnsLabelPart shortens s to at most n characters of a DNS label.
 func dnsLabelPart(s string, n int) string {
-	s = strings.Trim(regexp.MustCompile(`[^a-z0-9-]+`).ReplaceAllString(strings.ToLower(s), "-"), "-")
+	s = strings.Trim(nonLabelChars.ReplaceAllString(strings.ToLower(s), "-"), "-")
 	if len(s) > n {
 		s = strings.TrimRight(s[:n], "-")
 	}

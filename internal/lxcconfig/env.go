@@ -42,7 +42,7 @@ func MergeEnv(observed string, declared []EnvVar) string {
 			out = append(out, e.Name+"="+e.Value)
 		}
 	}
-	return strings.Join(out, envSeparator)
+	return JoinEnv(out)
 }
 
 // SplitEnv splits PVE's env option into its NAME=value entries.
@@ -51,4 +51,9 @@ func SplitEnv(v string) []string {
 		return nil
 	}
 	return strings.Split(v, envSeparator)
+}
+
+// JoinEnv is SplitEnv's inverse: NAME=value entries as PVE's env option.
+func JoinEnv(entries []string) string {
+	return strings.Join(entries, envSeparator)
 }

@@ -1,6 +1,7 @@
 package lxcconfig
 
 import (
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -344,5 +345,25 @@ func TestParseDiskSize(t *testing.T) {
 		if _, err := ParseDiskSize(bad); err == nil {
 			t.Errorf("ParseDiskSize(%q) succeeded", bad)
 		}
+	}
+}
+
+func TestDataVolumes(t *testing.T) {
+	cfg := map[string]string{
+		"rootfs":  "local-lvm:vm-100-disk-0,size=8G",
+		"mp0":     "local-lvm:vm-100-disk-1,mp=/data,size=4G",
+		"mp1":     "/srv/shared,mp=/shared",
+		"mp2":     "volume=local-lvm:vm-100-disk-2,mp=/logs",
+		"mp3":     "volume=/srv/other,mp=/other",
+		"unused0": "local-lvm:vm-100-disk-3",
+		"memory":  "512",
+	}
+	want := map[string]string{
+		"mp0":     "local-lvm:vm-100-disk-1",
+		"mp2":     "local-lvm:vm-100-disk-2",
+		"unused0": "local-lvm:vm-100-disk-3",
+	}
+	if got := DataVolumes(cfg); !maps.Equal(got, want) {
+		t.Errorf("DataVolumes = %v, want %v (bind mounts and the root volume are not data volumes)", got, want)
 	}
 }

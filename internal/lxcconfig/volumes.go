@@ -2,6 +2,7 @@ package lxcconfig
 
 import (
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -116,4 +117,23 @@ func PendingSizeRepair(rs Resize, current, pending string) (string, bool) {
 	}
 	p["size"] = ParseProps(current)["size"]
 	return p.String(), true
+}
+
+// DataVolumes are a container config's data volumes by key: the mount
+// points backed by a storage volume (a bind mount's source is a host path,
+// which PVE tells apart by its leading slash) and the unusedN entries that
+// hold volumes detached from a mount point.
+func DataVolumes(cfg map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range cfg {
+		if !strings.HasPrefix(k, "mp") && !strings.HasPrefix(k, "unused") {
+			continue
+		}
+		vol, _, _ := strings.Cut(v, ",")
+		vol = strings.TrimPrefix(vol, "volume=")
+		if !strings.HasPrefix(vol, "/") {
+			out[k] = vol
+		}
+	}
+	return out
 }
