@@ -190,8 +190,30 @@ func (st stager) failed(ctx context.Context, e *v1alpha1.NodeStage, ts proxmox.T
 	e.Message = ts.ExitStatus
 	if why := taskFatal(ctx, st.host.Client, ts); why != "" {
 		e.Message += " (" + why + ")"
+		e.Message += st.knownTags(ctx, e.Node, why)
 	}
 	st.r.event(st.si, v1alpha1.ReasonImageStagingFailed, fmt.Sprintf("staging %s on %s failed: %s", st.si.Status.Volume, e.Node, e.Message))
+}
+
+// knownTags names the tags the registry does have when a pull failed for
+// an unknown one (skopeo: "manifest unknown"), so that a typo in a tag
+// is seen at once; "" when the listing fails too or is not called for.
+func (st stager) knownTags(ctx context.Context, node, why string) string {
+	ref := parseOCIRef(st.si.Spec.Source.OCI)
+	if st.si.Spec.Source.OCI == "" || !strings.Contains(why, "manifest unknown") {
+		return ""
+	}
+	tags, err := st.host.Client.OCITags(ctx, node, ref.repository)
+	if err != nil || len(tags) == 0 {
+		return ""
+	}
+	const most = 10
+	more := ""
+	if len(tags) > most {
+		more = fmt.Sprintf(" and %d more", len(tags)-most)
+		tags = tags[len(tags)-most:]
+	}
+	return fmt.Sprintf("; %s has tags %s%s", ref.repository, strings.Join(tags, ", "), more)
 }
 
 // taskFatal is the reason a failed pull's log gives (skopeo's fatal line),
@@ -249,20 +271,82 @@ func checksumAlgorithm(d *v1alpha1.TemplateDownload) string {
 }
 
 // removeOurs deletes the files the operator staged. done is false while
-// a removal is still to be made.
+// a removal is still to be made or its task still runs: the object keeps
+// its finalizer until every file is gone, so a removal Proxmox refuses is
+// seen (in PVE's words) instead of leaving a file nobody tracks.
 func (st stager) removeOurs(ctx context.Context) (outcome, ctrl.Result, bool, error) {
 	for i := range st.si.Status.Nodes {
 		e := &st.si.Status.Nodes[i]
-		if !e.Ours {
-			continue
+		o, res, done, err := st.removeOn(ctx, e)
+		if !done || err != nil {
+			return o, res, false, err
 		}
-		if _, err := st.host.Client.DeleteVolume(ctx, e.Node, st.si.Spec.Storage, st.si.Status.Volume); err != nil && !proxmox.IsNotFound(err) {
-			return progressing(v1alpha1.ReasonDeleting, fmt.Sprintf("removing %s from %s: %s", st.si.Status.Volume, e.Node, err)),
-				ctrl.Result{RequeueAfter: 10 * time.Second}, false, nil
-		}
-		e.Ours = false
 	}
 	return outcome{}, ctrl.Result{}, true, nil
+}
+
+// removeOn removes the operator's file from one node. A pull still running
+// is waited for (the file it writes is the operator's); the deletion's own
+// task (imgdel) is polled, never waited for. The storage is listed before
+// each delete: PVE answers a delete of a missing file with a task that
+// fails, not with "not found".
+func (st stager) removeOn(ctx context.Context, e *v1alpha1.NodeStage) (outcome, ctrl.Result, bool, error) {
+	vol := st.si.Status.Volume
+	if e.Task != nil {
+		res, ts, err := checkTask(ctx, st.host.Client, e.Task)
+		deletion := e.Task.Type == "imgdel"
+		switch {
+		case err != nil:
+			return outcome{}, ctrl.Result{}, false, err
+		case res == taskRunning:
+			return progressing(v1alpha1.ReasonDeleting, fmt.Sprintf("waiting for task %s on %s before removing %s", e.Task.UPID, e.Node, vol)),
+				ctrl.Result{RequeueAfter: pollAfter(e.Task, time.Now())}, false, nil
+		case res == taskFailed && deletion:
+			e.Task = nil
+			return progressing(v1alpha1.ReasonDeleting, fmt.Sprintf("removing %s from %s failed: %s; retrying", vol, e.Node, taskFailure(ts))),
+				ctrl.Result{RequeueAfter: 30 * time.Second}, false, nil
+		case res == taskSucceeded && deletion:
+			e.Task, e.Ours = nil, false
+			return outcome{}, ctrl.Result{}, true, nil
+		}
+		// A pull that ended well wrote the operator's file.
+		e.Ours = e.Ours || res == taskSucceeded
+		e.Task = nil
+	}
+	if !e.Ours {
+		return outcome{}, ctrl.Result{}, true, nil
+	}
+	vols, err := st.host.Client.StorageContent(ctx, e.Node, st.si.Spec.Storage, "vztmpl")
+	if err != nil {
+		return outcome{}, ctrl.Result{}, false, err
+	}
+	if !slices.ContainsFunc(vols, func(v proxmox.StoredVolume) bool { return v.Volid == vol }) {
+		e.Ours = false
+		return outcome{}, ctrl.Result{}, true, nil
+	}
+	return st.deleteOn(ctx, e)
+}
+
+// deleteOn sends the delete of the operator's file on one node.
+func (st stager) deleteOn(ctx context.Context, e *v1alpha1.NodeStage) (outcome, ctrl.Result, bool, error) {
+	vol := st.si.Status.Volume
+	upid, err := st.host.Client.DeleteVolume(ctx, e.Node, st.si.Spec.Storage, vol)
+	switch {
+	case proxmox.IsNotFound(err):
+		e.Ours = false
+		return outcome{}, ctrl.Result{}, true, nil
+	case proxmox.IsOutcomeUnknown(err):
+		return outcome{}, ctrl.Result{RequeueAfter: 2 * taskPoll}, false, nil
+	case err != nil:
+		return progressing(v1alpha1.ReasonDeleting, fmt.Sprintf("removing %s from %s: %s", vol, e.Node, err)),
+			ctrl.Result{RequeueAfter: 10 * time.Second}, false, nil
+	case upid.IsZero():
+		e.Ours = false
+		return outcome{}, ctrl.Result{}, true, nil
+	}
+	e.Task = taskRef(upid, time.Now())
+	return progressing(v1alpha1.ReasonDeleting, fmt.Sprintf("removing %s from %s (task %s)", vol, e.Node, upid)),
+		ctrl.Result{RequeueAfter: pollAfter(e.Task, time.Now())}, false, nil
 }
 
 // stagedOn is the entry that makes the image usable on node, if staged:
