@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,8 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/lxcconfig"
 	"github.com/pve-operator/pve-operator/internal/pvesim"
-	"github.com/pve-operator/pve-operator/internal/testenv"
 )
 
 // withImages lets the spec's namespace pull from Docker Hub's library and
@@ -49,8 +50,9 @@ func fromImage(ref string, mutate func(*v1alpha1.Application)) func(*v1alpha1.Ap
 func pullsOf(file string) []pvesim.TaskView {
 	var out []pvesim.TaskView
 	for _, t := range sim.Tasks(pvesim.TaskOCIRegistryPull, "") {
-		// The task's ID is the archive's name (PVE encodes it for the UPID).
-		if strings.Contains(t.ID, file) || strings.Contains(strings.Join(t.Log, "\n"), file) {
+		// The task's ID is the archive's name, which PVE's encoding of UPID
+		// IDs leaves as it is (letters, digits, "_", "." and "-").
+		if strings.HasPrefix(t.ID, file) {
 			out = append(out, t)
 		}
 	}
@@ -93,12 +95,13 @@ var _ = Describe("Applications from OCI images", func() {
 		}
 		Expect(pullsOf("docker.io_library_nginx_1.27")).To(HaveLen(1), "one pull for ten Applications on one node")
 		name := getApp(apps[0]).Status.StagedImage
-		// The exact status.users is not checked: under a full suite's load
-		// it has lagged behind the Applications (a known gap); garbage
-		// collection counts users afresh before removing anything.
 		Eventually(func(g Gomega) {
 			si := getStagedImage(name)
-			g.Expect(si.Status.Users).To(BeNumerically(">", 0))
+			var using []string
+			for _, a := range apps {
+				using = append(using, getApp(a).Status.StagedImage)
+			}
+			g.Expect(si.Status.Users).To(BeEquivalentTo(10), "Applications' status.stagedImage: %q", using)
 			g.Expect(meta.IsStatusConditionTrue(si.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue())
 		}).Should(Succeed())
 	})
@@ -179,12 +182,20 @@ var _ = Describe("Applications from OCI images", func() {
 				{Name: "mp0", Storage: "local-lvm", Size: ptr.To(resource.MustParse("1Gi")), Path: "/data"},
 				{Name: "mp1", Storage: "local-lvm", Size: ptr.To(resource.MustParse("2Gi")), Path: "/var/lib/app"},
 			}
+			// Provisioning writes a marker no other run could write again
+			// onto each data mount point, once: it runs again on the new
+			// container and must find the markers there. The simulator
+			// starts commands in the container's root, so the paths are
+			// relative.
+			a.Spec.Provision = &v1alpha1.Provision{Script: `for d in data var/lib/app; do [ -f $d/marker ] || echo "$d written by run $$ at $(date +%s%N)" > $d/marker; done`}
 		})), "True", v1alpha1.ReasonReconciled, "120s")
 		oldVMID := app.Status.VMID
-		before := testenv.DataVolumes(simCT(oldVMID).Config)
+		before := lxcconfig.DataVolumes(simCT(oldVMID).Config)
 		Expect(before).To(HaveLen(2))
-		for _, vol := range before {
-			Expect(sim.SetVolumeContent(vol, "marker of "+vol)).To(Succeed())
+		markers := map[string]string{}
+		for key, vol := range before {
+			markers[key] = sim.VolumeFile(vol, "marker")
+			Expect(markers[key]).To(HavePrefix(map[string]string{"mp0": "data", "mp1": "var/lib/app"}[key]+" written by run"), "provisioning wrote onto %s", vol)
 		}
 
 		patchSpec(app, `{"spec":{"image":{"reference":"alpine:3.21"}}}`)
@@ -203,12 +214,12 @@ var _ = Describe("Applications from OCI images", func() {
 		Expect(oldExists).To(BeFalse(), "the old container is gone")
 		ct := simCT(got.Status.VMID)
 		Expect(ct.Status).To(Equal("running"))
-		after := testenv.DataVolumes(ct.Config)
+		after := lxcconfig.DataVolumes(ct.Config)
 		Expect(after).To(HaveKey("mp0"))
 		Expect(after).To(HaveKey("mp1"))
 		for key, vol := range after {
 			Expect(volumeExists(vol)).To(BeTrue(), "%s: %s", key, vol)
-			Expect(sim.VolumeContent(vol)).To(Equal("marker of "+before[key]), "%s kept its data", key)
+			Expect(sim.VolumeFile(vol, "marker")).To(Equal(markers[key]), "%s kept the data provisioning wrote", key)
 		}
 		Expect(ct.Config["mp1"]).To(ContainSubstring("mp=/var/lib/app"))
 		Expect(eventReasons(app)).To(ContainElements(v1alpha1.ReasonRollingOut, v1alpha1.ReasonRolledOut))
@@ -237,10 +248,80 @@ var _ = Describe("Applications from OCI images", func() {
 		}).Should(Succeed())
 		clock.Advance(2 * time.Minute)
 		touch()
-		Eventually(func() bool {
-			err := k8s.Get(ctx, client.ObjectKey{Name: name}, &v1alpha1.StagedImage{})
-			return client.IgnoreNotFound(err) == nil && err != nil
-		}, "30s").Should(BeTrue(), "the unused StagedImage is collected")
+		Eventually(func(g Gomega) {
+			si := &v1alpha1.StagedImage{}
+			err := k8s.Get(ctx, client.ObjectKey{Name: name}, si)
+			g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the unused StagedImage is collected; it is at %+v", si.Status)
+		}, "30s").Should(Succeed())
 		Expect(volumeExists(vol)).To(BeFalse(), "the archive the operator pulled is removed")
+	})
+
+	It("stages an admin's StagedImage on the nodes it names, once on a shared storage, and removes on delete only what removeOnDelete allows", func() {
+		e := newAppEnv(nil)
+		perNode := &v1alpha1.StagedImage{
+			ObjectMeta: metav1.ObjectMeta{Name: "pre-busybox-" + e.ns},
+			Spec: v1alpha1.StagedImageSpec{
+				HostRef: v1alpha1.LocalObjectReference{Name: e.host}, Storage: "local",
+				Source: v1alpha1.StagedImageSource{OCI: "docker.io/library/busybox:1.37"}, Nodes: []string{"pve3", "pve1"},
+			},
+		}
+		shared := &v1alpha1.StagedImage{
+			ObjectMeta: metav1.ObjectMeta{Name: "pre-nginx-" + e.ns},
+			Spec: v1alpha1.StagedImageSpec{
+				HostRef: v1alpha1.LocalObjectReference{Name: e.host}, Storage: "templates-nfs",
+				Source: v1alpha1.StagedImageSource{OCI: "docker.io/library/nginx:stable"}, RemoveOnDelete: ptr.To(false),
+			},
+		}
+		for _, si := range []*v1alpha1.StagedImage{perNode, shared} {
+			Expect(k8s.Create(ctx, si)).To(Succeed())
+		}
+		staged := func(name string) []v1alpha1.NodeStage {
+			var got *v1alpha1.StagedImage
+			Eventually(func(g Gomega) {
+				got = getStagedImage(name)
+				c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady)
+				g.Expect(c).NotTo(BeNil())
+				g.Expect(c.Status).To(Equal(metav1.ConditionTrue), "%s: %s", c.Reason, c.Message)
+			}, "60s").Should(Succeed())
+			for _, n := range got.Status.Nodes {
+				Expect(n.Phase).To(Equal(v1alpha1.StageStaged), "node %s", n.Node)
+				Expect(n.Ours).To(BeTrue(), "node %s: the operator pulled it", n.Node)
+			}
+			return got.Status.Nodes
+		}
+		var nodes []string
+		for _, n := range staged(perNode.Name) {
+			nodes = append(nodes, n.Node)
+		}
+		Expect(nodes).To(ConsistOf("pve1", "pve3"), "only the nodes spec.nodes names")
+		var pulledOn []string
+		for _, t := range pullsOf("docker.io_library_busybox_1.37") {
+			pulledOn = append(pulledOn, t.Node)
+		}
+		Expect(pulledOn).To(ConsistOf("pve1", "pve3"))
+		Expect(staged(shared.Name)).To(HaveLen(1), "a shared storage is staged by one node for all")
+		Expect(pullsOf("docker.io_library_nginx_stable")).To(HaveLen(1))
+
+		sharedVol := getStagedImage(shared.Name).Status.Volume
+		Expect(sharedVol).To(Equal("templates-nfs:vztmpl/docker.io_library_nginx_stable.tar"))
+		for _, si := range []*v1alpha1.StagedImage{perNode, shared} {
+			Expect(k8s.Delete(ctx, si)).To(Succeed())
+			Eventually(func() bool {
+				return apierrors.IsNotFound(k8s.Get(ctx, client.ObjectKey{Name: si.Name}, &v1alpha1.StagedImage{}))
+			}, "30s").Should(BeTrue(), "%s is deleted", si.Name)
+		}
+		for _, v := range sim.State().Volumes {
+			Expect(v.Volid).NotTo(Equal("local:vztmpl/docker.io_library_busybox_1.37.tar"), "removeOnDelete (the default) removes the pulled file from %s", v.Node)
+		}
+		Expect(volumeExists(sharedVol)).To(BeTrue(), "removeOnDelete: false keeps the file")
+	})
+
+	It("stalls on a tag the registry does not have, naming the tags it has", func() {
+		e := newAppEnv(withImages(nil))
+		got := eventuallyApp(e.app(fromImage("alpine:3.99", func(a *v1alpha1.Application) { a.Spec.Node = "pve3" })), "False", v1alpha1.ReasonImageStagingFailed, "60s")
+		msg := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled).Message
+		Expect(msg).To(ContainSubstring("manifest unknown"), "skopeo's words")
+		Expect(msg).To(ContainSubstring("docker.io/library/alpine has tags 3.20, 3.21, latest"))
+		Expect(got.Status.VMID).To(BeZero(), "no VMID is taken for an image that is not there")
 	})
 })

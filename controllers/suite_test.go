@@ -63,6 +63,9 @@ var _ = BeforeSuite(func() {
 	Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: credsNamespace}})).To(Succeed())
 
 	opts := pvesim.DefaultOptions()
+	// A storage every node shares, for templates only: staging onto it
+	// pulls once for the whole host.
+	opts.Storages = append(opts.Storages, pvesim.StorageSpec{ID: "templates-nfs", Type: "dir", Content: []string{"vztmpl"}, Total: 100 * pvesim.GiB, Shared: true, Path: "/mnt/pve/templates-nfs"})
 	sshKey, sshPub := newSSHKey()
 	opts.SSH = &pvesim.SSHOptions{AuthorizedKeys: []string{sshPub}}
 	sim, err = pvesim.New(opts)

@@ -3,6 +3,7 @@ package pvesim
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 )
@@ -162,7 +163,15 @@ func (j *storageMoveJob) run(tr *taskRun) error {
 // files over (the work phase).
 func (j *storageMoveJob) copy(tr *taskRun) error {
 	var err error
-	tr.locked(func() { j.newVol, err = j.alloc() })
+	tr.locked(func() {
+		if j.newVol, err = j.alloc(); err != nil {
+			return
+		}
+		// rsync copies the files; the source keeps its own.
+		if _, src := j.s.volumeOf(j.oldVolid, j.node); src != nil {
+			j.newVol.files = maps.Clone(src.files)
+		}
+	})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package pvesim
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -62,8 +63,8 @@ type persistedVolume struct {
 	BackupConf map[string]string `json:"backupConf,omitempty"`
 	// OCI is the image a pulled OCI archive holds.
 	OCI *persistedOCIArchive `json:"oci,omitempty"`
-	// Data is the volume's simulated content.
-	Data string `json:"data,omitempty"`
+	// Files are the volume's files, relative path → content.
+	Files map[string]string `json:"files,omitempty"`
 }
 
 type persistedOCIArchive struct {
@@ -115,7 +116,7 @@ func (s *Server) SaveState(path string) error {
 			st.Volumes = append(st.Volumes, persistedVolume{
 				Storage: key.id, Node: key.node, Volid: v.volid, Content: v.content, Format: v.format,
 				Size: v.size, CTime: v.ctime, VMID: v.vmid, Notes: v.notes, Protected: v.protected,
-				Subtype: v.subtype, BackupConf: v.backupConf, OCI: saveOCIArchive(v.oci), Data: v.data,
+				Subtype: v.subtype, BackupConf: v.backupConf, OCI: saveOCIArchive(v.oci), Files: maps.Clone(v.files),
 			})
 		}
 	}
@@ -188,7 +189,7 @@ func (s *Server) loadVolumes(vols []persistedVolume) {
 		inst.add(&volume{
 			volid: pv.Volid, content: pv.Content, format: pv.Format, size: pv.Size, ctime: pv.CTime,
 			vmid: pv.VMID, notes: pv.Notes, protected: pv.Protected, subtype: pv.Subtype, backupConf: pv.BackupConf,
-			oci: loadOCIArchive(pv.OCI), data: pv.Data,
+			oci: loadOCIArchive(pv.OCI), files: pv.Files,
 		})
 	}
 }

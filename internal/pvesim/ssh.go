@@ -71,7 +71,7 @@ func (s *Server) startSSH(o SSHOptions) error {
 		keys = append(keys, k)
 	}
 	srv, err := sshd.New(sshd.Options{
-		Addr: o.Addr, HostKey: hostKey, AuthorizedKeys: keys, Containers: s, Configs: s,
+		Addr: o.Addr, HostKey: hostKey, AuthorizedKeys: keys, Containers: s, Configs: s, Volumes: s,
 		NodeName: s.nodeOrder[0], ScratchRoot: o.ScratchRoot, Logf: s.opts.Logf,
 	})
 	if err != nil {

@@ -122,10 +122,11 @@ type volume struct {
 	// holds; nil for any other volume, so only a pulled archive passes
 	// archive_is_oci_format.
 	oci *ociArchive
-	// data stands for what is written on the volume (SetVolumeContent):
-	// it travels with the volume when move_volume hands it to another
-	// container, and goes when the volume is destroyed.
-	data string
+	// files is what is written on the volume, relative path → content
+	// (see volume_data.go): it travels with the volume when move_volume
+	// hands it to another container, and goes when the volume is
+	// destroyed.
+	files map[string]string
 }
 
 // volName is the part of the volid after "storage:".

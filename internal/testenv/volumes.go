@@ -3,39 +3,31 @@ package testenv
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/lxcconfig"
 	"github.com/pve-operator/pve-operator/internal/pvesim"
 )
 
-// DataVolumes are a container config's data volumes by key: mount points
-// backed by a storage volume (not bind mounts) and unusedN.
-func DataVolumes(cfg map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range cfg {
-		vol, _, _ := strings.Cut(v, ",")
-		vol = strings.TrimPrefix(vol, "volume=")
-		if (strings.HasPrefix(k, "mp") || strings.HasPrefix(k, "unused")) && !strings.HasPrefix(vol, "/") {
-			out[k] = vol
-		}
-	}
-	return out
-}
+// MarkerFile is the file on a data volume that MarkDataVolumes writes and
+// MarkerViolations reads. A script in the container sees it as
+// "<mount path>/marker" (see package pvesim's volume_data.go).
+const MarkerFile = "marker"
 
-// MarkDataVolumes writes a marker "<app>/<key>" onto each data volume of
-// the Application's container and returns marker → Application name.
+// MarkDataVolumes writes a marker "<app>/<key>" into MarkerFile on each data
+// volume of the Application's container and returns marker → Application
+// name.
 func MarkDataVolumes(sim *pvesim.Server, app *v1alpha1.Application) (map[string]string, error) {
 	ct, ok := sim.Container(int(app.Status.VMID))
 	if !ok {
 		return nil, fmt.Errorf("container %d of %s does not exist", app.Status.VMID, app.Name)
 	}
 	out := map[string]string{}
-	for key, vol := range DataVolumes(ct.Config) {
+	for key, vol := range lxcconfig.DataVolumes(ct.Config) {
 		marker := app.Name + "/" + key
-		if err := sim.SetVolumeContent(vol, marker); err != nil {
+		if err := sim.SetVolumeFile(vol, MarkerFile, marker); err != nil {
 			return nil, err
 		}
 		out[marker] = app.Name
@@ -49,7 +41,7 @@ func MarkDataVolumes(sim *pvesim.Server, app *v1alpha1.Application) (map[string]
 func MarkerViolations(ctx context.Context, k8s client.Reader, sim *pvesim.Server, namespace string, markers map[string]string) []string {
 	holders := map[string][]string{}
 	for _, v := range sim.State().Volumes {
-		if c := sim.VolumeContent(v.Volid); c != "" {
+		if c := sim.VolumeFile(v.Volid, MarkerFile); c != "" {
 			holders[c] = append(holders[c], v.Volid)
 		}
 	}
@@ -67,7 +59,7 @@ func MarkerViolations(ctx context.Context, k8s client.Reader, sim *pvesim.Server
 		}
 		ct, ok := sim.Container(int(a.Status.VMID))
 		attached := false
-		for _, vol := range DataVolumes(ct.Config) {
+		for _, vol := range lxcconfig.DataVolumes(ct.Config) {
 			attached = attached || vol == vols[0]
 		}
 		if !ok || !attached {

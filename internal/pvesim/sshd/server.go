@@ -46,6 +46,10 @@ type Options struct {
 	// Configs gives cat, tee, echo, `pct config` and `pct list` the node's
 	// container config files. When nil only `pct exec` is simulated.
 	Configs ConfigFiles
+	// Volumes gives `pct exec` the files on each container's data volumes,
+	// laid out under the mount paths while a command runs. When nil, a
+	// mount path is a plain directory of the scratch directory.
+	Volumes MountedVolumes
 	// NodeName appears in pct's error messages; default "pve1".
 	NodeName string
 	// ScratchRoot holds one working directory per container (<ScratchRoot>/<vmid>).
@@ -71,6 +75,7 @@ type Server struct {
 	hostKey     ssh.Signer
 	containers  ContainerLookup
 	configs     ConfigFiles
+	volumes     MountedVolumes
 	nodeName    string
 	scratchRoot string
 	ownsScratch bool
@@ -78,6 +83,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
+	mounts map[int]*ctMounts // by VMID, created on first use
 	closed bool
 	wg     sync.WaitGroup
 }
@@ -106,9 +112,11 @@ func New(opts Options) (*Server, error) {
 		hostKey:    hostKey,
 		containers: opts.Containers,
 		configs:    opts.Configs,
+		volumes:    opts.Volumes,
 		nodeName:   opts.NodeName,
 		logf:       opts.Logf,
 		conns:      map[net.Conn]struct{}{},
+		mounts:     map[int]*ctMounts{},
 	}
 	if s.nodeName == "" {
 		s.nodeName = "pve1"

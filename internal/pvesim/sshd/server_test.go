@@ -317,20 +317,22 @@ func TestKnownHostsLine(t *testing.T) {
 	}
 }
 
+// clientStops are the ways a client gives up on a command.
+var clientStops = []struct {
+	name string
+	stop func(c *ssh.Client, s *ssh.Session)
+}{
+	{name: "closing the session", stop: func(_ *ssh.Client, s *ssh.Session) { _ = s.Close() }},
+	{name: "dropping the connection", stop: func(c *ssh.Client, _ *ssh.Session) { _ = c.Close() }},
+	{name: "a KILL signal request", stop: func(_ *ssh.Client, s *ssh.Session) { _ = s.Signal(ssh.SIGKILL) }},
+}
+
 // TestClientGoneKillsCommand proves the remote command (and its children) die
 // when the client stops waiting, however it stops.
 func TestClientGoneKillsCommand(t *testing.T) {
 	n := startNode(t, Options{Containers: containers{200: true, 201: true, 202: true}})
-	tests := []struct {
-		name string
-		stop func(c *ssh.Client, s *ssh.Session)
-	}{
-		{name: "closing the session kills the command", stop: func(_ *ssh.Client, s *ssh.Session) { _ = s.Close() }},
-		{name: "dropping the connection kills the command", stop: func(c *ssh.Client, _ *ssh.Session) { _ = c.Close() }},
-		{name: "a KILL signal request kills the command", stop: func(_ *ssh.Client, s *ssh.Session) { _ = s.Signal(ssh.SIGKILL) }},
-	}
-	for i, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for i, tt := range clientStops {
+		t.Run(tt.name+" kills the command", func(t *testing.T) {
 			vmid := 200 + i
 			c := mustDial(t, n)
 			sess, err := c.NewSession()

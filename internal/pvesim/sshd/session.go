@@ -136,6 +136,14 @@ func (ss *session) runInContainer(req pctExec) exitReport {
 		fmt.Fprintf(ss.ch.Stderr(), "pvesim: create scratch dir for CT %d: %v\n", req.vmid, err)
 		return exitReport{status: exitPctError}
 	}
+	unmount, err := ss.srv.mountVolumes(req.vmid, dir)
+	if err != nil {
+		fmt.Fprintf(ss.ch.Stderr(), "pvesim: CT %d: mount its volumes: %v\n", req.vmid, err)
+		return exitReport{status: exitPctError}
+	}
+	// Every way out below, a kill or timeout included, ends the process
+	// first, so the volumes get what it left.
+	defer unmount()
 	cmd := exec.Command(req.argv[0], req.argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = []string{"HOME=" + dir, "PATH=" + containerPath}
