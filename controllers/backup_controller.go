@@ -62,7 +62,7 @@ type BackupReconciler struct {
 	// with TaskStuck; 0 means DefaultTaskDeadline.
 	TaskDeadline time.Duration
 
-	// lockRetries counts lock retries per Backup UID for the backoff. It is
+	// lockRetries holds a lockRetry per Backup UID for the backoff. It is
 	// only a pacing aid: losing it on restart restarts the backoff, the
 	// deadline itself is measured from the Backup's creation.
 	lockRetries sync.Map
@@ -96,7 +96,7 @@ func (s *backupScope) set(o outcome) { s.outcome = o }
 func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	b := &v1alpha1.Backup{}
 	if err := r.Get(ctx, req.NamespacedName, b); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, forgetIfGone("Backup", req, err)
 	}
 	if !b.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, b)
@@ -294,15 +294,33 @@ func (r *BackupReconciler) locked(s *backupScope, lock string) (ctrl.Result, err
 		r.fail(s, v1alpha1.ReasonLocked, fmt.Sprintf("container %d stayed locked by Proxmox (%s) for more than %s", b.Status.VMID, lock, deadline))
 		return ctrl.Result{}, nil
 	}
-	n := 0
-	if v, ok := r.lockRetries.Load(b.UID); ok {
-		n = v.(int)
-	}
-	r.lockRetries.Store(b.UID, n+1)
-	delay := min(5*time.Second<<min(n, 5), 2*time.Minute)
+	v, _ := r.lockRetries.Load(b.UID)
+	lr, _ := v.(lockRetry)
+	now := time.Now()
 	b.Status.Phase = v1alpha1.BackupPhasePending
-	s.set(progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by Proxmox (%s); retrying in %s", b.Status.VMID, lock, delay)))
+	if now.Before(lr.next) {
+		// Woken before the retry is due (by this Backup's own status
+		// write, an inventory change): not another attempt, or the
+		// backoff would climb to its cap within one second.
+		s.set(lockedWait(b, lock, lr.delay))
+		return ctrl.Result{RequeueAfter: lr.next.Sub(now)}, nil
+	}
+	delay := min(5*time.Second<<min(lr.attempts, 5), 2*time.Minute)
+	r.lockRetries.Store(b.UID, lockRetry{attempts: lr.attempts + 1, next: now.Add(delay), delay: delay})
+	s.set(lockedWait(b, lock, delay))
 	return ctrl.Result{RequeueAfter: delay}, nil
+}
+
+// lockRetry is where a Backup's wait for a locked container stands.
+type lockRetry struct {
+	attempts int
+	// next is when the next attempt is due, delay the wait before it.
+	next  time.Time
+	delay time.Duration
+}
+
+func lockedWait(b *v1alpha1.Backup, lock string, delay time.Duration) outcome {
+	return progressing(v1alpha1.ReasonLocked, fmt.Sprintf("container %d is locked by Proxmox (%s); retrying in %s", b.Status.VMID, lock, delay))
 }
 
 // started records a task a Backup started, or classifies why it did not start.

@@ -134,7 +134,7 @@ func createUnderFaults(t *testing.T, ctx context.Context, k8s client.Client, sim
 	sim.FailRequests("POST", "/nodes/{node}/lxc/{vmid}/status/start", 2, 503, "Service Unavailable")
 	sim.DropAfterCommit("POST", "/nodes/{node}/lxc/{vmid}/status/start", 1)
 	sim.FailTasks("vzcreate", "", 1, "unable to create CT - simulated failure")
-	sim.StallTasks("vzstart", "", 2)
+	stall := sim.StallTasks("vzstart", "", 2)
 	for i := range apps {
 		if err := k8s.Create(ctx, testenv.SmallApp("team", fmt.Sprintf("app-%d", i), "pve")); err != nil {
 			t.Fatal(err)
@@ -170,6 +170,9 @@ func createUnderFaults(t *testing.T, ctx context.Context, k8s client.Client, sim
 		}
 		return false
 	})
+	// A start that has not come by now would take what is left of the
+	// stall fault later, after the release, and never end: disarm it first.
+	sim.RemoveFault(stall)
 	sim.ReleaseTasks()
 	waitAllReady(t, ctx, k8s)
 }
@@ -292,23 +295,26 @@ func backupsUnderFaults(t *testing.T, ctx context.Context, k8s client.Client, si
 	if err := sim.SetLock(locked, ""); err != nil {
 		t.Fatal(err)
 	}
-	var completed, failed []v1alpha1.Backup
+	var completed, failed, running []v1alpha1.Backup
 	waitFor(t, ctx, "all Backups to finish", 2*time.Minute, func() bool {
 		l := &v1alpha1.BackupList{}
 		if err := k8s.List(ctx, l, client.InNamespace("team")); err != nil {
 			return false
 		}
-		completed, failed = nil, nil
+		completed, failed, running = nil, nil, nil
 		for _, b := range l.Items {
 			switch b.Status.Phase {
 			case v1alpha1.BackupPhaseCompleted:
 				completed = append(completed, b)
 			case v1alpha1.BackupPhaseFailed:
 				failed = append(failed, b)
+			default:
+				running = append(running, b)
 			}
 		}
 		return len(completed)+len(failed) == len(apps)
 	})
+	reportUnfinished(t, sim, running)
 	if len(failed) != 1 {
 		for _, b := range failed {
 			t.Logf("Backup %s failed: %v", b.Name, meta.FindStatusCondition(b.Status.Conditions, v1alpha1.ConditionReady))
@@ -322,6 +328,27 @@ func backupsUnderFaults(t *testing.T, ctx context.Context, k8s client.Client, si
 	}
 	t.Logf("%d Backups Completed, %d Failed (the injected task failure)", len(completed), len(failed))
 	checkInvariants(t, ctx, k8s, sim, foreign)
+}
+
+// reportUnfinished logs the Backups that did not finish with what the
+// simulator says of their tasks and of every task still running.
+func reportUnfinished(t *testing.T, sim *pvesim.Server, running []v1alpha1.Backup) {
+	t.Helper()
+	for _, b := range running {
+		t.Logf("Backup %s is still %q: %v", b.Name, b.Status.Phase, meta.FindStatusCondition(b.Status.Conditions, v1alpha1.ConditionReady))
+		if b.Status.Task != nil {
+			tk, _ := sim.Task(b.Status.Task.UPID)
+			t.Logf("  its task in the simulator: running %t, stalled %t, exit %q, log %q", tk.Running, tk.Stalled, tk.ExitStatus, tk.Log)
+		}
+	}
+	if len(running) == 0 {
+		return
+	}
+	for _, tk := range sim.Tasks("", "") {
+		if tk.Running {
+			t.Logf("  running in the simulator: %s (stalled %t)", tk.UPID, tk.Stalled)
+		}
+	}
 }
 
 // checkInvariants fails the test on every violation of the data invariants

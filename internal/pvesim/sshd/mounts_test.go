@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-
 )
 
 // fakeVolumes is a MountedVolumes for tests: mount path → volume per VMID,
