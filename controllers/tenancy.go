@@ -3,16 +3,13 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/grants"
 	"github.com/pve-operator/pve-operator/internal/proxmox"
 )
 
@@ -41,30 +38,18 @@ func resolveTenancy(ctx context.Context, c client.Reader, hostName, namespace st
 		return tenancy{}, outcome{}, false, err
 	}
 	t := tenancy{host: host, namespace: namespace}
-	if !selects(host.Spec.AllowedNamespaces, ns, true) {
+	gs, allowed := grants.For(host, ns)
+	if !allowed {
 		return t, stalled(v1alpha1.ReasonNamespaceNotAllowed,
 			fmt.Sprintf("ProxmoxHost %q does not allow namespace %q (spec.allowedNamespaces); nothing is done on it", host.Name, namespace)), false, nil
 	}
-	for _, g := range host.Spec.Grants {
-		if selects(&g.NamespaceSelector, ns, false) {
-			t.grants = append(t.grants, g)
-		}
-	}
+	t.grants = gs
 	return t, outcome{}, true, nil
-}
-
-// selects matches a namespace against a selector; nil means ifNil.
-func selects(sel *metav1.LabelSelector, ns *corev1.Namespace, ifNil bool) bool {
-	if sel == nil {
-		return ifNil
-	}
-	s, err := metav1.LabelSelectorAsSelector(sel)
-	return err == nil && s.Matches(labels.Set(ns.Labels))
 }
 
 // privileged reports whether the namespace may run privileged containers.
 func (t tenancy) privileged() bool {
-	return slices.ContainsFunc(t.grants, func(g v1alpha1.TenantGrant) bool { return g.Privileged })
+	return grants.Privileged(t.grants)
 }
 
 // adoption says whether the namespace may adopt ct, and whether it may then
@@ -75,7 +60,7 @@ func (t tenancy) adoption(ct proxmox.ContainerSummary) (allowDelete bool, o outc
 			"container %d is a template; templates are never adopted (clone it instead); nothing was touched", ct.VMID)), false
 	}
 	for _, g := range t.grants {
-		if g.Adopt != nil && adoptable(g.Adopt, ct) {
+		if g.Adopt != nil && grants.Adopts(g.Adopt, ct) {
 			ok = true
 			allowDelete = allowDelete || g.Adopt.AllowDelete
 		}
@@ -86,24 +71,6 @@ func (t tenancy) adoption(ct proxmox.ContainerSummary) (allowDelete bool, o outc
 			t.host.Name, t.namespace, ct.VMID)), false
 	}
 	return allowDelete, outcome{}, true
-}
-
-// adoptable reports whether one grant covers ct.
-func adoptable(g *v1alpha1.AdoptionGrant, ct proxmox.ContainerSummary) bool {
-	for _, r := range g.VMIDRanges {
-		if ct.VMID >= int(r.From) && ct.VMID <= int(r.To) {
-			return true
-		}
-	}
-	if ct.Pool != "" && slices.Contains(g.Pools, ct.Pool) {
-		return true
-	}
-	for _, want := range g.Tags {
-		if slices.ContainsFunc(ct.Tags, func(have string) bool { return strings.EqualFold(have, want) }) {
-			return true
-		}
-	}
-	return false
 }
 
 // privilegeDenied is the outcome for a privileged container without a grant.
