@@ -35,7 +35,7 @@ generate: ## Generate DeepCopy methods (api/**/zz_generated.deepcopy.go).
 manifests: ## Generate CRDs and RBAC into config/.
 	$(CONTROLLER_GEN) crd rbac:roleName=manager-role paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	mkdir -p charts/pve-operator/crds && cp config/crd/bases/*.yaml charts/pve-operator/crds/
+	mkdir -p charts/pve-operator/files/crds && cp config/crd/bases/*.yaml charts/pve-operator/files/crds/
 
 .PHONY: verify-generated
 verify-generated: ## Fail when committed generated files differ from a fresh `make generate manifests`.

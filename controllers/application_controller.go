@@ -98,7 +98,7 @@ type convergeMark struct {
 func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	app := &v1alpha1.Application{}
 	if err := r.Get(ctx, req.NamespacedName, app); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, forgetIfGone("Application", req, err)
 	}
 	if !app.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, app)

@@ -80,7 +80,7 @@ type BackupScheduleReconciler struct {
 func (r *BackupScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	sc := &v1alpha1.BackupSchedule{}
 	if err := r.Get(ctx, req.NamespacedName, sc); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, forgetIfGone("BackupSchedule", req, err)
 	}
 	if !sc.DeletionTimestamp.IsZero() {
 		// Its Backups are garbage-collected through their ownerReference,

@@ -54,6 +54,7 @@ func (p passEnd) end(ctx context.Context, c client.Client, rec events.EventRecor
 			*st.observed = obj.GetGeneration()
 		}
 	}
+	recordObjectMetrics(obj, *st.conditions)
 	if p.skipUnchanged && equality.Semantic.DeepEqual(st.was, st.is) {
 		return nil
 	}

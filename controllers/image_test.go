@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/controllers"
 	"github.com/pve-operator/pve-operator/internal/lxcconfig"
 	"github.com/pve-operator/pve-operator/internal/pvesim"
 )
@@ -242,9 +243,18 @@ var _ = Describe("Applications from OCI images", func() {
 		touch()
 		Consistently(func() bool { return volumeExists(vol) }, "2s").Should(BeTrue(), "an image in use is kept")
 
+		readySeries := map[string]string{"kind": "Application", "namespace": app.Namespace, "name": app.Name, "reason": v1alpha1.ReasonReconciled}
+		Expect(metricValue("pve_operator_object_ready", readySeries)).To(Equal(1.0), "the per-object gauge says Ready")
 		Expect(k8s.Delete(ctx, getApp(app))).To(Succeed())
 		Eventually(func(g Gomega) {
 			g.Expect(getStagedImage(name).Status.LastUsed).NotTo(BeNil())
+		}).Should(Succeed())
+		Eventually(func() error {
+			m, err := controllers.GatherMetric("pve_operator_object_ready", map[string]string{"kind": "Application", "namespace": app.Namespace, "name": app.Name})
+			if err == nil && m != nil {
+				err = fmt.Errorf("the deleted Application still has a ready series: %v", m)
+			}
+			return err
 		}).Should(Succeed())
 		clock.Advance(2 * time.Minute)
 		touch()

@@ -32,10 +32,12 @@ var (
 
 	taskDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "pve_operator_task_duration_seconds",
-		Help: "Time from the operator starting a Proxmox task to it seeing the task finished, by PVE worker type and result (succeeded, failed, lost).",
+		Help: "Time from the operator starting a Proxmox task to it seeing the task finished, by PVE worker type and outcome (succeeded, failed, lost).",
 		// Tasks range from a one-second start to multi-hour vzdumps.
 		Buckets: []float64{1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400},
-	}, []string{"type", "result"})
+		// "outcome", as in every other metric here, so one label name means
+		// "how it ended" across the operator's series.
+	}, []string{"type", "outcome"})
 
 	containersGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "pve_operator_containers",
@@ -63,14 +65,14 @@ func observeTask(ref *v1alpha1.TaskReference, res taskResult, now time.Time) {
 	if ref == nil || ref.StartedAt == nil {
 		return
 	}
-	var result string
+	var ended string
 	switch res {
 	case taskSucceeded:
-		result = "succeeded"
+		ended = "succeeded"
 	case taskFailed:
-		result = "failed"
+		ended = "failed"
 	case taskLost:
-		result = "lost"
+		ended = "lost"
 	default:
 		return
 	}
@@ -78,7 +80,7 @@ func observeTask(ref *v1alpha1.TaskReference, res taskResult, now time.Time) {
 	if typ == "" {
 		typ = "unknown"
 	}
-	taskDuration.WithLabelValues(typ, result).Observe(now.Sub(ref.StartedAt.Time).Seconds())
+	taskDuration.WithLabelValues(typ, ended).Observe(now.Sub(ref.StartedAt.Time).Seconds())
 }
 
 // containerKey is one series of pve_operator_containers.

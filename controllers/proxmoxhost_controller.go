@@ -64,6 +64,7 @@ func (r *ProxmoxHostReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			r.Hosts.forget(req.Name)
 			r.failedSyncs.Delete(req.Name)
 			forgetHostMetrics(req.Name)
+			forgetObjectMetrics("ProxmoxHost", "", req.Name)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, err

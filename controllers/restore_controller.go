@@ -65,7 +65,7 @@ func (s *restoreScope) set(o outcome) { s.outcome = o }
 func (r *RestoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	rs := &v1alpha1.Restore{}
 	if err := r.Get(ctx, req.NamespacedName, rs); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, forgetIfGone("Restore", req, err)
 	}
 	if !rs.DeletionTimestamp.IsZero() || rs.Status.Phase == v1alpha1.RestorePhaseCompleted || rs.Status.Phase == v1alpha1.RestorePhaseFailed {
 		return ctrl.Result{}, nil

@@ -62,7 +62,7 @@ var stagedImagePassEnd = passEnd{optimistic: true, skipUnchanged: true}
 func (r *StagedImageReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	si := &v1alpha1.StagedImage{}
 	if err := r.Get(ctx, req.NamespacedName, si); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, forgetIfGone("StagedImage", req, err)
 	}
 	if !si.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(si, StagedImageFinalizer) {
 		return ctrl.Result{}, nil

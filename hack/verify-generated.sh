@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-paths=(api config/crd/bases config/rbac charts/pve-operator/crds)
+paths=(api config/crd/bases config/rbac charts/pve-operator/files/crds)
 before="$(mktemp -d)"
 trap 'rm -rf "$before"' EXIT
 for p in "${paths[@]}"; do

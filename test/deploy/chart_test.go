@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -33,10 +34,26 @@ func TestHelmChartRendersWhatKustomizeRenders(t *testing.T) {
 		}
 	})
 
-	t.Run("the same CRDs", func(t *testing.T) {
-		if got, want := sortedKeys(index(helmCRDs)), sortedKeys(index(kustCRDs)); !reflect.DeepEqual(got, want) {
-			t.Errorf("chart crds/ has %v, config/default has %v", got, want)
+	t.Run("the same CRDs, with the same schemas", func(t *testing.T) {
+		hc, kc := index(helmCRDs), index(kustCRDs)
+		if got, want := sortedKeys(hc), sortedKeys(kc); !reflect.DeepEqual(got, want) {
+			t.Fatalf("the chart renders CRDs %v, config/default %v", got, want)
 		}
+		// templates/crds.yaml parses and re-serializes each file: nothing
+		// of the spec may get lost on the way.
+		for name, kcrd := range kc {
+			if !reflect.DeepEqual(hc[name].Object["spec"], kcrd.Object["spec"]) {
+				t.Errorf("%s: the chart's spec differs from config/default's", name)
+			}
+		}
+	})
+
+	t.Run("the same recommended labels on every object, CRDs included", func(t *testing.T) {
+		compareLabels(t, index(append(kustObjs, kustCRDs...)), index(append(helm, helmCRDs...)))
+	})
+
+	t.Run("the same Deployment selector, and the pods carry it", func(t *testing.T) {
+		compareSelectors(t, k, h)
 	})
 
 	t.Run("the same RBAC rules, bindings and aggregation labels", func(t *testing.T) {
@@ -52,6 +69,90 @@ func TestHelmChartRendersWhatKustomizeRenders(t *testing.T) {
 			checkMetricsService(t, what, objs)
 		}
 	})
+}
+
+// recommendedLabels are the app.kubernetes.io labels both renderings put on
+// every object; managed-by differs (Helm, kustomize) and is checked apart.
+var recommendedLabels = []string{
+	"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/component",
+	"app.kubernetes.io/part-of", "app.kubernetes.io/version",
+}
+
+// compareLabels: every object of both renderings carries the recommended
+// labels with the same values, version being the chart's appVersion, and
+// any other label (control-plane, aggregation) is the same in both;
+// helm.sh/chart is Helm's own.
+func compareLabels(t *testing.T, k, h map[string]*unstructured.Unstructured) {
+	t.Helper()
+	chartfile, err := chartutil.LoadChartfile(repoPath("charts", "pve-operator", "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, objs := range map[string]map[string]*unstructured.Unstructured{"kustomize": k, "Helm": h} {
+		for name, o := range objs {
+			l := o.GetLabels()
+			for _, label := range recommendedLabels {
+				if l[label] == "" {
+					t.Errorf("%s: %s lacks label %s", what, name, label)
+				}
+			}
+			if v := l["app.kubernetes.io/version"]; v != chartfile.AppVersion {
+				t.Errorf("%s: %s has app.kubernetes.io/version %q, the chart's appVersion is %q", what, name, v, chartfile.AppVersion)
+			}
+		}
+	}
+	for name, ko := range k {
+		ho, ok := h[name]
+		if !ok {
+			continue // reported by the object comparison
+		}
+		if got, want := comparableLabels(ho.GetLabels()), comparableLabels(ko.GetLabels()); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s labels: Helm %v, kustomize %v", name, got, want)
+		}
+		if got, want := ho.GetLabels()["app.kubernetes.io/managed-by"], ko.GetLabels()["app.kubernetes.io/managed-by"]; got != "Helm" || want != "kustomize" {
+			t.Errorf("%s app.kubernetes.io/managed-by: Helm %q, kustomize %q", name, got, want)
+		}
+	}
+}
+
+// comparableLabels drops the labels only one of the tools sets.
+func comparableLabels(l map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range l {
+		if k != "app.kubernetes.io/managed-by" && k != "helm.sh/chart" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// compareSelectors: the Deployment selector is the same in both renderings
+// and only name + instance (an immutable field must not hold labels that
+// change between releases), the pod template carries the same labels, and
+// the metrics Service selects with the same selector.
+func compareSelectors(t *testing.T, k, h map[string]*unstructured.Unstructured) {
+	t.Helper()
+	want := map[string]string{"app.kubernetes.io/name": "pve-operator", "app.kubernetes.io/instance": releaseName}
+	for what, objs := range map[string]map[string]*unstructured.Unstructured{"kustomize": k, "Helm": h} {
+		dep := objs["Deployment "+operatorNamespace+"/"+serviceAccount]
+		svc := objs["Service "+operatorNamespace+"/"+serviceAccount+"-metrics-service"]
+		if dep == nil || svc == nil {
+			t.Fatalf("%s: Deployment or metrics Service missing", what)
+		}
+		sel, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "selector", "matchLabels")
+		if !reflect.DeepEqual(sel, want) {
+			t.Errorf("%s: Deployment selector %v, want %v", what, sel, want)
+		}
+		if svcSel, _, _ := unstructured.NestedStringMap(svc.Object, "spec", "selector"); !reflect.DeepEqual(svcSel, want) {
+			t.Errorf("%s: metrics Service selector %v, want %v", what, svcSel, want)
+		}
+	}
+	name := "Deployment " + operatorNamespace + "/" + serviceAccount
+	kl, _, _ := unstructured.NestedStringMap(k[name].Object, "spec", "template", "metadata", "labels")
+	hl, _, _ := unstructured.NestedStringMap(h[name].Object, "spec", "template", "metadata", "labels")
+	if got, want := comparableLabels(hl), comparableLabels(kl); !reflect.DeepEqual(got, want) {
+		t.Errorf("pod template labels: Helm %v, kustomize %v", got, want)
+	}
 }
 
 // splitKustomize separates the CRDs from the other objects and drops the
@@ -145,24 +246,30 @@ func checkMetricsService(t *testing.T, what string, objs map[string]*unstructure
 	}
 }
 
-// The chart ships the CRDs in crds/ (Helm installs them before the
-// templates and never deletes them); they must be the generated ones.
+// The chart templates the CRDs from files/crds/ (templates/crds.yaml, so
+// upgrades upgrade them too); they must be the generated ones. A crds/
+// directory next to them would make Helm install every CRD twice and the
+// install fail, so there must be none.
 func TestHelmChartCRDsAreTheGeneratedCRDs(t *testing.T) {
 	want, err := filepath.Glob(repoPath("config", "crd", "bases", "*.yaml"))
 	if err != nil || len(want) == 0 {
 		t.Fatalf("no CRDs in config/crd/bases: %v", err)
 	}
-	got, _ := filepath.Glob(repoPath("charts", "pve-operator", "crds", "*.yaml"))
+	got, _ := filepath.Glob(repoPath("charts", "pve-operator", "files", "crds", "*.yaml"))
 	if names(got) != names(want) {
-		t.Errorf("charts/pve-operator/crds has %s, config/crd/bases has %s", names(got), names(want))
+		t.Errorf("charts/pve-operator/files/crds has %s, config/crd/bases has %s", names(got), names(want))
 	}
 	for _, w := range want {
-		g := repoPath("charts", "pve-operator", "crds", filepath.Base(w))
+		g := repoPath("charts", "pve-operator", "files", "crds", filepath.Base(w))
 		wb, _ := os.ReadFile(w)
 		gb, err := os.ReadFile(g)
 		if err != nil || !bytes.Equal(gb, wb) {
-			t.Errorf("%s differs from %s: run `cp config/crd/bases/*.yaml charts/pve-operator/crds/`", g, w)
+			t.Errorf("%s differs from %s: run `cp config/crd/bases/*.yaml charts/pve-operator/files/crds/`", g, w)
 		}
+	}
+	if _, err := os.Stat(repoPath("charts", "pve-operator", "crds")); err == nil {
+		t.Errorf("charts/pve-operator/crds exists: Helm would install it on top of the templated CRDs; " +
+			"the CRDs belong in charts/pve-operator/files/crds")
 	}
 }
 
@@ -199,10 +306,10 @@ func TestHelmChartValues(t *testing.T) {
 	})
 	t.Run("image, replicas, resources and extra args are applied", func(t *testing.T) {
 		objs, _ := helmRender(t, map[string]any{
-			"image":     map[string]any{"repository": "registry.example/pve-operator", "tag": "v1.2.3"},
-			"replicas":  2,
-			"resources": map[string]any{"limits": map[string]any{"memory": "1Gi"}},
-			"extraArgs": []any{"--application-concurrency=16"},
+			"image":        map[string]any{"repository": "registry.example/pve-operator", "tag": "v1.2.3"},
+			"replicaCount": 2,
+			"resources":    map[string]any{"limits": map[string]any{"memory": "1Gi"}},
+			"extraArgs":    []any{"--application-concurrency=16"},
 		})
 		dep := find(t, objs, "Deployment", serviceAccount)
 		c := managerContainer(t, dep)
@@ -220,7 +327,7 @@ func TestHelmChartValues(t *testing.T) {
 		}
 	})
 	t.Run("more than one replica without leader election is refused", func(t *testing.T) {
-		_, _, err := tryHelmRender(operatorNamespace, map[string]any{"replicas": 2, "leaderElection": map[string]any{"enabled": false}})
+		_, _, err := tryHelmRender(operatorNamespace, map[string]any{"replicaCount": 2, "leaderElection": map[string]any{"enabled": false}})
 		if err == nil || !strings.Contains(err.Error(), "leaderElection") {
 			t.Errorf("rendered without complaint (err %v)", err)
 		}
@@ -235,17 +342,28 @@ func TestHelmChartValues(t *testing.T) {
 		if args := managerArgs(t, objs); !contains(args, "--metrics-bind-address=0") {
 			t.Errorf("args %v lack --metrics-bind-address=0", args)
 		}
-		objs, _ = helmRender(t, map[string]any{"metrics": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}})
+		objs, _ = helmRender(t, map[string]any{"monitoring": map[string]any{"serviceMonitor": map[string]any{"enabled": true}}})
 		find(t, objs, "ServiceMonitor", serviceAccount+"-metrics-monitor")
 	})
 }
 
 func TestHelmChartLints(t *testing.T) {
-	linter := lint.All(repoPath("charts", "pve-operator"), nil, operatorNamespace, false)
-	for _, m := range linter.Messages {
-		if m.Severity >= support.WarningSev {
-			t.Errorf("helm lint: %s", m)
-		}
+	for _, tc := range []struct {
+		name   string
+		values func(t *testing.T) map[string]any
+	}{
+		{"helm lint passes with the defaults", func(*testing.T) map[string]any { return nil }},
+		{"helm lint passes with ci/all-values.yaml, which sets every value", allValues},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// strict: warnings (e.g. a template referencing a missing value) fail too.
+			linter := lint.All(repoPath("charts", "pve-operator"), tc.values(t), operatorNamespace, true)
+			for _, m := range linter.Messages {
+				if m.Severity >= support.WarningSev {
+					t.Errorf("helm lint: %s", m)
+				}
+			}
+		})
 	}
 }
 

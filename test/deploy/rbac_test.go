@@ -35,7 +35,7 @@ func TestRenderedManifestsApplyWithServerSideDryRun(t *testing.T) {
 	// already be there (a Deployment's selector cannot change in place).
 	_, helmCRDs := helmRender(t, nil)
 	helmObjs := helmRenderIn(t, "pve-operator-helm", nil)
-	otherObjs := helmRenderIn(t, "pve-operator-helm2", map[string]any{"credentialsNamespace": operatorNamespace, "replicas": 3})
+	otherObjs := helmRenderIn(t, "pve-operator-helm2", map[string]any{"credentialsNamespace": operatorNamespace, "replicaCount": 3})
 	for name, objs := range map[string][]*unstructured.Unstructured{
 		"kustomize config/default":                       kustomize(t, repoPath("config", "default")),
 		"Helm chart (defaults)":                          append(helmObjs, helmCRDs...),

@@ -1,24 +1,16 @@
 package deploy
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os/exec"
 	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
-	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/strvals"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/yaml"
 
+	"github.com/pve-operator/pve-operator/internal/helmrender"
 	"github.com/pve-operator/pve-operator/internal/testenv"
 )
 
@@ -50,9 +42,10 @@ func kustomize(t *testing.T, dir string) []*unstructured.Unstructured {
 	return decodeYAML(t, stdout.Bytes())
 }
 
-// helmRender renders the chart as `helm template` would for an install of
-// release "pve-operator" into operatorNamespace, with values merged over
-// values.yaml. It returns the templated objects and the chart's CRDs.
+// helmRender renders the chart as `helm install --dry-run` would for an
+// install of release "pve-operator" into operatorNamespace, with values
+// merged over values.yaml and checked against values.schema.json. It returns
+// the templated objects and, apart, the CRDs (templates/crds.yaml).
 func helmRender(t *testing.T, values map[string]any) (objs, crds []*unstructured.Unstructured) {
 	t.Helper()
 	objs, crds, err := tryHelmRender(operatorNamespace, values)
@@ -72,46 +65,23 @@ func helmRenderIn(t *testing.T, namespace string, values map[string]any) []*unst
 	return objs
 }
 
+// setValues turns `--set` arguments into values the way the helm CLI does
+// (strvals): "replicaCount=3" is the integer 3, "replicaCount=three" a string,
+// so the schema sees exactly what it would see from the command line.
+func setValues(sets ...string) (map[string]any, error) {
+	vals := map[string]any{}
+	for _, s := range sets {
+		if err := strvals.ParseInto(s, vals); err != nil {
+			return nil, fmt.Errorf("--set %s: %w", s, err)
+		}
+	}
+	return vals, nil
+}
+
+// tryHelmRender renders the chart for release "pve-operator" into
+// namespace as `helm install` does (see helmrender.Render).
 func tryHelmRender(namespace string, values map[string]any) (objs, crds []*unstructured.Unstructured, err error) {
-	chrt, err := loader.Load(repoPath("charts", "pve-operator"))
-	if err != nil {
-		return nil, nil, err
-	}
-	caps := chartutil.DefaultCapabilities.Copy()
-	caps.KubeVersion = chartutil.KubeVersion{Version: "v1.37.2", Major: "1", Minor: "37"}
-	vals, err := chartutil.ToRenderValues(chrt, values, chartutil.ReleaseOptions{
-		Name: releaseName, Namespace: namespace, Revision: 1, IsInstall: true,
-	}, caps)
-	if err != nil {
-		return nil, nil, err
-	}
-	files, err := engine.Render(chrt, vals)
-	if err != nil {
-		return nil, nil, err
-	}
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if !strings.HasSuffix(name, ".yaml") {
-			continue
-		}
-		docs, err := decode([]byte(files[name]))
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", name, err)
-		}
-		objs = append(objs, docs...)
-	}
-	for _, crd := range chrt.CRDObjects() {
-		docs, err := decode(crd.File.Data)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", crd.Filename, err)
-		}
-		crds = append(crds, docs...)
-	}
-	return objs, crds, nil
+	return helmrender.Render(repoPath("charts", "pve-operator"), releaseName, namespace, values)
 }
 
 func decodeYAML(t *testing.T, data []byte) []*unstructured.Unstructured {
@@ -125,27 +95,7 @@ func decodeYAML(t *testing.T, data []byte) []*unstructured.Unstructured {
 
 // decode splits a multi-document YAML stream into objects, skipping empty
 // documents (a template that rendered nothing).
-func decode(data []byte) ([]*unstructured.Unstructured, error) {
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	var out []*unstructured.Unstructured
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		m := map[string]any{}
-		if err := yaml.Unmarshal(doc, &m); err != nil {
-			return nil, err
-		}
-		if len(m) == 0 {
-			continue
-		}
-		out = append(out, &unstructured.Unstructured{Object: m})
-	}
-}
+func decode(data []byte) ([]*unstructured.Unstructured, error) { return helmrender.Decode(data) }
 
 // key names an object the way both renderings must agree on.
 func key(o *unstructured.Unstructured) string {
