@@ -153,3 +153,19 @@ func procUsage(pid int) (Usage, error) {
 	u.CPUSeconds = float64(ut+st) / clockTicks
 	return u, nil
 }
+
+// KeepLog copies a manager's log out of a test's temporary directory, which
+// is removed when the test ends, into the system's temporary directory as
+// pve-operator-<what>-<unix time>.log, and returns where (or "" when the
+// log cannot be read or written). Tests call it when they failed.
+func KeepLog(path, what string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	out := filepath.Join(os.TempDir(), fmt.Sprintf("pve-operator-%s-%d.log", what, time.Now().Unix()))
+	if os.WriteFile(out, data, 0o600) != nil {
+		return ""
+	}
+	return out
+}

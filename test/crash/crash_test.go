@@ -103,7 +103,9 @@ func newCrashRun(t *testing.T, ctx context.Context) *crashRun {
 	r.foreign = addForeign(t, r.sim)
 	t.Cleanup(func() {
 		if t.Failed() {
-			keepLog(t, r.logPath)
+			if kept := testenv.KeepLog(r.logPath, "crash"); kept != "" {
+				t.Logf("manager log kept at %s", kept)
+			}
 		}
 	})
 	return r
@@ -439,19 +441,6 @@ func mutatingRequests(sim *pvesim.Server) int {
 		}
 	}
 	return n
-}
-
-// keepLog copies the manager's log next to the test's working directory's
-// artifacts when the test fails (t.TempDir is removed afterwards).
-func keepLog(t *testing.T, path string) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return
-	}
-	out := filepath.Join(os.TempDir(), fmt.Sprintf("pve-operator-crash-%d.log", time.Now().Unix()))
-	if os.WriteFile(out, data, 0o600) == nil {
-		t.Logf("manager log kept at %s", out)
-	}
 }
 
 func envInt(t *testing.T, name string, def int) int {
