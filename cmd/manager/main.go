@@ -1,4 +1,6 @@
-// Command manager runs the pve-operator controllers.
+// Command manager runs the pve-operator controllers. `manager pve ...`
+// runs the kubectl plugin's commands instead (see internal/kubectlpve), so
+// that the image alone can adopt and report, e.g. from a Job.
 package main
 
 import (
@@ -8,10 +10,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/pve-operator/pve-operator/internal/kubectlpve"
 	"github.com/pve-operator/pve-operator/internal/manager"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "pve" {
+		os.Exit(kubectlpve.Main(os.Args[2:]))
+	}
 	var opts manager.Options
 	opts.BindFlags(flag.CommandLine)
 	zapOpts := zap.Options{}

@@ -53,6 +53,11 @@ func TestDockerfileBuildsAStaticBinary(t *testing.T) {
 	if f.Section(".symtab") != nil {
 		t.Errorf("the manager keeps its symbol table: -ldflags=-s missing")
 	}
+	// The image carries the kubectl plugin's commands as `manager pve`.
+	help, err := exec.Command(out, "pve", "help").CombinedOutput()
+	if err != nil || !strings.Contains(string(help), "kubectl pve adopt") {
+		t.Errorf("`manager pve help`: %v\n%s", err, help)
+	}
 }
 
 func TestDockerfileShipsOnDistrolessAsNonRoot(t *testing.T) {

@@ -1,4 +1,4 @@
-package main
+package kubectlpve
 
 import (
 	"bytes"
@@ -71,7 +71,7 @@ func TestKubectlPveAgainstARealAPIServer(t *testing.T) {
 	runOK := func(t *testing.T, args ...string) string {
 		t.Helper()
 		var out, errOut bytes.Buffer
-		if code := run(ctx, append(slices.Clone(base), args...), &out, &errOut); code != 0 {
+		if code := Run(ctx, append(slices.Clone(base), args...), &out, &errOut); code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut.String())
 		}
 		return out.String()
@@ -108,7 +108,7 @@ func TestKubectlPveAgainstARealAPIServer(t *testing.T) {
 	})
 	t.Run("status reads the same cluster", func(t *testing.T) {
 		var out, errOut bytes.Buffer
-		if code := run(ctx, []string{"status", "--kubeconfig", kc, "-A"}, &out, &errOut); code != 0 {
+		if code := Run(ctx, []string{"status", "--kubeconfig", kc, "-A"}, &out, &errOut); code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut.String())
 		}
 		if !strings.Contains(out.String(), "pve ") || !strings.Contains(out.String(), "(all 0 Ready)") {

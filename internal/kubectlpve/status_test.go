@@ -1,4 +1,4 @@
-package main
+package kubectlpve
 
 import (
 	"bytes"
@@ -85,7 +85,7 @@ func TestCommandLineMistakesExitWithUsage(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			if code := run(context.Background(), tc.args, &out, &errOut); code != tc.code {
+			if code := Run(context.Background(), tc.args, &out, &errOut); code != tc.code {
 				t.Errorf("exit %d, want %d (%s)", code, tc.code, errOut.String())
 			}
 		})
