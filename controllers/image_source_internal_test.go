@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"slices"
 	"testing"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
@@ -66,5 +67,29 @@ func TestStagedImageNameIsOnePerSourceAndStorage(t *testing.T) {
 	}
 	if len(a) > 63 {
 		t.Errorf("name %q is longer than a label", a)
+	}
+}
+
+func TestStagedImagesToWake(t *testing.T) {
+	app := func(si string) *v1alpha1.Application {
+		a := &v1alpha1.Application{}
+		a.Status.StagedImage = si
+		return a
+	}
+	for _, tt := range []struct {
+		name     string
+		old, cur string
+		want     []string
+	}{
+		{"an update that keeps the StagedImage wakes nothing", "oci-a", "oci-a", nil},
+		{"taking a StagedImage wakes it", "", "oci-a", []string{"oci-a"}},
+		{"moving to another wakes both", "oci-a", "oci-b", []string{"oci-a", "oci-b"}},
+		{"an Application without one wakes nothing", "", "", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := stagedImagesToWake(app(tt.old), app(tt.cur)); !slices.Equal(got, tt.want) {
+				t.Errorf("stagedImagesToWake = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -203,6 +202,24 @@ func (r *StagedImageReconciler) event(si *v1alpha1.StagedImage, reason, msg stri
 	}
 }
 
+// stagedImagesToWake are the StagedImages whose users an Application's
+// update changed: the one it left and the one it took. Any other update
+// (every status write of every Application) leaves the count as it was and
+// wakes nothing, or each would cost a StagedImage pass and its storage
+// listings.
+func stagedImagesToWake(old, cur *v1alpha1.Application) []string {
+	if old.Status.StagedImage == cur.Status.StagedImage {
+		return nil
+	}
+	var out []string
+	for _, n := range []string{old.Status.StagedImage, cur.Status.StagedImage} {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // SetupWithManager registers the controller and the Application index it
 // counts users with. Applications wake their StagedImage when they start
 // or stop using it.
@@ -219,10 +236,8 @@ func (r *StagedImageReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 		For(&v1alpha1.StagedImage{}).
 		Watches(&v1alpha1.Application{}, handler.Funcs{
 			UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-				for _, n := range slices.Compact([]string{e.ObjectOld.(*v1alpha1.Application).Status.StagedImage, e.ObjectNew.(*v1alpha1.Application).Status.StagedImage}) {
-					if n != "" {
-						q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: n}})
-					}
+				for _, n := range stagedImagesToWake(e.ObjectOld.(*v1alpha1.Application), e.ObjectNew.(*v1alpha1.Application)) {
+					q.Add(reconcile.Request{NamespacedName: client.ObjectKey{Name: n}})
 				}
 			},
 			DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
