@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/hostconfig"
 	"github.com/pve-operator/pve-operator/internal/proxmox"
 	"github.com/pve-operator/pve-operator/internal/redact"
 )
@@ -101,19 +102,11 @@ func (r *ProxmoxHostReconciler) reconcile(ctx context.Context, host *v1alpha1.Pr
 		// RBAC or cache trouble.
 		return ctrl.Result{RequeueAfter: interval}, o
 	}
-	cfg := proxmox.Config{
-		Endpoint:           host.Spec.Endpoint,
-		Credentials:        creds,
-		Timeout:            r.Timeout,
-		RateLimit:          proxmox.RateLimit{QPS: r.QPS, Burst: r.Burst},
-		MaxConcurrentTasks: r.MaxTasksPerHost,
-		Observe:            proxmoxObserver(host.Name),
-	}
-	if t := host.Spec.TLS; t != nil {
-		cfg.InsecureSkipVerify = t.InsecureSkipVerify
-		cfg.CABundle = []byte(t.CABundle)
-		cfg.CertificateFingerprint = t.CertificateFingerprint
-	}
+	cfg := hostconfig.Config(host.Spec, creds)
+	cfg.Timeout = r.Timeout
+	cfg.RateLimit = proxmox.RateLimit{QPS: r.QPS, Burst: r.Burst}
+	cfg.MaxConcurrentTasks = r.MaxTasksPerHost
+	cfg.Observe = proxmoxObserver(host.Name)
 	entry, err := r.Hosts.connect(host, fmt.Sprintf("%d/%s", host.Generation, secretVersion), cfg)
 	if err != nil {
 		return ctrl.Result{}, stalled(v1alpha1.ReasonCredentialsInvalid, "cannot build a Proxmox client from the spec: "+err.Error())
@@ -162,12 +155,7 @@ func (r *ProxmoxHostReconciler) credentials(ctx context.Context, host *v1alpha1.
 	if !ok {
 		return proxmox.Credentials{}, "", o, false
 	}
-	c := proxmox.Credentials{
-		TokenID:     string(secret.Data["tokenID"]),
-		TokenSecret: string(secret.Data["tokenSecret"]),
-		Username:    string(secret.Data["username"]),
-		Password:    string(secret.Data["password"]),
-	}
+	c := hostconfig.Credentials(secret.Data)
 	redact.Add(c.TokenSecret, c.Password)
 	token := c.TokenID != "" && c.TokenSecret != ""
 	user := c.Username != "" && c.Password != ""

@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/hostconfig"
 	"github.com/pve-operator/pve-operator/internal/proxmox"
 )
 
@@ -25,20 +26,7 @@ func HostClient(ctx context.Context, k8s client.Reader, name string) (*proxmox.A
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, secret); err != nil {
 		return nil, nil, fmt.Errorf("get the credentials Secret %s/%s of ProxmoxHost %s: %w", ref.Namespace, ref.Name, name, err)
 	}
-	cfg := proxmox.Config{
-		Endpoint: host.Spec.Endpoint,
-		Credentials: proxmox.Credentials{
-			TokenID:     string(secret.Data["tokenID"]),
-			TokenSecret: string(secret.Data["tokenSecret"]),
-			Username:    string(secret.Data["username"]),
-			Password:    string(secret.Data["password"]),
-		},
-	}
-	if t := host.Spec.TLS; t != nil {
-		cfg.InsecureSkipVerify = t.InsecureSkipVerify
-		cfg.CABundle = []byte(t.CABundle)
-		cfg.CertificateFingerprint = t.CertificateFingerprint
-	}
+	cfg := hostconfig.Config(host.Spec, hostconfig.Credentials(secret.Data))
 	c, err := proxmox.New(cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ProxmoxHost %s: %w", name, err)
