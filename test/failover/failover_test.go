@@ -3,7 +3,9 @@ package failover
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,9 +38,9 @@ func TestStandbyTakesOverFromAKilledLeader(t *testing.T) {
 	t.Cleanup(cancel)
 	r := newRun(t, ctx)
 
-	a := r.start(t)
+	a := r.start(t, "a")
 	leaderA := r.waitLeader(t, ctx, "")
-	b := r.start(t)
+	b := r.start(t, "b")
 	t.Cleanup(func() { _ = b.Stop(30 * time.Second) })
 	for i := range apps {
 		if err := r.k8s.Create(ctx, testenv.SmallApp(ns, fmt.Sprintf("app-%d", i), "pve")); err != nil {
@@ -48,6 +50,10 @@ func TestStandbyTakesOverFromAKilledLeader(t *testing.T) {
 	// Kill A once creates are under way, so that it leaves work in flight.
 	if err := testenv.Poll(ctx, time.Minute, func() (bool, error) { return len(r.sim.Tasks(pvesim.TaskCreate, "")) >= 2, nil }); err != nil {
 		t.Fatalf("leader A started no creates: %v", err)
+	}
+	// A standby starts no controller: it only waits for the Lease.
+	if r.workersStarted(t, "b") {
+		t.Fatal("replica B started its controllers while A held the Lease")
 	}
 	killed := time.Now()
 	a.Kill()
@@ -59,13 +65,18 @@ func TestStandbyTakesOverFromAKilledLeader(t *testing.T) {
 	if err := testenv.Poll(ctx, 3*time.Minute, func() (bool, error) { return allReady(ctx, r.k8s) }); err != nil {
 		t.Fatalf("not every Application became Ready under the new leader: %v", err)
 	}
+	if !r.workersStarted(t, "b") {
+		t.Error("replica B finished the work without having started its controllers (its log has no \"Starting workers\")")
+	}
 	r.checkNothingTwice(t, ctx)
 }
 
 type run struct {
-	k8s                      client.Client
-	sim                      *pvesim.Server
-	bin, kubeconfig, logPath string
+	k8s             client.Client
+	sim             *pvesim.Server
+	bin, kubeconfig string
+	// dir holds each replica's log, manager-<replica>.log.
+	dir string
 }
 
 func newRun(t *testing.T, ctx context.Context) *run {
@@ -76,7 +87,7 @@ func newRun(t *testing.T, ctx context.Context) *run {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Stop() })
-	r := &run{kubeconfig: filepath.Join(dir, "kubeconfig"), logPath: filepath.Join(dir, "manager.log")}
+	r := &run{kubeconfig: filepath.Join(dir, "kubeconfig"), dir: dir}
 	if err := env.WriteKubeconfig(r.kubeconfig); err != nil {
 		t.Fatal(err)
 	}
@@ -97,18 +108,35 @@ func newRun(t *testing.T, ctx context.Context) *run {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if t.Failed() {
-			if kept := testenv.KeepLog(r.logPath, "failover"); kept != "" {
-				t.Logf("manager log kept at %s", kept)
+		if !t.Failed() {
+			return
+		}
+		for _, replica := range []string{"a", "b"} {
+			if kept := testenv.KeepLog(r.log(replica), "failover-"+replica); kept != "" {
+				t.Logf("replica %s's log kept at %s", replica, kept)
 			}
 		}
 	})
 	return r
 }
 
-func (r *run) start(t *testing.T) *testenv.ManagerProcess {
+func (r *run) log(replica string) string { return filepath.Join(r.dir, "manager-"+replica+".log") }
+
+// workersStarted reports whether a replica's controllers have started,
+// which controller-runtime logs ("Starting workers") only once the replica
+// holds the Lease.
+func (r *run) workersStarted(t *testing.T, replica string) bool {
 	t.Helper()
-	p, err := testenv.StartManager(r.bin, r.kubeconfig, r.logPath, "--leader-elect", "--leader-election-namespace="+leaseNamespace)
+	data, err := os.ReadFile(r.log(replica))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(string(data), "Starting workers")
+}
+
+func (r *run) start(t *testing.T, replica string) *testenv.ManagerProcess {
+	t.Helper()
+	p, err := testenv.StartManager(r.bin, r.kubeconfig, r.log(replica), "--leader-elect", "--leader-election-namespace="+leaseNamespace)
 	if err != nil {
 		t.Fatal(err)
 	}
