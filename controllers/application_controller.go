@@ -77,9 +77,9 @@ type convergeMark struct {
 	generation  int64
 	at          time.Time
 	restartKeys []string
-	// driftSlot is when this Application's next drift read may happen,
-	// reserved in the host's drift budget (zero: none reserved).
-	driftSlot time.Time
+	// trusted says the mark was taken from status after a restart, not
+	// from a read: the first read is paced (see configPassDue).
+	trusted bool
 	// privileged is what the last config read showed, so a revoked
 	// privilege grant stops the passes that do not read the config.
 	privileged bool

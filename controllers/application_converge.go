@@ -39,7 +39,7 @@ func (r *ApplicationReconciler) converge(ctx context.Context, s *appScope, ct pr
 	if res, done, err := r.convergeNode(ctx, s, ct); done || err != nil {
 		return res, err
 	}
-	pass, driftIn := r.configPassDue(app, ct, s.host)
+	pass := r.configPassDue(app, ct, s.host)
 	if !pass && r.restartedSinceRead(app.UID, ct) {
 		pass = true // the restart applied what was pending: see what is left
 	}
@@ -86,15 +86,14 @@ func (r *ApplicationReconciler) converge(ctx context.Context, s *appScope, ct pr
 		msg += fmt.Sprintf("; restart it to apply %s", strings.Join(s.restartRequired, ", "))
 	}
 	s.set(readyOutcome(v1alpha1.ReasonReconciled, msg))
-	res := ctrl.Result{RequeueAfter: DefaultDriftInterval}
-	if driftIn > 0 {
-		res.RequeueAfter = driftIn
-	}
 	if ct.Status == "running" && len(app.Status.IPAddresses) == 0 && len(app.Spec.Network) > 0 {
 		// A DHCP lease arrives some seconds after start.
-		res.RequeueAfter = 5 * time.Second
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	return res, nil
+	// Settled: no timer. Inventory changes wake it, and the host's read
+	// pacer when its drift read is due.
+	r.scheduleDrift(s)
+	return ctrl.Result{}, nil
 }
 
 // inventoryTags is what the tags should read in the inventory once converged.
@@ -304,6 +303,9 @@ func (r *ApplicationReconciler) observeIPs(ctx context.Context, s *appScope, ct 
 	s.app.Status.IPAddresses = append(v4, v6...)
 }
 
+// restartPendingPrefix starts the RestartRequired message; the keys follow.
+const restartPendingPrefix = "pending until the next restart: "
+
 func setRestartRequired(app *v1alpha1.Application, keys []string) {
 	if len(keys) == 0 {
 		meta.RemoveStatusCondition(&app.Status.Conditions, v1alpha1.ConditionRestartRequired)
@@ -311,6 +313,16 @@ func setRestartRequired(app *v1alpha1.Application, keys []string) {
 	}
 	meta.SetStatusCondition(&app.Status.Conditions, metav1.Condition{
 		Type: v1alpha1.ConditionRestartRequired, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonRestartRequired,
-		Message: "pending until the next restart: " + strings.Join(keys, ", "), ObservedGeneration: app.Generation,
+		Message: restartPendingPrefix + strings.Join(keys, ", "), ObservedGeneration: app.Generation,
 	})
+}
+
+// restartKeysOf reads back the keys setRestartRequired recorded, so a
+// restarted operator keeps reporting them until it reads the config.
+func restartKeysOf(app *v1alpha1.Application) []string {
+	c := meta.FindStatusCondition(app.Status.Conditions, v1alpha1.ConditionRestartRequired)
+	if c == nil || c.Status != metav1.ConditionTrue || !strings.HasPrefix(c.Message, restartPendingPrefix) {
+		return nil
+	}
+	return strings.Split(strings.TrimPrefix(c.Message, restartPendingPrefix), ", ")
 }

@@ -13,62 +13,84 @@ import (
 	"github.com/pve-operator/pve-operator/internal/proxmox"
 )
 
-// TestDriftReadsArePacedPerHost: however many Applications are due for a
-// drift read at once, the host's budget hands out one slot per 1/rate, and
-// a pass woken before its slot does not take another one.
-func TestDriftReadsArePacedPerHost(t *testing.T) {
-	r := &ApplicationReconciler{DriftInterval: time.Millisecond, DriftReadsPerSecond: 10}
-	pveHost := &HostEntry{Name: "pve", apps: &appMemory{}}
-	otherHost := &HostEntry{Name: "other", apps: &appMemory{}}
-	const n = 50
+// driftFixture is n settled Applications on one host, each last read an
+// hour ago, with a reconciler whose pacer wakes into a channel.
+func driftFixture(n int) (*ApplicationReconciler, *HostEntry, []*v1alpha1.Application, []proxmox.ContainerSummary) {
+	r := &ApplicationReconciler{DriftInterval: time.Millisecond, DriftReadsPerSecond: 100, wake: make(chan ctrlEvent, 4*n)}
+	host := &HostEntry{Name: "pve", apps: &appMemory{}}
 	apps := make([]*v1alpha1.Application, n)
 	cts := make([]proxmox.ContainerSummary, n)
 	for i := range apps {
 		uid := types.UID(fmt.Sprintf("uid-%d", i))
-		apps[i] = &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{UID: uid, Generation: 1}}
+		apps[i] = &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{UID: uid, Name: fmt.Sprintf("app-%d", i), Generation: 1}}
 		cts[i] = proxmox.ContainerSummary{VMID: 100 + i, Tags: []string{lxcconfig.ManagedTag, lxcconfig.OwnerTag(string(uid))}}
 		r.converged.Store(uid, convergeMark{generation: 1, at: time.Now().Add(-time.Hour)})
 	}
-	now, last := 0, time.Duration(0)
-	slots := make([]time.Duration, n)
+	return r, host, apps, cts
+}
+
+// TestDriftReadsArePacedPerHost: however many Applications are due for a
+// drift read at once, none reads inline; the host's pacer wakes each once,
+// and only a woken one reads.
+func TestDriftReadsArePacedPerHost(t *testing.T) {
+	const n = 30
+	r, host, apps, cts := driftFixture(n)
+	defer host.apps.stopReads()
 	for i := range apps {
-		pass, wait := r.configPassDue(apps[i], cts[i], pveHost)
-		switch {
-		case pass:
-			now++
-		case wait < last:
-			t.Fatalf("app %d: slot in %s comes before the previous one (%s)", i, wait, last)
-		default:
-			last = wait
-		}
-		slots[i] = wait
-	}
-	if now != 1 {
-		t.Fatalf("%d Applications may read their config at once, want 1", now)
-	}
-	// 49 more slots, 100 ms apart: the last is about 4.9 s out.
-	if last < 4*time.Second || last > 5*time.Second {
-		t.Errorf("last slot in %s, want about 4.9 s for 49 reads at 10/s", last)
-	}
-	// Woken early (an inventory event): same slot, no new reservation.
-	for i := 1; i < n; i++ {
-		pass, wait := r.configPassDue(apps[i], cts[i], pveHost)
-		if pass || wait > slots[i] {
-			t.Fatalf("app %d: woken early got pass=%v wait=%s, its slot was %s away", i, pass, wait, slots[i])
+		if r.configPassDue(apps[i], cts[i], host) {
+			t.Fatalf("app %d read its config inline; drift reads must wait for the pacer", i)
 		}
 	}
-	// Another host has its own budget.
-	if pass, _ := r.configPassDue(apps[1], cts[1], otherHost); pass {
-		t.Fatal("app 1 already holds a slot; asking again must not read now")
+	woken := map[string]int{}
+	for len(woken) < n {
+		select {
+		case k := <-r.wake:
+			woken[k.Name]++
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the pacer woke %d of %d Applications", len(woken), n)
+		}
 	}
-	other := &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{UID: "uid-x", Generation: 1}}
-	r.converged.Store(other.UID, convergeMark{generation: 1, at: time.Now().Add(-time.Hour)})
-	if pass, _ := r.configPassDue(other, proxmox.ContainerSummary{Tags: []string{lxcconfig.ManagedTag, lxcconfig.OwnerTag("uid-x")}}, otherHost); !pass {
-		t.Error("the first drift read on another host waited for this host's budget")
+	for i := range apps {
+		if !r.configPassDue(apps[i], cts[i], host) {
+			t.Fatalf("app %d was woken but may not read", i)
+		}
+		if got := woken[apps[i].Name]; got != 1 {
+			t.Errorf("app %d woken %d times, want once", i, got)
+		}
 	}
-	// A spec change is never paced.
-	apps[n-1].Generation = 2
-	if pass, _ := r.configPassDue(apps[n-1], cts[n-1], pveHost); !pass {
-		t.Error("a spec change waited for a drift slot")
+}
+
+// TestReadsTheUserWaitsForAreNotPaced: a spec change known to this process
+// reads at once; after a restart a settled Application is trusted until its
+// paced read, and one whose spec changed meanwhile goes before the drift
+// reads.
+func TestReadsTheUserWaitsForAreNotPaced(t *testing.T) {
+	r, host, apps, cts := driftFixture(3)
+	defer host.apps.stopReads()
+	apps[0].Generation = 2
+	if !r.configPassDue(apps[0], cts[0], host) {
+		t.Error("a spec change waited for the pacer")
+	}
+	// Restarted: nothing in memory, status says Ready at generation 1.
+	for i := 1; i < 3; i++ {
+		r.converged.Delete(apps[i].UID)
+		apps[i].Status = v1alpha1.ApplicationStatus{VMID: int32(cts[i].VMID), ObservedGeneration: 1,
+			Conditions: []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue}}}
+	}
+	if r.configPassDue(apps[1], cts[1], host) {
+		t.Error("a settled Application read its config inline after a restart")
+	}
+	apps[2].Generation = 2
+	// The bucket starts full, so the changed one reads at once.
+	if !r.configPassDue(apps[2], cts[2], host) {
+		t.Error("a spec changed while the operator was down waited although the budget had room")
+	}
+	select {
+	case k := <-r.wake:
+		if k.Name != apps[1].Name {
+			t.Errorf("woke %s, want %s", k.Name, apps[1].Name)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the trusted Application was never woken for its read")
 	}
 }

@@ -45,12 +45,12 @@ func (e *HostEntry) restoreHold(uid types.UID) (held, released bool) {
 }
 
 // heldByRestore reports whether a Restore holds the Application's container.
-// After a Restore let it go, the remembered config pass is dropped so the
-// next pass reads the restored config.
+// After a Restore let it go, the remembered config pass is replaced by one
+// of no generation, so the next pass reads the restored config at once.
 func (r *ApplicationReconciler) heldByRestore(s *appScope) bool {
 	held, released := s.host.restoreHold(s.app.UID)
 	if released {
-		r.converged.Delete(s.app.UID)
+		r.converged.Store(s.app.UID, convergeMark{})
 	}
 	return held
 }

@@ -59,7 +59,8 @@ func (r *ApplicationReconciler) restartedSinceRead(uid types.UID, ct proxmox.Con
 		return false
 	}
 	m := v.(convergeMark)
-	if len(m.restartKeys) == 0 || ct.Status != "running" {
+	// A mark trusted from status has no read time; its paced read comes.
+	if m.trusted || len(m.restartKeys) == 0 || ct.Status != "running" {
 		return false
 	}
 	return time.Duration(ct.Uptime+1)*time.Second < time.Since(m.at)

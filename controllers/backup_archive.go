@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/sets"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 	"github.com/pve-operator/pve-operator/internal/proxmox"
@@ -51,6 +52,9 @@ func (r *BackupReconciler) startArchive(ctx context.Context, s *backupScope) (ct
 		return ctrl.Result{RequeueAfter: time.Minute}, nil
 	}
 	b.Status.VMID, b.Status.Node = int32(ct.VMID), ct.Node
+	if res, turn := r.takeTurn(s); !turn {
+		return res, nil
+	}
 	if vol, found, err := findArchive(ctx, c, b, ct.Node, storage); err != nil || found {
 		if found {
 			r.archived(ctx, s, vol, "")
@@ -62,6 +66,7 @@ func (r *BackupReconciler) startArchive(ctx context.Context, s *backupScope) (ct
 	// and look for the marker again instead of starting a second dump.
 	if t, running, err := runningTask(ctx, c, ct.Node, ct.VMID, "vzdump"); err != nil || running {
 		if running {
+			s.slot = slotHeld
 			s.set(progressing(v1alpha1.ReasonTaskRunning, fmt.Sprintf("a backup of container %d is already running (task %s); waiting for it", ct.VMID, t.UPID)))
 		}
 		return ctrl.Result{RequeueAfter: taskPoll}, err
@@ -74,7 +79,51 @@ func (r *BackupReconciler) startArchive(ctx context.Context, s *backupScope) (ct
 		NotesTemplate: notesTemplate(b), Protected: b.Spec.Protected,
 	}
 	upid, err := c.Vzdump(ctx, ct.Node, opts)
-	return r.started(s, upid, err, fmt.Sprintf("backing up container %d on %s to %s", ct.VMID, ct.Node, storage))
+	if proxmox.IsOutcomeUnknown(err) {
+		// PVE may be running it: the node stays taken until a pass knows.
+		s.slot = slotHeld
+	}
+	res, err := r.started(s, upid, err, fmt.Sprintf("backing up container %d on %s to %s", ct.VMID, ct.Node, storage))
+	if err == nil && b.Status.Task != nil {
+		res.RequeueAfter = r.pacer.posted(nodeKey{s.host.Name, ct.Node}, b.UID, r.now())
+	}
+	return res, err
+}
+
+// takeTurn admits the Backup to its node's vzdump slot, or leaves it
+// Queued, without a Proxmox request, until the dump ahead of it ends.
+func (r *BackupReconciler) takeTurn(s *backupScope) (ctrl.Result, bool) {
+	b := s.backup
+	pos, ok := r.queue.admit(nodeKey{s.host.Name, s.ct.Node}, entryOf(b))
+	if ok {
+		if b.Status.Phase == v1alpha1.BackupPhaseQueued {
+			b.Status.Phase = v1alpha1.BackupPhasePending
+		}
+		return ctrl.Result{}, true
+	}
+	b.Status.Phase = v1alpha1.BackupPhaseQueued
+	s.slot = slotQueued
+	s.set(progressing(v1alpha1.ReasonQueued, pos.message()))
+	return ctrl.Result{RequeueAfter: queuedRecheck}, false
+}
+
+// settleSlot records on the node's queue what this pass left the Backup
+// holding; a recorded vzdump holds the node whatever the pass decided.
+func (r *BackupReconciler) settleSlot(s *backupScope) {
+	b := s.backup
+	use := s.slot
+	if t := b.Status.Task; t != nil && t.Type == "vzdump" {
+		use = slotHeld
+	}
+	node := b.Status.Node
+	if t := b.Status.Task; t != nil && t.Node != "" {
+		node = t.Node
+	}
+	if use == slotNone || backupHost(b) == "" || node == "" {
+		r.queue.forget(client.ObjectKeyFromObject(b))
+		return
+	}
+	r.queue.settle(nodeKey{backupHost(b), node}, entryOf(b), use)
 }
 
 // archiveTaskEnded handles the end of the vzdump task: the archive is found

@@ -18,6 +18,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 	"github.com/pve-operator/pve-operator/internal/lxcconfig"
@@ -66,6 +67,10 @@ type BackupReconciler struct {
 	// only a pacing aid: losing it on restart restarts the backoff, the
 	// deadline itself is measured from the Backup's creation.
 	lockRetries sync.Map
+	// queue lets one vzdump of the operator run per node; pacer spaces
+	// the polls of the running one.
+	queue vzdumpQueue
+	pacer vzdumpPacer
 }
 
 // backupScope carries one reconcile's state.
@@ -79,11 +84,14 @@ type backupScope struct {
 	// deleted is set when this pass deleted the Backup (expiry); the
 	// deletion's own passes report from then on.
 	deleted bool
+	// slot is what this pass left the Backup holding on its node's vzdump
+	// queue (archives only).
+	slot slotUse
 }
 
 func (s *backupScope) set(o outcome) { s.outcome = o }
 
-// Reconcile drives a Backup through Pending, Running and Completed or Failed:
+// Reconcile drives a Backup through Pending, (Queued,) Running and Completed or Failed:
 //  1. finalizer first, before any Proxmox side effect;
 //  2. ttl: expiresAt is kept current, and an expired Backup is deleted;
 //  3. a terminal Backup only keeps Application.status.lastBackup current
@@ -92,14 +100,21 @@ func (s *backupScope) set(o outcome) { s.outcome = o }
 //     container are resolved;
 //  5. a recorded task is polled, never waited for;
 //  6. otherwise the dump or snapshot is started, unless an earlier attempt
-//     is still running or already produced it.
+//     is still running or already produced it; an archive first waits,
+//     Queued, while another of the operator's dumps runs on its node.
 func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	b := &v1alpha1.Backup{}
 	if err := r.Get(ctx, req.NamespacedName, b); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.queue.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, forgetIfGone("Backup", req, err)
 	}
 	if !b.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, b)
+	}
+	if err := r.queue.seed(ctx, r.Client); err != nil {
+		return ctrl.Result{}, err
 	}
 	if added, err := addFinalizer(ctx, r.Client, b, BackupFinalizer); added || err != nil {
 		return ctrl.Result{RequeueAfter: requeueSoon}, err
@@ -107,6 +122,7 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	before := b.DeepCopy()
 	s := &backupScope{backup: b}
 	res, err := r.reconcileNormal(ctx, s)
+	r.settleSlot(s)
 	if err != nil && !isTransientK8s(err) {
 		logf.FromContext(ctx).Error(err, "reconcile failed")
 		s.set(progressing(v1alpha1.ReasonProxmoxError, err.Error()))
@@ -252,6 +268,13 @@ func (r *BackupReconciler) resolveContainer(s *backupScope) (ctrl.Result, bool) 
 func (r *BackupReconciler) pollTask(ctx context.Context, s *backupScope) (ctrl.Result, error) {
 	b := s.backup
 	ref := b.Status.Task
+	k := nodeKey{s.host.Name, ref.Node}
+	if wait, early := r.pacer.early(b.UID, r.now()); early && ref.Type == "vzdump" {
+		// Woken before the planned poll (by this Backup's own status
+		// write): asking now would double the polls of every dump.
+		s.set(taskInFlight(ref, b.Status.VMID, v1alpha1.ReasonTaskRunning, r.TaskDeadline, r.now()))
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
 	res, st, err := checkTask(ctx, s.host.Client, ref)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -259,11 +282,15 @@ func (r *BackupReconciler) pollTask(ctx context.Context, s *backupScope) (ctrl.R
 	if res == taskRunning {
 		b.Status.Phase = v1alpha1.BackupPhaseRunning
 		s.set(taskInFlight(ref, b.Status.VMID, v1alpha1.ReasonTaskRunning, r.TaskDeadline, r.now()))
+		if ref.Type == "vzdump" {
+			return ctrl.Result{RequeueAfter: r.pacer.running(k, b.UID, ref, r.now())}, nil
+		}
 		return ctrl.Result{RequeueAfter: taskPoll}, nil
 	}
 	b.Status.Task = nil
 	switch ref.Type {
 	case "vzdump":
+		r.pacer.ended(k, b.UID, ref, r.now())
 		return r.archiveTaskEnded(ctx, s, ref, res, st)
 	case "vzsnapshot":
 		return r.snapshotTaskEnded(ctx, s, res, st)
@@ -383,8 +410,10 @@ func (r *BackupReconciler) now() time.Time {
 	return time.Now()
 }
 
-// SetupWithManager registers the controller and its index.
+// SetupWithManager registers the controller and its index. A Queued
+// Backup is woken through the queue's channel when its turn comes.
 func (r *BackupReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
+	r.queue.wake = make(chan event.GenericEvent, 1024)
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Backup{}, backupAppIndex, func(o client.Object) []string {
 		return []string{o.(*v1alpha1.Backup).Spec.ApplicationRef.Name}
 	}); err != nil {
@@ -394,6 +423,7 @@ func (r *BackupReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) e
 		For(&v1alpha1.Backup{}).
 		// A Pending Backup proceeds as soon as its Application has a container.
 		Watches(&v1alpha1.Application{}, handler.EnqueueRequestsFromMapFunc(r.backupsOfApp), builder.WithPredicates(appContainerChanged())).
+		WatchesRawSource(source.Channel(r.queue.wake, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Named("backup").
 		Complete(r)

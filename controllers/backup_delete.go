@@ -24,6 +24,11 @@ func (r *BackupReconciler) reconcileDelete(ctx context.Context, b *v1alpha1.Back
 	if !controllerutil.ContainsFinalizer(b, BackupFinalizer) {
 		return ctrl.Result{}, nil
 	}
+	if t := b.Status.Task; t == nil || t.Type != "vzdump" {
+		// A deleted Backup posts no dump: the next in line may go. One
+		// whose dump runs keeps the node until the dump ends.
+		r.queue.forget(client.ObjectKeyFromObject(b))
+	}
 	before := b.DeepCopy()
 	s := &backupScope{backup: b}
 	done, res, err := r.deleteData(ctx, s)
@@ -47,6 +52,8 @@ func (r *BackupReconciler) reconcileDelete(ctx context.Context, b *v1alpha1.Back
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	r.lockRetries.Delete(b.UID)
+	r.queue.forget(client.ObjectKeyFromObject(b))
+	r.pacer.forget(b.UID)
 	r.syncLastBackup(ctx, b.Namespace, b.Spec.ApplicationRef.Name)
 	return ctrl.Result{}, nil
 }

@@ -226,6 +226,7 @@ func (h *Hosts) forget(name string) {
 	if e, ok := h.entries[name]; ok {
 		e.stop()
 		e.setRoot(nil)
+		e.apps.stopReads()
 		delete(h.entries, name)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -17,8 +16,9 @@ import (
 type appMemory struct {
 	mu   sync.Mutex
 	apps map[types.UID]*appRecord
-	// drift paces the host's drift reads (see configPassDue).
-	drift *rate.Limiter
+	// reads paces the host's drift reads and the first reads after a
+	// restart (see configPassDue).
+	reads *readPacer
 }
 
 // appRecord is what is remembered about one Application's container.
@@ -93,16 +93,30 @@ func (e *HostEntry) noteOnce(uid types.UID, msg string) bool {
 // deletion is done.
 func (e *HostEntry) forgetApp(uid types.UID) {
 	e.apps.mu.Lock()
-	defer e.apps.mu.Unlock()
+	reads := e.apps.reads
 	delete(e.apps.apps, uid)
+	e.apps.mu.Unlock()
+	if reads != nil {
+		reads.forget(uid)
+	}
 }
 
-// driftLimiter is the host's drift read budget, made at rps on first use.
-func (e *HostEntry) driftLimiter(rps float64) *rate.Limiter {
+// readPacer is the host's paced read schedule, made at rps on first use;
+// it wakes Applications through wake.
+func (e *HostEntry) readPacer(rps float64, wake func(types.NamespacedName)) *readPacer {
 	e.apps.mu.Lock()
 	defer e.apps.mu.Unlock()
-	if e.apps.drift == nil {
-		e.apps.drift = rate.NewLimiter(rate.Limit(rps), 1)
+	if e.apps.reads == nil {
+		e.apps.reads = newReadPacer(rps, wake)
 	}
-	return e.apps.drift
+	return e.apps.reads
+}
+
+// stopReads stops the host's read schedule when the host is forgotten.
+func (m *appMemory) stopReads() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.reads != nil {
+		m.reads.close()
+	}
 }

@@ -24,11 +24,14 @@ type BackupMode string
 type Compression string
 
 // BackupPhase is where a Backup is in its life.
-// +kubebuilder:validation:Enum=Pending;Running;Completed;Failed;Deleting
+// +kubebuilder:validation:Enum=Pending;Queued;Running;Completed;Failed;Deleting
 type BackupPhase string
 
 const (
-	BackupPhasePending   BackupPhase = "Pending"
+	BackupPhasePending BackupPhase = "Pending"
+	// BackupPhaseQueued: the archive waits for another of the operator's
+	// vzdumps on the same node to end; nothing has been sent to Proxmox.
+	BackupPhaseQueued    BackupPhase = "Queued"
 	BackupPhaseRunning   BackupPhase = "Running"
 	BackupPhaseCompleted BackupPhase = "Completed"
 	BackupPhaseFailed    BackupPhase = "Failed"
@@ -96,7 +99,8 @@ type BackupSpec struct {
 
 // BackupStatus is the observed state of a Backup.
 type BackupStatus struct {
-	// phase: Pending, Running, Completed, Failed or Deleting.
+	// phase: Pending, Queued (an archive waiting for the node's vzdump slot),
+	// Running, Completed, Failed or Deleting.
 	// +optional
 	Phase BackupPhase `json:"phase,omitempty"`
 

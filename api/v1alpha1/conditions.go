@@ -99,13 +99,16 @@ const (
 	// deadline (--task-deadline); Stalled until it ends.
 	ReasonTaskStuck           = "TaskStuck"
 	ReasonApplicationNotReady = "ApplicationNotReady"
-	ReasonBackupNotFound      = "BackupNotFound"
-	ReasonBackupNotCompleted  = "BackupNotCompleted"
-	ReasonHostMismatch        = "HostMismatch"
-	ReasonCompleted           = "Completed"
-	ReasonFailed              = "Failed"
-	ReasonArchiveProtected    = "ArchiveProtected"
-	ReasonExpired             = "Expired"
+	// ReasonQueued: an archive Backup waits behind another vzdump of the
+	// operator on the same node (phase Queued).
+	ReasonQueued             = "Queued"
+	ReasonBackupNotFound     = "BackupNotFound"
+	ReasonBackupNotCompleted = "BackupNotCompleted"
+	ReasonHostMismatch       = "HostMismatch"
+	ReasonCompleted          = "Completed"
+	ReasonFailed             = "Failed"
+	ReasonArchiveProtected   = "ArchiveProtected"
+	ReasonExpired            = "Expired"
 	// ReasonSnapshotModeFallback: vzdump could not use snapshot mode (the
 	// container's storage has no snapshots) and fell back to suspend mode.
 	ReasonSnapshotModeFallback = "SnapshotModeFallback"

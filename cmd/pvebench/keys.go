@@ -10,14 +10,15 @@ import (
 	"github.com/pve-operator/pve-operator/internal/testenv"
 )
 
-// benchApp is the i-th Application of the create phase. With -keys it
+// benchApp is the i-th Application of the create phase, on its
+// round-robin host. With -keys it
 // declares ten of the container keys beyond the basic ones (issue 16), all
 // of which an API token may set, so that the bound shows what the breadth
 // of a real container's config costs the create path: nothing but the
 // bytes of one bigger create call and, for keys PVE only takes in a config
 // update, none at all.
 func benchApp(c config, i int) *v1alpha1.Application {
-	app := testenv.SmallApp(namespace, appName(i), hostName)
+	app := testenv.SmallApp(namespace, appName(i), hostName(c, appHost(c, i)))
 	if !c.Keys {
 		return app
 	}

@@ -2,27 +2,39 @@
 // builds cmd/manager and runs that binary as a child process, so the memory
 // and CPU it reports are the operator's alone (not the benchmark's, the
 // simulator's or envtest's) and the flags are those a deployment would pass.
-// Around it run kube-apiserver + etcd (the envtest binaries) and the simulator
-// with chosen task durations, in this process.
+// Around it run kube-apiserver + etcd (the envtest binaries) and, in this
+// process, one simulator per host (-hosts, 3 nodes each) with chosen task
+// durations, each behind its own ProxmoxHost; Applications are spread over
+// the hosts round-robin.
 //
-// The phases, each with its Proxmox requests by route and the manager CPU
-// seconds it took:
+// The phases, each with its Proxmox requests by route (summed over the
+// hosts, with each host's total) and the manager CPU seconds it took:
 //
-//   - create: N Applications to all Ready, against the schedule bound;
+//   - create: N Applications to all Ready, against the schedule bound (the
+//     largest of the hosts' bounds), with each host's all-Ready time;
 //   - steady: two sync intervals with nothing to do (requests and CPU per
 //     interval are the idle cost of N Applications);
+//   - restart: SIGTERM the manager, change cores of K Applications while it
+//     is down, start it again; requests (total, busiest second per host) and
+//     CPU in its first minute, and the time until the changes are in Proxmox;
 //   - spec change: p50/p99 latency from a cores change to the Proxmox PUT;
 //   - backup: Archive Backups to all Completed, against the bound set by
-//     PVE's one vzdump per node;
+//     PVE's one vzdump per node, with task-status polls per Backup;
 //   - delete: the Backups (and with them their archives), then the
 //     Applications.
 //
-// Besides, the manager's peak RSS over the whole run and its total CPU.
-// PVEBENCH_LOG=1 keeps the manager's log and prints its path; a failed run
-// always keeps it.
+// With -slow-host D, host 0's simulator delays every request by D for the
+// whole run, to show whether one slow cluster holds up the others: create
+// ends when the other hosts' Applications are all Ready ("others ready"),
+// and the later phases use only those Applications.
+//
+// Besides, the manager's peak RSS over the whole run (either process) and
+// its total CPU. PVEBENCH_LOG=1 keeps the manager's log (both processes
+// append to it) and prints its path; a failed run always keeps it.
 //
 //	go run ./cmd/pvebench -n 100 -json
 //	go run ./cmd/pvebench -n 50 -keys -backups 0
+//	go run ./cmd/pvebench -n 300 -hosts 3 -slow-host 500ms
 package main
 
 import (
@@ -39,22 +51,25 @@ import (
 )
 
 type config struct {
-	N             int
-	Create        time.Duration
-	Start         time.Duration
-	Vzdump        time.Duration
-	SyncInterval  time.Duration
-	DriftInterval time.Duration
-	DriftRate     float64
-	QPS           float64
-	Burst         int
-	MaxTasks      int
-	Workers       int
-	BackupWorkers int
-	Changes       int
-	Backups       int
-	Keys          bool
-	JSON          bool
+	N              int
+	Create         time.Duration
+	Start          time.Duration
+	Vzdump         time.Duration
+	SyncInterval   time.Duration
+	DriftInterval  time.Duration
+	DriftRate      float64
+	QPS            float64
+	Burst          int
+	MaxTasks       int
+	Workers        int
+	BackupWorkers  int
+	Changes        int
+	Hosts          int
+	SlowHost       time.Duration
+	RestartChanges int
+	Backups        int
+	Keys           bool
+	JSON           bool
 }
 
 func main() {
@@ -71,6 +86,9 @@ func main() {
 	flag.IntVar(&c.MaxTasks, "max-tasks", 8, "Operator's mutating requests in flight per host.")
 	flag.IntVar(&c.Workers, "workers", 16, "Parallel Application reconciles.")
 	flag.IntVar(&c.BackupWorkers, "backup-workers", 4, "Parallel Backup reconciles.")
+	flag.IntVar(&c.Hosts, "hosts", 1, "Simulated PVE clusters, one ProxmoxHost each (3 nodes each, the same task durations); Applications are spread round-robin. -qps, -burst and -max-tasks are per host.")
+	flag.DurationVar(&c.SlowHost, "slow-host", 0, "Delay every request to host 0 by this much for the whole run (needs -hosts >= 2). The create phase then ends when the other hosts' Applications are all Ready, and the later phases use only theirs.")
+	flag.IntVar(&c.RestartChanges, "restart-changes", 30, "After steady: SIGTERM the manager, change cores of this many Applications while it is down, restart it and measure its first 60 s; 0 skips the phase.")
 	flag.IntVar(&c.Changes, "changes", 30, "Spec changes to time (cores), one at a time.")
 	flag.IntVar(&c.Backups, "backups", 100, "Backups to take after the spec changes; 0 skips the phase. Unset, it is min(n, 100).")
 	flag.BoolVar(&c.Keys, "keys", false, "Every Application declares ten more container keys (cpulimit, cpuunits, startup, timezone, cmode, tty, description, rootfs mount options, MAC address, rate).")
@@ -81,8 +99,9 @@ func main() {
 	if !backupsSet {
 		c.Backups = min(c.N, 100)
 	}
-	if c.N < 1 || c.Backups < 0 || (c.Backups > 0 && c.Vzdump <= 0) {
-		fmt.Fprintln(os.Stderr, "pvebench: need -n >= 1, -backups >= 0 and, with backups, -vzdump > 0")
+	if c.N < 1 || c.Backups < 0 || (c.Backups > 0 && c.Vzdump <= 0) || c.Hosts < 1 || c.N < c.Hosts || c.SlowHost < 0 ||
+		(c.SlowHost > 0 && c.Hosts < 2) || c.RestartChanges < 0 || (c.RestartChanges > 0 && c.SyncInterval <= 0) {
+		fmt.Fprintln(os.Stderr, "pvebench: need -n >= -hosts >= 1, -backups >= 0, -restart-changes >= 0 and, with backups, -vzdump > 0; with -slow-host, -hosts >= 2; with restart changes, -sync-interval > 0")
 		os.Exit(2)
 	}
 	keepLog := os.Getenv("PVEBENCH_LOG") != ""

@@ -9,11 +9,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -22,21 +20,26 @@ import (
 	"github.com/pve-operator/pve-operator/internal/testenv"
 )
 
-const (
-	namespace = "bench"
-	hostName  = "bench"
-)
+const namespace = "bench"
 
-// bench is one run: the control plane, the simulator and the manager
+// bench is one run: the control plane, the simulators and the manager
 // process, plus where the current phase started.
 type bench struct {
-	ctx   context.Context
-	c     config
-	k8s   client.Client
-	sim   *pvesim.Server
-	mgr   *testenv.ManagerProcess
-	nodes int
-	r     *report
+	ctx        context.Context
+	c          config
+	k8s        client.Client
+	hosts      []*simHost
+	bin        string
+	kubeconfig string
+	logPath    string
+	mgr        *testenv.ManagerProcess
+	nodes      int
+	r          *report
+
+	// What managers stopped before the current one used: the restart phase
+	// replaces the process, and the run's totals cover both.
+	pastPeakRSS int64
+	pastCPU     float64
 
 	phaseStart time.Time
 	phaseCPU   float64
@@ -60,35 +63,33 @@ func run(c config, dir string) (*report, error) {
 	if err := env.WriteKubeconfig(kubeconfig); err != nil {
 		return nil, err
 	}
-	opts := simOptions(c)
-	sim, err := pvesim.New(opts)
+	hosts, err := startSims(c)
 	if err != nil {
 		return nil, err
 	}
-	defer sim.Close()
+	defer closeSims(hosts)
 	// testenv.Start registered the API types in client-go's scheme, the
 	// client's default.
 	k8s, err := client.New(env.Config, client.Options{})
 	if err != nil {
 		return nil, err
 	}
-	mgr, err := testenv.StartManager(bin, kubeconfig, filepath.Join(dir, "manager.log"), managerFlags(c)...)
-	if err != nil {
+	b := &bench{
+		ctx: ctx, c: c, k8s: k8s, hosts: hosts, bin: bin, kubeconfig: kubeconfig,
+		logPath: filepath.Join(dir, "manager.log"), nodes: len(simOptions(c).Nodes),
+		r: &report{Date: time.Now().UTC().Format(time.RFC3339), Config: c, Nodes: len(simOptions(c).Nodes)},
+	}
+	if b.mgr, err = testenv.StartManager(bin, kubeconfig, b.logPath, managerFlags(c)...); err != nil {
 		return nil, err
 	}
 	// Runs before env.Stop (defers are LIFO): a manager outliving its
 	// apiserver would only fill the log with connection errors. A no-op
-	// after a clean Stop.
-	defer mgr.Kill()
-	if err := createHost(ctx, k8s, sim, c); err != nil {
+	// after a clean Stop; b.mgr is read at return, after a restart.
+	defer func() { b.mgr.Kill() }()
+	if err := createHosts(ctx, k8s, hosts, c); err != nil {
 		return nil, err
 	}
-
-	b := &bench{
-		ctx: ctx, c: c, k8s: k8s, sim: sim, mgr: mgr, nodes: len(opts.Nodes),
-		r: &report{Date: time.Now().UTC().Format(time.RFC3339), Config: c, Nodes: len(opts.Nodes)},
-	}
-	for _, step := range []func() error{b.create, b.steady, b.specChanges, b.backups, b.delete} {
+	for _, step := range []func() error{b.create, b.steady, b.restart, b.specChanges, b.backups, b.delete} {
 		if err := step(); err != nil {
 			return nil, err
 		}
@@ -126,33 +127,25 @@ func managerFlags(c config) []string {
 	}
 }
 
-// createHost creates the bench's ProxmoxHost and waits until it is Ready.
-func createHost(ctx context.Context, k8s client.Client, sim *pvesim.Server, c config) error {
-	if err := testenv.CreateHost(ctx, k8s, sim, testenv.HostFixture{
-		Name: hostName, Namespaces: []string{namespace}, SyncInterval: c.SyncInterval,
-	}); err != nil {
-		return err
-	}
-	if err := testenv.WaitHostReady(ctx, k8s, hostName, time.Minute); err != nil {
-		return fmt.Errorf("ProxmoxHost %s never became Ready: %w", hostName, err)
-	}
-	return nil
-}
-
 // finish stops the manager and records what the whole run cost it.
 func (b *bench) finish() (*report, error) {
-	if err := b.mgr.Stop(30 * time.Second); err != nil {
-		return nil, fmt.Errorf("manager shutdown on SIGTERM: %w", err)
-	}
-	// After exit the usage is wait4's rusage, whose maxrss is the peak of the
-	// whole run; /proc's VmHWM sampled earlier could miss the end.
-	u, err := b.mgr.Usage()
+	u, err := b.stopManager()
 	if err != nil {
 		return nil, err
 	}
-	b.r.ManagerPeakRSSMiB = float64(u.PeakRSSBytes) / (1 << 20)
-	b.r.ManagerCPUSeconds = u.CPUSeconds
+	b.r.ManagerPeakRSSMiB = float64(max(b.pastPeakRSS, u.PeakRSSBytes)) / (1 << 20)
+	b.r.ManagerCPUSeconds = b.pastCPU + u.CPUSeconds
 	return b.r, nil
+}
+
+// stopManager sends SIGTERM, waits for the exit and returns the process's
+// usage. After exit that is wait4's rusage, whose maxrss is the peak of the
+// process's whole life; /proc's VmHWM sampled earlier could miss the end.
+func (b *bench) stopManager() (testenv.Usage, error) {
+	if err := b.mgr.Stop(30 * time.Second); err != nil {
+		return testenv.Usage{}, fmt.Errorf("manager shutdown on SIGTERM: %w", err)
+	}
+	return b.mgr.Usage()
 }
 
 // begin starts a phase: request counts from zero, CPU from now.
@@ -161,7 +154,9 @@ func (b *bench) begin() error {
 	if err != nil {
 		return fmt.Errorf("manager usage: %w", err)
 	}
-	b.sim.ResetRequestCounts()
+	for _, h := range b.hosts {
+		h.sim.ResetRequestCounts()
+	}
 	b.phaseStart, b.phaseCPU = time.Now(), u.CPUSeconds
 	return nil
 }
@@ -173,16 +168,30 @@ func (b *bench) end(name string) (phase, error) {
 	if err != nil {
 		return phase{}, fmt.Errorf("manager usage: %w", err)
 	}
-	// Rounded to the 10 ms clock tick CPU time is counted in; more digits
-	// are float noise.
-	cpu := math.Round((u.CPUSeconds-b.phaseCPU)*100) / 100
-	p := phase{Name: name, Seconds: d.Seconds(), Requests: b.sim.RequestCounts(), ManagerCPUSeconds: cpu}
-	for _, v := range p.Requests {
-		p.Total += v
-	}
+	p := b.phase(name, d, u.CPUSeconds-b.phaseCPU)
 	b.r.Phases = append(b.r.Phases, p)
 	return p, nil
 }
+
+// phase sums the simulators' request counters, keeping each host's total.
+func (b *bench) phase(name string, d time.Duration, cpu float64) phase {
+	// Rounded to the 10 ms clock tick CPU time is counted in; more digits
+	// are float noise.
+	p := phase{Name: name, Seconds: d.Seconds(), Requests: map[string]int{}, ManagerCPUSeconds: math.Round(cpu*100) / 100}
+	for _, h := range b.hosts {
+		total := 0
+		for k, v := range h.sim.RequestCounts() {
+			p.Requests[k] += v
+			total += v
+		}
+		p.HostTotals = append(p.HostTotals, total)
+		p.Total += total
+	}
+	return p
+}
+
+// sim is the simulator Application i lives on.
+func (b *bench) sim(i int) *pvesim.Server { return b.hosts[appHost(b.c, i)].sim }
 
 // poll is testenv.Poll that gives up as soon as the manager is gone, rather
 // than after the whole timeout.
@@ -193,62 +202,6 @@ func (b *bench) poll(timeout time.Duration, cond func() (bool, error)) error {
 		}
 		return cond()
 	})
-}
-
-func appName(i int) string { return fmt.Sprintf("app-%d", i) }
-
-func (b *bench) create() error {
-	c := b.c
-	if err := b.begin(); err != nil {
-		return err
-	}
-	for i := range c.N {
-		if err := b.k8s.Create(b.ctx, benchApp(c, i)); err != nil {
-			return err
-		}
-	}
-	if err := b.waitAllReady(30 * time.Minute); err != nil {
-		return err
-	}
-	p, err := b.end("create")
-	if err != nil {
-		return err
-	}
-	b.r.ReadySeconds = p.Seconds
-	// The schedule bound: every container needs a create then a start task,
-	// and each node runs c.MaxTasks of them at a time.
-	rounds := math.Ceil(float64(c.N) / float64(b.nodes*c.MaxTasks))
-	b.r.BoundSeconds = rounds * (c.Create + c.Start).Seconds()
-	b.r.BoundRatio = b.r.ReadySeconds / b.r.BoundSeconds
-	return nil
-}
-
-func (b *bench) waitAllReady(timeout time.Duration) error {
-	n := b.c.N
-	err := b.poll(timeout, func() (bool, error) {
-		list := &v1alpha1.ApplicationList{}
-		if err := b.k8s.List(b.ctx, list, client.InNamespace(namespace)); err != nil {
-			return false, err
-		}
-		ready := 0
-		reasons := map[string]int{}
-		for _, a := range list.Items {
-			if meta.IsStatusConditionTrue(a.Status.Conditions, v1alpha1.ConditionReady) {
-				ready++
-			} else if c := meta.FindStatusCondition(a.Status.Conditions, v1alpha1.ConditionReady); c != nil {
-				reasons[c.Reason+": "+c.Message]++
-			}
-		}
-		if ready == n {
-			return true, nil
-		}
-		progress("%d/%d Applications Ready; others: %v", ready, n, reasons)
-		return false, nil
-	})
-	if err != nil {
-		return fmt.Errorf("waiting for %d Applications Ready: %w", n, err)
-	}
-	return nil
 }
 
 // steady measures what N Ready Applications cost when nothing changes.
@@ -267,14 +220,18 @@ func (b *bench) steady() error {
 		return err
 	}
 	b.r.SteadyPerSync = float64(p.Total) / 2
+	b.r.SteadyPerSyncPerHost = b.r.SteadyPerSync / float64(b.c.Hosts)
 	b.r.SteadyCPUPerSync = p.ManagerCPUSeconds / 2
 	return nil
 }
 
 // specChanges times cores 1 -> 2, one Application at a time, up to the
 // simulator's config: that is when the change has taken effect in Proxmox.
+// They take the first of the measured Applications, so they alternate
+// between hosts.
 func (b *bench) specChanges() error {
-	n := min(b.c.Changes, b.c.N)
+	apps := activeApps(b.c)
+	n := min(b.c.Changes, len(apps))
 	if n == 0 {
 		return nil
 	}
@@ -282,7 +239,7 @@ func (b *bench) specChanges() error {
 		return err
 	}
 	var lat []float64
-	for i := range n {
+	for _, i := range apps[:n] {
 		app := &v1alpha1.Application{}
 		if err := b.k8s.Get(b.ctx, client.ObjectKey{Namespace: namespace, Name: appName(i)}, app); err != nil {
 			return err
@@ -294,7 +251,7 @@ func (b *bench) specChanges() error {
 		}
 		// A tight loop, not poll's 200 ms: the latency is what is measured.
 		for {
-			if ct, ok := b.sim.Container(int(app.Status.VMID)); ok && ct.Config["cores"] == "2" {
+			if ct, ok := b.sim(i).Container(int(app.Status.VMID)); ok && ct.Config["cores"] == "2" {
 				break
 			}
 			if b.mgr.Exited() {
@@ -316,111 +273,11 @@ func (b *bench) specChanges() error {
 	return nil
 }
 
-// backups takes c.Backups Archive backups at once, spread over the
-// Applications. PVE runs one vzdump per node at a time, so the best
-// possible is ceil(backups/nodes) dumps back to back.
-func (b *bench) backups() error {
-	c := b.c
-	if c.Backups == 0 {
-		return nil
-	}
-	if err := b.begin(); err != nil {
-		return err
-	}
-	for i := range c.Backups {
-		bk := &v1alpha1.Backup{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("backup-%d", i), Namespace: namespace},
-			Spec:       v1alpha1.BackupSpec{ApplicationRef: v1alpha1.LocalObjectReference{Name: appName(i % c.N)}},
-		}
-		if err := b.k8s.Create(b.ctx, bk); err != nil {
-			return err
-		}
-	}
-	bound := math.Ceil(float64(c.Backups)/float64(b.nodes)) * c.Vzdump.Seconds()
-	if err := b.waitBackups(10*time.Minute + time.Duration(10*bound*float64(time.Second))); err != nil {
-		return err
-	}
-	p, err := b.end(fmt.Sprintf("backup (%d)", c.Backups))
-	if err != nil {
-		return err
-	}
-	b.r.BackupSeconds = p.Seconds
-	b.r.BackupVzdumpSeconds = c.Vzdump.Seconds()
-	b.r.BackupBoundSeconds = bound
-	b.r.BackupBoundRatio = p.Seconds / bound
-	return nil
-}
-
-// waitBackups waits for every Backup to complete. Failed is terminal, so
-// one is enough to stop; what is reported is what the operator says about
-// the ones that did not complete.
-func (b *bench) waitBackups(timeout time.Duration) error {
-	n := b.c.Backups
-	var list v1alpha1.BackupList
-	err := b.poll(timeout, func() (bool, error) {
-		list = v1alpha1.BackupList{}
-		if err := b.k8s.List(b.ctx, &list, client.InNamespace(namespace)); err != nil {
-			return false, err
-		}
-		phases := backupPhases(list.Items)
-		if phases[v1alpha1.BackupPhaseCompleted] == n {
-			return true, nil
-		}
-		if phases[v1alpha1.BackupPhaseFailed] > 0 {
-			return false, errors.New("a Backup failed")
-		}
-		progress("%d/%d Backups Completed; by phase: %v", phases[v1alpha1.BackupPhaseCompleted], n, phases)
-		return false, nil
-	})
-	if err != nil {
-		return fmt.Errorf("waiting for %d Backups Completed: %w; by phase: %v; not completed: %s",
-			n, err, backupPhases(list.Items), stuckBackups(list.Items))
-	}
-	return nil
-}
-
-func backupPhases(items []v1alpha1.Backup) map[v1alpha1.BackupPhase]int {
-	m := map[v1alpha1.BackupPhase]int{}
-	for _, bk := range items {
-		ph := bk.Status.Phase
-		if ph == "" {
-			ph = "(none)"
-		}
-		m[ph]++
-	}
-	return m
-}
-
-// stuckBackups describes the first few Backups that are not Completed by
-// their Ready condition: the operator's own account of why.
-func stuckBackups(items []v1alpha1.Backup) string {
-	const show = 10
-	var out []string
-	stuck := 0
-	for _, bk := range items {
-		if bk.Status.Phase == v1alpha1.BackupPhaseCompleted {
-			continue
-		}
-		stuck++
-		if len(out) == show {
-			continue
-		}
-		s := fmt.Sprintf("%s (%s, vmid %d on %q): no Ready condition", bk.Name, bk.Status.Phase, bk.Status.VMID, bk.Status.Node)
-		if c := meta.FindStatusCondition(bk.Status.Conditions, v1alpha1.ConditionReady); c != nil {
-			s = fmt.Sprintf("%s (%s, vmid %d on %q): Ready=%s %s: %s", bk.Name, bk.Status.Phase, bk.Status.VMID, bk.Status.Node, c.Status, c.Reason, c.Message)
-		}
-		out = append(out, s)
-	}
-	if stuck > show {
-		out = append(out, fmt.Sprintf("and %d more", stuck-show))
-	}
-	return strings.Join(out, "; ")
-}
-
 // delete removes the Backups first: deleting an Application leaves its
 // Backups (and archives) behind by design, so a clean teardown must ask for
 // them explicitly, and their deletionPolicy Delete costs Proxmox requests
-// that belong in this phase.
+// that belong in this phase. It deletes every Application, the slow host's
+// too.
 func (b *bench) delete() error {
 	if err := b.begin(); err != nil {
 		return err
@@ -443,7 +300,9 @@ func (b *bench) delete() error {
 		return err
 	}
 	// Every Backup had deletionPolicy Delete: an archive left is a leak.
-	b.r.ArchivesLeft = len(b.sim.Backups(0))
+	for _, h := range b.hosts {
+		b.r.ArchivesLeft += len(h.sim.Backups(0))
+	}
 	if b.r.ArchivesLeft > 0 {
 		fmt.Fprintf(os.Stderr, "pvebench: %d backup archives left in the simulator after deleting every Backup\n", b.r.ArchivesLeft)
 	}

@@ -636,3 +636,20 @@ func (s *Server) SetUnauthorizedDelay(d time.Duration) {
 	defer s.mu.Unlock()
 	s.opts.UnauthorizedDelay = d
 }
+
+// SetTaskDuration changes how long the next tasks of type typ run (a vzdump
+// long enough to be polled, say) and returns the previous range, to
+// restore it.
+func (s *Server) SetTaskDuration(typ string, r DurationRange) DurationRange {
+	s.rngMu.Lock()
+	defer s.rngMu.Unlock()
+	prev := s.opts.Durations[typ]
+	// A copy: Options handed to New may still be read by the caller.
+	d := make(TaskDurations, len(s.opts.Durations)+1)
+	for k, v := range s.opts.Durations {
+		d[k] = v
+	}
+	d[typ] = r
+	s.opts.Durations = d
+	return prev
+}

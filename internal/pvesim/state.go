@@ -397,6 +397,9 @@ func (s *Server) genMAC() string {
 
 // randDuration picks a duration for a task type.
 func (s *Server) taskDuration(typ string) time.Duration {
+	// rngMu also guards Durations, which SetTaskDuration replaces.
+	s.rngMu.Lock()
+	defer s.rngMu.Unlock()
 	r, ok := s.opts.Durations[typ]
 	if !ok {
 		r = DurationRange{50 * time.Millisecond, 100 * time.Millisecond}
@@ -404,8 +407,6 @@ func (s *Server) taskDuration(typ string) time.Duration {
 	if r.Max <= r.Min {
 		return r.Min
 	}
-	s.rngMu.Lock()
-	defer s.rngMu.Unlock()
 	return r.Min + time.Duration(s.rng.Int64N(int64(r.Max-r.Min)))
 }
 

@@ -1,0 +1,288 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+)
+
+// queuedRecheck is the safety requeue of a Queued Backup. It is normally
+// woken when the vzdump ahead of it ends; this only covers a lost wake.
+const queuedRecheck = 5 * time.Minute
+
+// slotUse is what a pass of an archive Backup left it holding on its node.
+type slotUse int
+
+const (
+	// slotNone: no vzdump of this Backup can be running; it neither holds
+	// nor waits for the node.
+	slotNone slotUse = iota
+	// slotQueued: waiting for the node's vzdump slot.
+	slotQueued
+	// slotHeld: a vzdump of this Backup runs, or may run (its POST was
+	// sent), on the node.
+	slotHeld
+)
+
+// nodeKey is one Proxmox node of one ProxmoxHost: node names repeat
+// across clusters.
+type nodeKey struct{ host, node string }
+
+// queueEntry is a Backup in a node's queue.
+type queueEntry struct {
+	key types.NamespacedName
+	uid types.UID
+	// due is when the Backup was due: its schedule time, else creation.
+	due time.Time
+}
+
+// before orders entries by when they were due, then by namespace/name.
+func (e queueEntry) before(o queueEntry) bool {
+	if !e.due.Equal(o.due) {
+		return e.due.Before(o.due)
+	}
+	return e.key.String() < o.key.String()
+}
+
+func entryOf(b *v1alpha1.Backup) queueEntry {
+	return queueEntry{key: client.ObjectKeyFromObject(b), uid: b.UID, due: scheduledAt(b)}
+}
+
+// nodeQueue is one node's slot and the Backups waiting for it.
+type nodeQueue struct {
+	inFlight *queueEntry
+	waiting  []queueEntry // sorted by before
+}
+
+// vzdumpQueue lets at most one vzdump of the operator run per node. PVE
+// runs only one anyway and queues the rest as tasks, which then cost a
+// status poll each while they wait and show Running; waiting here costs
+// Proxmox nothing. It lives in memory only: seed rebuilds it from the
+// Backups after a restart.
+type vzdumpQueue struct {
+	mu     sync.Mutex
+	nodes  map[nodeKey]*nodeQueue
+	seeded bool
+	// wake receives the Backups whose turn came; nil (a reconciler built
+	// outside a manager) wakes nothing and leaves it to the safety requeue.
+	wake chan event.GenericEvent
+}
+
+// queuePosition is where admit put a Backup that has to wait.
+type queuePosition struct {
+	node string
+	// behind is the Backup whose vzdump runs (or, when the slot is free,
+	// the one whose turn it is).
+	behind types.NamespacedName
+	// position is 1 for the first in line.
+	position int
+}
+
+func (p queuePosition) message() string {
+	return fmt.Sprintf("waiting for the node's vzdump slot on %s behind Backup %s (position %d in the queue)", p.node, p.behind, p.position)
+}
+
+func (q *vzdumpQueue) nodeLocked(k nodeKey) *nodeQueue {
+	if q.nodes == nil {
+		q.nodes = map[nodeKey]*nodeQueue{}
+	}
+	n := q.nodes[k]
+	if n == nil {
+		n = &nodeQueue{}
+		q.nodes[k] = n
+	}
+	return n
+}
+
+// seed rebuilds the queues from the Backups once, on first use: a Running
+// archive with a recorded vzdump holds its node, Queued and Pending ones
+// with a known node wait in order. Until it succeeds nothing is admitted.
+func (q *vzdumpQueue) seed(ctx context.Context, c client.Reader) error {
+	q.mu.Lock()
+	done := q.seeded
+	q.mu.Unlock()
+	if done {
+		return nil
+	}
+	list := &v1alpha1.BackupList{}
+	if err := c.List(ctx, list); err != nil {
+		return fmt.Errorf("list backups to rebuild the vzdump queues: %w", err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.seeded {
+		q.rebuildLocked(list.Items)
+		q.seeded = true
+	}
+	return nil
+}
+
+// rebuildLocked fills the queues from backups; the caller holds q.mu.
+func (q *vzdumpQueue) rebuildLocked(backups []v1alpha1.Backup) {
+	for i := range backups {
+		b := &backups[i]
+		host := backupHost(b)
+		if host == "" || backupType(b) != v1alpha1.BackupTypeArchive || !b.DeletionTimestamp.IsZero() {
+			continue
+		}
+		switch {
+		case b.Status.Phase == v1alpha1.BackupPhaseRunning && b.Status.Task != nil && b.Status.Task.Type == "vzdump" && b.Status.Task.UPID != "":
+			e := entryOf(b)
+			q.nodeLocked(nodeKey{host, b.Status.Task.Node}).inFlight = &e
+		case (b.Status.Phase == v1alpha1.BackupPhaseQueued || b.Status.Phase == v1alpha1.BackupPhasePending) && b.Status.Node != "":
+			q.nodeLocked(nodeKey{host, b.Status.Node}).enqueue(entryOf(b))
+		}
+	}
+}
+
+// admit gives the node's slot to e when it is free and e is first in line;
+// otherwise e waits and the answer says where.
+func (q *vzdumpQueue) admit(k nodeKey, e queueEntry) (queuePosition, bool) {
+	q.mu.Lock()
+	n := q.nodeLocked(k)
+	if n.inFlight != nil && n.inFlight.uid == e.uid {
+		q.mu.Unlock()
+		return queuePosition{}, true
+	}
+	n.enqueue(e)
+	if n.inFlight == nil && n.waiting[0].uid == e.uid {
+		n.waiting = n.waiting[1:]
+		n.inFlight = &e
+		q.mu.Unlock()
+		return queuePosition{}, true
+	}
+	pos := queuePosition{node: k.node, position: n.indexOf(e.uid) + 1}
+	var wake []queueEntry
+	if n.inFlight != nil {
+		pos.behind = n.inFlight.key
+	} else {
+		// The slot is free but someone earlier has not taken it yet: make
+		// sure they were woken, or one gone quiet would block the node.
+		pos.behind = n.waiting[0].key
+		wake = []queueEntry{n.waiting[0]}
+	}
+	q.mu.Unlock()
+	q.send(wake)
+	return pos, false
+}
+
+// settle records what a pass of an archive Backup left it holding, and
+// wakes the next in line when the slot came free.
+func (q *vzdumpQueue) settle(k nodeKey, e queueEntry, use slotUse) {
+	q.mu.Lock()
+	var wake []queueEntry
+	for ok, other := range q.nodes {
+		// The container moved: it holds or waits on its new node only.
+		if ok != k && other.dropLocked(e.key) {
+			wake = append(wake, other.nextLocked()...)
+		}
+	}
+	n := q.nodeLocked(k)
+	holds := n.inFlight != nil && n.inFlight.uid == e.uid
+	switch use {
+	case slotHeld:
+		n.remove(e.uid)
+		n.inFlight = &e
+		q.mu.Unlock()
+		q.send(wake)
+		return
+	case slotQueued:
+		if holds {
+			n.inFlight = nil
+		}
+		n.enqueue(e)
+	case slotNone:
+		if holds {
+			n.inFlight = nil
+		}
+		n.remove(e.uid)
+	}
+	wake = append(wake, n.nextLocked()...)
+	q.mu.Unlock()
+	q.send(wake)
+}
+
+// forget drops a Backup that is gone or being deleted from every queue.
+func (q *vzdumpQueue) forget(key types.NamespacedName) {
+	q.mu.Lock()
+	var wake []queueEntry
+	for _, n := range q.nodes {
+		if n.dropLocked(key) {
+			wake = append(wake, n.nextLocked()...)
+		}
+	}
+	q.mu.Unlock()
+	q.send(wake)
+}
+
+// nextLocked is who to wake: the first in line, when the slot is free.
+func (n *nodeQueue) nextLocked() []queueEntry {
+	if n.inFlight != nil || len(n.waiting) == 0 {
+		return nil
+	}
+	return []queueEntry{n.waiting[0]}
+}
+
+func (q *vzdumpQueue) send(entries []queueEntry) {
+	if q.wake == nil {
+		return
+	}
+	for _, e := range entries {
+		b := &v1alpha1.Backup{}
+		b.Namespace, b.Name = e.key.Namespace, e.key.Name
+		ev := event.GenericEvent{Object: b}
+		select {
+		case q.wake <- ev:
+		default:
+			// Never block a reconcile on a full channel.
+			go func() { q.wake <- ev }()
+		}
+	}
+}
+
+func (n *nodeQueue) enqueue(e queueEntry) {
+	n.remove(e.uid)
+	i := sort.Search(len(n.waiting), func(i int) bool { return e.before(n.waiting[i]) })
+	n.waiting = append(n.waiting, queueEntry{})
+	copy(n.waiting[i+1:], n.waiting[i:])
+	n.waiting[i] = e
+}
+
+func (n *nodeQueue) indexOf(uid types.UID) int {
+	for i, w := range n.waiting {
+		if w.uid == uid {
+			return i
+		}
+	}
+	return -1
+}
+
+func (n *nodeQueue) remove(uid types.UID) {
+	if i := n.indexOf(uid); i >= 0 {
+		n.waiting = append(n.waiting[:i], n.waiting[i+1:]...)
+	}
+}
+
+// dropLocked removes the Backup key from the node, holding or waiting,
+// and reports whether it was there.
+func (n *nodeQueue) dropLocked(key types.NamespacedName) bool {
+	if n.inFlight != nil && n.inFlight.key == key {
+		n.inFlight = nil
+		return true
+	}
+	for i, w := range n.waiting {
+		if w.key == key {
+			n.waiting = append(n.waiting[:i], n.waiting[i+1:]...)
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,141 @@
+package controllers_test
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/internal/pvesim"
+)
+
+// queueWatch samples, while archive Backups of one node run, how many
+// vzdump tasks run on the node at once and the order the Backups complete.
+type queueWatch struct {
+	ns, node   string
+	mu         sync.Mutex
+	maxRunning int
+	completed  []string
+	stop       chan struct{}
+	done       chan struct{}
+}
+
+func watchQueue(ns, node string) *queueWatch {
+	w := &queueWatch{ns: ns, node: node, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer GinkgoRecover()
+		defer close(w.done)
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			w.sample()
+		}
+	}()
+	return w
+}
+
+func (w *queueWatch) sample() {
+	running := 0
+	for _, t := range sim.Tasks(pvesim.TaskVzdump, "") {
+		if t.Running && t.Node == w.node {
+			running++
+		}
+	}
+	list := &v1alpha1.BackupList{}
+	_ = k8s.List(ctx, list, client.InNamespace(w.ns))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.maxRunning = max(w.maxRunning, running)
+	for _, b := range list.Items {
+		if b.Status.Phase == v1alpha1.BackupPhaseCompleted && !containsString(w.completed, b.Name) {
+			w.completed = append(w.completed, b.Name)
+		}
+	}
+}
+
+func (w *queueWatch) end() (maxRunning int, completed []string) {
+	close(w.stop)
+	<-w.done
+	// The last Backup may have completed after the last sample.
+	w.sample()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.maxRunning, w.completed
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var _ = Describe("Backup vzdump queue", func() {
+	It("runs one vzdump at a time per node, queues the others in order, and polls each dump at most three times", func() {
+		e, first := readyAppEnv()
+		node := first.Status.Node
+		apps := []*v1alpha1.Application{first}
+		for range 3 {
+			apps = append(apps, e.app(func(a *v1alpha1.Application) { a.Spec.Node = node }))
+		}
+		for i := range apps[1:] {
+			apps[i+1] = eventuallyApp(apps[i+1], "True", v1alpha1.ReasonReconciled)
+		}
+		// Dumps long enough that PVE would have queued them and a fixed
+		// poll interval would ask several times about each.
+		prev := sim.SetTaskDuration(pvesim.TaskVzdump, pvesim.DurationRange{Min: 1500 * time.Millisecond, Max: 2 * time.Second})
+		DeferCleanup(func() { sim.SetTaskDuration(pvesim.TaskVzdump, prev) })
+		// The first dump is held until the others are seen Queued, so
+		// that they all wait (in a known order) rather than race for a
+		// slot they might find free.
+		sim.StallTasks(pvesim.TaskVzdump, strconv.Itoa(int(first.Status.VMID)), 1)
+		DeferCleanup(func() { sim.ReleaseTasks() })
+		sim.ResetRequestCounts()
+		w := watchQueue(e.ns, node)
+
+		backups := []*v1alpha1.Backup{backup(first, func(b *v1alpha1.Backup) { b.Name = "queued-1" })}
+		eventuallyBackup(backups[0], v1alpha1.BackupPhaseRunning)
+		for i, app := range apps[1:] {
+			backups = append(backups, backup(app, func(b *v1alpha1.Backup) { b.Name = fmt.Sprintf("queued-%d", i+2) }))
+		}
+		for i, b := range backups[1:] {
+			Eventually(func(g Gomega) {
+				got := getBackup(b)
+				g.Expect(got.Status.Phase).To(Equal(v1alpha1.BackupPhaseQueued))
+				c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReconciling)
+				g.Expect(c).NotTo(BeNil())
+				g.Expect(c.Reason).To(Equal(v1alpha1.ReasonQueued))
+				g.Expect(c.Message).To(And(ContainSubstring(node), ContainSubstring(e.ns+"/queued-1"), ContainSubstring(fmt.Sprintf("position %d", i+1))))
+				g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReady)).To(BeFalse())
+				g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionStalled)).To(BeFalse())
+			}).Should(Succeed())
+		}
+		Consistently(func() int { return sim.RequestCount("POST /nodes/{node}/vzdump") }, "1s").Should(Equal(1), "Queued Backups post nothing")
+
+		sim.ReleaseTasks()
+		for _, b := range backups {
+			eventuallyBackup(b, v1alpha1.BackupPhaseCompleted, "90s")
+		}
+		maxRunning, completed := w.end()
+		Expect(maxRunning).To(Equal(1), "one vzdump at a time on %s", node)
+		Expect(completed).To(Equal([]string{"queued-1", "queued-2", "queued-3", "queued-4"}))
+		Expect(sim.RequestCount("POST /nodes/{node}/vzdump")).To(Equal(len(backups)), "one dump per Backup")
+		polls := sim.RequestCount("GET /nodes/{node}/tasks/{upid}/status")
+		GinkgoWriter.Printf("task-status polls for %d Backups: %d\n", len(backups), polls)
+		Expect(polls).To(BeNumerically("<=", 3*len(backups)))
+		for _, app := range apps {
+			Expect(tasksOf("vzdump", app.Status.VMID)).To(HaveLen(1))
+		}
+	})
+})
