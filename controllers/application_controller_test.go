@@ -72,6 +72,9 @@ func newAppEnv(mutateHost func(*v1alpha1.ProxmoxHost)) appEnv {
 
 var appSeq atomic.Int64
 
+// lastApplied is client-side kubectl apply's copy of what was applied.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
 func (e appEnv) app(mutate func(*v1alpha1.Application)) *v1alpha1.Application {
 	n := appSeq.Add(1)
 	app := &v1alpha1.Application{
@@ -179,9 +182,13 @@ var _ = Describe("Application", func() {
 	})
 
 	It("creates, starts and reports a container with its ownership marker", func() {
-		app := e.app(nil)
+		app := e.app(func(a *v1alpha1.Application) {
+			a.Annotations = map[string]string{lastApplied: `{"kind":"Application"}`}
+		})
 		got := eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
 		Expect(got.Finalizers).To(ContainElement(controllers.ApplicationFinalizer))
+		// The cache drops this annotation; writing the finalizer must not.
+		Expect(got.Annotations).To(HaveKeyWithValue(lastApplied, `{"kind":"Application"}`))
 		Expect(got.Status.VMID).To(BeNumerically(">=", 100))
 		Expect(got.Status.Node).NotTo(BeEmpty())
 		Expect(got.Status.State).To(Equal(v1alpha1.ContainerStateRunning))

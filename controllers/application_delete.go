@@ -7,7 +7,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
@@ -47,8 +46,7 @@ func (r *ApplicationReconciler) reconcileDelete(ctx context.Context, app *v1alph
 		return res, err
 	}
 	r.forget(app)
-	controllerutil.RemoveFinalizer(app, ApplicationFinalizer)
-	return ctrl.Result{}, client.IgnoreNotFound(r.Update(ctx, app))
+	return ctrl.Result{}, removeFinalizer(ctx, r.Client, app, ApplicationFinalizer)
 }
 
 // forget drops what this reconciler and the host's entry remember about an

@@ -200,12 +200,13 @@ func (r *BackupReconciler) resolveApplication(ctx context.Context, s *backupScop
 			s.set(stalled(v1alpha1.ReasonHostMismatch, fmt.Sprintf("Backup was taken on host %q, Application %q is on %q", host, app.Name, app.Spec.HostRef.Name)))
 			return ctrl.Result{}, false, nil
 		}
-		if b.Annotations == nil {
-			b.Annotations = map[string]string{}
-		}
-		b.Annotations[AnnotationBackupHost] = app.Spec.HostRef.Name
 		// The next pass starts from the updated object.
-		return ctrl.Result{RequeueAfter: requeueSoon}, false, r.Update(ctx, b)
+		return ctrl.Result{RequeueAfter: requeueSoon}, false, patchMeta(ctx, r.Client, b, func() {
+			if b.Annotations == nil {
+				b.Annotations = map[string]string{}
+			}
+			b.Annotations[AnnotationBackupHost] = app.Spec.HostRef.Name
+		})
 	}
 	setPhaseIfEmpty(b, v1alpha1.BackupPhasePending)
 	if app.Status.VMID == 0 {

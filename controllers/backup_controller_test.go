@@ -137,10 +137,13 @@ var _ = Describe("Backup", func() {
 		Expect(err).NotTo(HaveOccurred())
 		completedBefore := metricValue("pve_operator_backup_outcomes_total", map[string]string{"namespace": app.Namespace, "application": app.Name, "outcome": "completed"})
 
-		b := backup(app, nil)
+		b := backup(app, func(b *v1alpha1.Backup) {
+			b.Annotations = map[string]string{lastApplied: `{"kind":"Backup"}`}
+		})
 		got := eventuallyBackup(b, v1alpha1.BackupPhaseCompleted)
 		Expect(got.Finalizers).To(ContainElement(controllers.BackupFinalizer))
 		Expect(got.Annotations).To(HaveKeyWithValue(controllers.AnnotationBackupHost, e.host))
+		Expect(got.Annotations).To(HaveKeyWithValue(lastApplied, `{"kind":"Backup"}`))
 		Expect(got.Status.VolID).To(HavePrefix("local:backup/vzdump-lxc-" + strconv.Itoa(int(app.Status.VMID)) + "-"))
 		Expect(got.Status.VolID).NotTo(Equal(foreign), "the newest archive is someone else's")
 		Expect(archive(app.Status.VMID, got.Status.VolID).Notes).To(ContainSubstring(string(got.UID)))

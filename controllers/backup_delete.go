@@ -47,9 +47,8 @@ func (r *BackupReconciler) reconcileDelete(ctx context.Context, b *v1alpha1.Back
 		}
 		return res, err
 	}
-	controllerutil.RemoveFinalizer(b, BackupFinalizer)
-	if err := r.Update(ctx, b); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	if err := removeFinalizer(ctx, r.Client, b, BackupFinalizer); err != nil {
+		return ctrl.Result{}, err
 	}
 	r.lockRetries.Delete(b.UID)
 	r.queue.forget(client.ObjectKeyFromObject(b))

@@ -192,8 +192,7 @@ func (r *StagedImageReconciler) reconcileDelete(ctx context.Context, si *v1alpha
 			return o, res, err
 		}
 	}
-	controllerutil.RemoveFinalizer(si, StagedImageFinalizer)
-	return outcome{}, ctrl.Result{}, client.IgnoreNotFound(r.Update(ctx, si))
+	return outcome{}, ctrl.Result{}, removeFinalizer(ctx, r.Client, si, StagedImageFinalizer)
 }
 
 func (r *StagedImageReconciler) event(si *v1alpha1.StagedImage, reason, msg string) {
