@@ -71,6 +71,8 @@ type BackupReconciler struct {
 	// the polls of the running one.
 	queue vzdumpQueue
 	pacer vzdumpPacer
+	// apps lets one Backup per Application run at a time.
+	apps appQueue
 }
 
 // backupScope carries one reconcile's state.
@@ -87,6 +89,10 @@ type backupScope struct {
 	// slot is what this pass left the Backup holding on its node's vzdump
 	// queue (archives only).
 	slot slotUse
+	// appTurn is what this pass left it holding in its Application's
+	// lane, once appTurnSeen says the pass got that far.
+	appTurn     slotUse
+	appTurnSeen bool
 }
 
 func (s *backupScope) set(o outcome) { s.outcome = o }
@@ -107,13 +113,14 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err := r.Get(ctx, req.NamespacedName, b); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.queue.forget(req.NamespacedName)
+			r.apps.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, forgetIfGone("Backup", req, err)
 	}
 	if !b.DeletionTimestamp.IsZero() {
 		return r.reconcileDelete(ctx, b)
 	}
-	if err := r.queue.seed(ctx, r.Client); err != nil {
+	if err := seedBackupQueues(ctx, r.Client, &r.queue, &r.apps); err != nil {
 		return ctrl.Result{}, err
 	}
 	if added, err := addFinalizer(ctx, r.Client, b, BackupFinalizer); added || err != nil {
@@ -123,6 +130,7 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	s := &backupScope{backup: b}
 	res, err := r.reconcileNormal(ctx, s)
 	r.settleSlot(s)
+	r.settleAppTurn(s)
 	if err != nil && !isTransientK8s(err) {
 		logf.FromContext(ctx).Error(err, "reconcile failed")
 		s.set(progressing(v1alpha1.ReasonProxmoxError, err.Error()))
@@ -167,6 +175,9 @@ func (r *BackupReconciler) reconcileNormal(ctx context.Context, s *backupScope) 
 		return r.pollTask(ctx, s)
 	}
 	if res, ok := r.resolveContainer(s); !ok {
+		return res, nil
+	}
+	if res, turn := r.takeAppTurn(s); !turn {
 		return res, nil
 	}
 	if b.Spec.Type == v1alpha1.BackupTypeSnapshot {
@@ -415,6 +426,7 @@ func (r *BackupReconciler) now() time.Time {
 // Backup is woken through the queue's channel when its turn comes.
 func (r *BackupReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	r.queue.wake = make(chan event.GenericEvent, 1024)
+	r.apps.wake = r.queue.wake
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Backup{}, backupAppIndex, func(o client.Object) []string {
 		return []string{o.(*v1alpha1.Backup).Spec.ApplicationRef.Name}
 	}); err != nil {

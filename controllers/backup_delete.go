@@ -24,10 +24,15 @@ func (r *BackupReconciler) reconcileDelete(ctx context.Context, b *v1alpha1.Back
 	if !controllerutil.ContainsFinalizer(b, BackupFinalizer) {
 		return ctrl.Result{}, nil
 	}
-	if t := b.Status.Task; t == nil || t.Type != "vzdump" {
-		// A deleted Backup posts no dump: the next in line may go. One
-		// whose dump runs keeps the node until the dump ends.
-		r.queue.forget(client.ObjectKeyFromObject(b))
+	key, t := client.ObjectKeyFromObject(b), b.Status.Task
+	// A deleted Backup starts nothing more: the next in line may go. One
+	// whose task runs keeps the node (a dump) or its Application (any task)
+	// until the task ends.
+	if t == nil || t.Type != "vzdump" {
+		r.queue.forget(key)
+	}
+	if t == nil {
+		r.apps.forget(key)
 	}
 	before := b.DeepCopy()
 	s := &backupScope{backup: b}
@@ -52,6 +57,7 @@ func (r *BackupReconciler) reconcileDelete(ctx context.Context, b *v1alpha1.Back
 	}
 	r.lockRetries.Delete(b.UID)
 	r.queue.forget(client.ObjectKeyFromObject(b))
+	r.apps.forget(client.ObjectKeyFromObject(b))
 	r.pacer.forget(b.UID)
 	r.syncLastBackup(ctx, b.Namespace, b.Spec.ApplicationRef.Name)
 	return ctrl.Result{}, nil

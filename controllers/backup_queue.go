@@ -18,25 +18,46 @@ import (
 // woken when the vzdump ahead of it ends; this only covers a lost wake.
 const queuedRecheck = 5 * time.Minute
 
-// slotUse is what a pass of an archive Backup left it holding on its node.
+// slotUse is what a pass of a Backup left it holding in a lane.
 type slotUse int
 
 const (
-	// slotNone: no vzdump of this Backup can be running; it neither holds
-	// nor waits for the node.
+	// slotNone: it neither holds nor waits for the lane (for a node: no
+	// vzdump of this Backup can be running).
 	slotNone slotUse = iota
-	// slotQueued: waiting for the node's vzdump slot.
+	// slotQueued: waiting for the lane.
 	slotQueued
-	// slotHeld: a vzdump of this Backup runs, or may run (its POST was
-	// sent), on the node.
+	// slotHeld: it has the lane (for a node: a vzdump of this Backup runs,
+	// or may run, its POST being sent).
 	slotHeld
 )
+
+// laneKey names what a Backup takes turns for: a node's vzdump slot
+// (nodeKey) or its Application (appKey).
+type laneKey interface {
+	comparable
+	// describe is the lane in a Queued message.
+	describe() string
+}
 
 // nodeKey is one Proxmox node of one ProxmoxHost: node names repeat
 // across clusters.
 type nodeKey struct{ host, node string }
 
-// queueEntry is a Backup in a node's queue.
+func (k nodeKey) describe() string { return "the node's vzdump slot on " + k.node }
+
+// appKey is one Application: its Backups, snapshots and archives alike,
+// run one at a time, so thousands of them queue here instead of each
+// posting its task and finding the container locked.
+type appKey types.NamespacedName
+
+func (k appKey) describe() string { return "the turn of Application " + types.NamespacedName(k).String() }
+
+func appKeyOf(b *v1alpha1.Backup) appKey {
+	return appKey{Namespace: b.Namespace, Name: b.Spec.ApplicationRef.Name}
+}
+
+// queueEntry is a Backup in a lane.
 type queueEntry struct {
 	key types.NamespacedName
 	uid types.UID
@@ -56,29 +77,65 @@ func entryOf(b *v1alpha1.Backup) queueEntry {
 	return queueEntry{key: client.ObjectKeyFromObject(b), uid: b.UID, due: scheduledAt(b)}
 }
 
-// nodeQueue is one node's slot and the Backups waiting for it.
+// nodeQueue is one lane's slot and the Backups waiting for it.
 type nodeQueue struct {
 	inFlight *queueEntry
 	waiting  []queueEntry // sorted by before
 }
 
-// vzdumpQueue lets at most one vzdump of the operator run per node. PVE
-// runs only one anyway and queues the rest as tasks, which then cost a
+// turnQueue lets one Backup at a time hold each lane. For nodes: PVE runs
+// only one vzdump anyway and queues the rest as tasks, which then cost a
 // status poll each while they wait and show Running; waiting here costs
 // Proxmox nothing. It lives in memory only: seed rebuilds it from the
 // Backups after a restart.
-type vzdumpQueue struct {
+type turnQueue[K laneKey] struct {
 	mu     sync.Mutex
-	nodes  map[nodeKey]*nodeQueue
+	nodes  map[K]*nodeQueue
 	seeded bool
 	// wake receives the Backups whose turn came; nil (a reconciler built
 	// outside a manager) wakes nothing and leaves it to the safety requeue.
 	wake chan event.GenericEvent
 }
 
+// vzdumpQueue is the node lanes; appQueue the Application lanes.
+type (
+	vzdumpQueue = turnQueue[nodeKey]
+	appQueue    = turnQueue[appKey]
+)
+
+// placement is where a Backup stood in a lane before a restart, read
+// from its status; ok is false when it stood in none.
+type placement[K laneKey] func(b *v1alpha1.Backup) (k K, held, ok bool)
+
+// vzdumpPlacement: a Running archive with a recorded vzdump holds its
+// node; Queued and Pending ones with a known node wait.
+func vzdumpPlacement(b *v1alpha1.Backup) (nodeKey, bool, bool) {
+	host := backupHost(b)
+	if host == "" || backupType(b) != v1alpha1.BackupTypeArchive {
+		return nodeKey{}, false, false
+	}
+	if t := b.Status.Task; b.Status.Phase == v1alpha1.BackupPhaseRunning && t != nil && t.Type == "vzdump" && t.UPID != "" {
+		return nodeKey{host, t.Node}, true, true
+	}
+	waits := (b.Status.Phase == v1alpha1.BackupPhaseQueued || b.Status.Phase == v1alpha1.BackupPhasePending) && b.Status.Node != ""
+	return nodeKey{host, b.Status.Node}, false, waits
+}
+
+// appPlacement: a Running Backup holds its Application; Queued and
+// Pending ones wait.
+func appPlacement(b *v1alpha1.Backup) (appKey, bool, bool) {
+	switch b.Status.Phase {
+	case v1alpha1.BackupPhaseRunning:
+		return appKeyOf(b), true, true
+	case v1alpha1.BackupPhaseQueued, v1alpha1.BackupPhasePending:
+		return appKeyOf(b), false, true
+	}
+	return appKey{}, false, false
+}
+
 // queuePosition is where admit put a Backup that has to wait.
 type queuePosition struct {
-	node string
+	lane string
 	// behind is the Backup whose vzdump runs (or, when the slot is free,
 	// the one whose turn it is).
 	behind types.NamespacedName
@@ -87,12 +144,12 @@ type queuePosition struct {
 }
 
 func (p queuePosition) message() string {
-	return fmt.Sprintf("waiting for the node's vzdump slot on %s behind Backup %s (position %d in the queue)", p.node, p.behind, p.position)
+	return fmt.Sprintf("waiting for %s behind Backup %s (position %d in the queue)", p.lane, p.behind, p.position)
 }
 
-func (q *vzdumpQueue) nodeLocked(k nodeKey) *nodeQueue {
+func (q *turnQueue[K]) nodeLocked(k K) *nodeQueue {
 	if q.nodes == nil {
-		q.nodes = map[nodeKey]*nodeQueue{}
+		q.nodes = map[K]*nodeQueue{}
 	}
 	n := q.nodes[k]
 	if n == nil {
@@ -102,50 +159,59 @@ func (q *vzdumpQueue) nodeLocked(k nodeKey) *nodeQueue {
 	return n
 }
 
-// seed rebuilds the queues from the Backups once, on first use: a Running
-// archive with a recorded vzdump holds its node, Queued and Pending ones
-// with a known node wait in order. Until it succeeds nothing is admitted.
-func (q *vzdumpQueue) seed(ctx context.Context, c client.Reader) error {
-	q.mu.Lock()
-	done := q.seeded
-	q.mu.Unlock()
-	if done {
+// seedBackupQueues rebuilds the node and Application lanes from one
+// listing of the Backups, once, on first use. Until it succeeds nothing is
+// admitted.
+func seedBackupQueues(ctx context.Context, c client.Reader, nodes *vzdumpQueue, apps *appQueue) error {
+	if nodes.isSeeded() && apps.isSeeded() {
 		return nil
 	}
 	list := &v1alpha1.BackupList{}
 	if err := c.List(ctx, list); err != nil {
-		return fmt.Errorf("list backups to rebuild the vzdump queues: %w", err)
+		return fmt.Errorf("list backups to rebuild the backup queues: %w", err)
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if !q.seeded {
-		q.rebuildLocked(list.Items)
-		q.seeded = true
-	}
+	nodes.seed(list.Items, vzdumpPlacement)
+	apps.seed(list.Items, appPlacement)
 	return nil
 }
 
-// rebuildLocked fills the queues from backups; the caller holds q.mu.
-func (q *vzdumpQueue) rebuildLocked(backups []v1alpha1.Backup) {
+func (q *turnQueue[K]) isSeeded() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.seeded
+}
+
+func (q *turnQueue[K]) seed(backups []v1alpha1.Backup, place placement[K]) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.seeded {
+		q.rebuildLocked(backups, place)
+		q.seeded = true
+	}
+}
+
+// rebuildLocked fills the lanes from backups; the caller holds q.mu.
+func (q *turnQueue[K]) rebuildLocked(backups []v1alpha1.Backup, place placement[K]) {
 	for i := range backups {
 		b := &backups[i]
-		host := backupHost(b)
-		if host == "" || backupType(b) != v1alpha1.BackupTypeArchive || !b.DeletionTimestamp.IsZero() {
+		if !b.DeletionTimestamp.IsZero() {
 			continue
 		}
+		k, held, ok := place(b)
 		switch {
-		case b.Status.Phase == v1alpha1.BackupPhaseRunning && b.Status.Task != nil && b.Status.Task.Type == "vzdump" && b.Status.Task.UPID != "":
+		case !ok:
+		case held:
 			e := entryOf(b)
-			q.nodeLocked(nodeKey{host, b.Status.Task.Node}).inFlight = &e
-		case (b.Status.Phase == v1alpha1.BackupPhaseQueued || b.Status.Phase == v1alpha1.BackupPhasePending) && b.Status.Node != "":
-			q.nodeLocked(nodeKey{host, b.Status.Node}).enqueue(entryOf(b))
+			q.nodeLocked(k).inFlight = &e
+		default:
+			q.nodeLocked(k).enqueue(entryOf(b))
 		}
 	}
 }
 
-// admit gives the node's slot to e when it is free and e is first in line;
+// admit gives the lane's slot to e when it is free and e is first in line;
 // otherwise e waits and the answer says where.
-func (q *vzdumpQueue) admit(k nodeKey, e queueEntry) (queuePosition, bool) {
+func (q *turnQueue[K]) admit(k K, e queueEntry) (queuePosition, bool) {
 	q.mu.Lock()
 	n := q.nodeLocked(k)
 	if n.inFlight != nil && n.inFlight.uid == e.uid {
@@ -159,7 +225,7 @@ func (q *vzdumpQueue) admit(k nodeKey, e queueEntry) (queuePosition, bool) {
 		q.mu.Unlock()
 		return queuePosition{}, true
 	}
-	pos := queuePosition{node: k.node, position: n.indexOf(e.uid) + 1}
+	pos := queuePosition{lane: k.describe(), position: n.indexOf(e.uid) + 1}
 	var wake []queueEntry
 	if n.inFlight != nil {
 		pos.behind = n.inFlight.key
@@ -174,13 +240,14 @@ func (q *vzdumpQueue) admit(k nodeKey, e queueEntry) (queuePosition, bool) {
 	return pos, false
 }
 
-// settle records what a pass of an archive Backup left it holding, and
-// wakes the next in line when the slot came free.
-func (q *vzdumpQueue) settle(k nodeKey, e queueEntry, use slotUse) {
+// settle records what a pass of a Backup left it holding, and wakes the
+// next in line when the slot came free.
+func (q *turnQueue[K]) settle(k K, e queueEntry, use slotUse) {
 	q.mu.Lock()
 	var wake []queueEntry
 	for ok, other := range q.nodes {
-		// The container moved: it holds or waits on its new node only.
+		// The container moved: it holds or waits on its new node only
+		// (an Application lane never changes).
 		if ok != k && other.dropLocked(e.key) {
 			wake = append(wake, other.nextLocked()...)
 		}
@@ -211,7 +278,7 @@ func (q *vzdumpQueue) settle(k nodeKey, e queueEntry, use slotUse) {
 }
 
 // forget drops a Backup that is gone or being deleted from every queue.
-func (q *vzdumpQueue) forget(key types.NamespacedName) {
+func (q *turnQueue[K]) forget(key types.NamespacedName) {
 	q.mu.Lock()
 	var wake []queueEntry
 	for _, n := range q.nodes {
@@ -231,7 +298,7 @@ func (n *nodeQueue) nextLocked() []queueEntry {
 	return []queueEntry{n.waiting[0]}
 }
 
-func (q *vzdumpQueue) send(entries []queueEntry) {
+func (q *turnQueue[K]) send(entries []queueEntry) {
 	if q.wake == nil {
 		return
 	}

@@ -98,7 +98,7 @@ func TestVzdumpQueueRebuild(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := &vzdumpQueue{}
-			q.rebuildLocked(tt.backups)
+			q.rebuildLocked(tt.backups, vzdumpPlacement)
 			n := q.nodeLocked(nodeKey{"h", "pve1"})
 			got := ""
 			if n.inFlight != nil {
@@ -231,3 +231,50 @@ func TestVzdumpPacer(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+func TestAppQueueRebuild(t *testing.T) {
+	ofApp := func(phase v1alpha1.BackupPhase, typ v1alpha1.BackupType) func(*v1alpha1.Backup) {
+		return func(b *v1alpha1.Backup) {
+			b.Spec.ApplicationRef.Name, b.Spec.Type, b.Status.Phase = "web", typ, phase
+		}
+	}
+	tests := []struct {
+		name         string
+		backups      []v1alpha1.Backup
+		wantInFlight string // "" for a free turn
+		wantWaiting  []string
+	}{{
+		name: "a Running snapshot holds its Application and Queued or Pending archives and snapshots wait by creation time",
+		backups: []v1alpha1.Backup{
+			queuedBackup("a", "late", 3*time.Second, ofApp(v1alpha1.BackupPhasePending, v1alpha1.BackupTypeSnapshot)),
+			queuedBackup("a", "early", time.Second, ofApp(v1alpha1.BackupPhaseQueued, v1alpha1.BackupTypeArchive)),
+			queuedBackup("a", "snapping", 2*time.Second, ofApp(v1alpha1.BackupPhaseRunning, v1alpha1.BackupTypeSnapshot)),
+		},
+		wantInFlight: "a/snapping",
+		wantWaiting:  []string{"a/early", "a/late"},
+	}, {
+		name: "ended Backups take no turn",
+		backups: []v1alpha1.Backup{
+			queuedBackup("a", "done", 0, ofApp(v1alpha1.BackupPhaseCompleted, v1alpha1.BackupTypeArchive)),
+			queuedBackup("a", "failed", 0, ofApp(v1alpha1.BackupPhaseFailed, v1alpha1.BackupTypeSnapshot)),
+		},
+		wantWaiting: []string{},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := &appQueue{}
+			q.rebuildLocked(tt.backups, appPlacement)
+			n := q.nodeLocked(appKey{Namespace: "a", Name: "web"})
+			got := ""
+			if n.inFlight != nil {
+				got = n.inFlight.key.String()
+			}
+			if got != tt.wantInFlight {
+				t.Errorf("in flight = %q, want %q", got, tt.wantInFlight)
+			}
+			if w := entryNames(n.waiting); !slices.Equal(w, tt.wantWaiting) {
+				t.Errorf("waiting = %v, want %v", w, tt.wantWaiting)
+			}
+		})
+	}
+}

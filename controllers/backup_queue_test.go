@@ -139,3 +139,67 @@ var _ = Describe("Backup vzdump queue", func() {
 		}
 	})
 })
+
+// runningTasksOf counts the tasks running against one container.
+func runningTasksOf(vmid int32) int {
+	n := 0
+	for _, t := range sim.Tasks("", strconv.Itoa(int(vmid))) {
+		if t.Running {
+			n++
+		}
+	}
+	return n
+}
+
+var _ = Describe("Backup turns per Application", func() {
+	It("runs one Backup of an Application at a time, snapshots and archives alike, and queues the rest in order", func() {
+		e, app := readyAppEnv()
+		vmid := strconv.Itoa(int(app.Status.VMID))
+		// The first snapshot is held until the others are seen Queued.
+		sim.StallTasks(pvesim.TaskSnapshot, vmid, 1)
+		DeferCleanup(func() { sim.ReleaseTasks() })
+		sim.ResetRequestCounts()
+		// Named so that Backups created in the same second queue in a known
+		// order (due time, then name).
+		turn := func(i int, typ v1alpha1.BackupType) *v1alpha1.Backup {
+			return backup(app, func(b *v1alpha1.Backup) { b.Name, b.Spec.Type = fmt.Sprintf("turn-%d", i), typ })
+		}
+		backups := []*v1alpha1.Backup{turn(1, v1alpha1.BackupTypeSnapshot)}
+		eventuallyBackup(backups[0], v1alpha1.BackupPhaseRunning)
+		backups = append(backups, turn(2, v1alpha1.BackupTypeArchive), turn(3, v1alpha1.BackupTypeSnapshot), turn(4, v1alpha1.BackupTypeSnapshot))
+		for i, b := range backups[1:] {
+			Eventually(func(g Gomega) {
+				got := getBackup(b)
+				g.Expect(got.Status.Phase).To(Equal(v1alpha1.BackupPhaseQueued))
+				c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReconciling)
+				g.Expect(c).NotTo(BeNil())
+				g.Expect(c.Reason).To(Equal(v1alpha1.ReasonQueued))
+				g.Expect(c.Message).To(And(ContainSubstring("Application "+e.ns+"/"+app.Name),
+					ContainSubstring(e.ns+"/"+backups[0].Name), ContainSubstring(fmt.Sprintf("position %d", i+1))))
+			}).Should(Succeed())
+		}
+		Consistently(func() int { return sim.RequestCount("POST /nodes/{node}/lxc/{vmid}/snapshot") }, "1s").
+			Should(Equal(1), "Queued Backups post nothing")
+
+		maxRunning, completed := 0, []string{}
+		sim.ReleaseTasks()
+		Eventually(func(g Gomega) {
+			maxRunning = max(maxRunning, runningTasksOf(app.Status.VMID))
+			for _, b := range backups {
+				if getBackup(b).Status.Phase == v1alpha1.BackupPhaseCompleted && !containsString(completed, b.Name) {
+					completed = append(completed, b.Name)
+				}
+			}
+			g.Expect(completed).To(HaveLen(len(backups)))
+		}, "90s", "20ms").Should(Succeed())
+		Expect(maxRunning).To(BeNumerically("<=", 1), "one task at a time against container %s", vmid)
+		want := []string{}
+		for _, b := range backups {
+			want = append(want, b.Name)
+		}
+		Expect(completed).To(Equal(want), "completed in creation order")
+		Expect(sim.RequestCount("POST /nodes/{node}/lxc/{vmid}/snapshot")).To(Equal(3), "one snapshot per snapshot Backup")
+		Expect(sim.RequestCount("POST /nodes/{node}/vzdump")).To(Equal(1))
+		Expect(tasksOf(pvesim.TaskSnapshot, app.Status.VMID)).To(HaveLen(3))
+	})
+})
