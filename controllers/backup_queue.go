@@ -51,7 +51,9 @@ func (k nodeKey) describe() string { return "the node's vzdump slot on " + k.nod
 // posting its task and finding the container locked.
 type appKey types.NamespacedName
 
-func (k appKey) describe() string { return "the turn of Application " + types.NamespacedName(k).String() }
+func (k appKey) describe() string {
+	return "the turn of Application " + types.NamespacedName(k).String()
+}
 
 func appKeyOf(b *v1alpha1.Backup) appKey {
 	return appKey{Namespace: b.Namespace, Name: b.Spec.ApplicationRef.Name}
