@@ -127,10 +127,18 @@ func main() {
 	} else {
 		_ = os.RemoveAll(dir)
 	}
+	if r != nil {
+		printReport(c, r)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pvebench:", err)
 		os.Exit(1)
 	}
+}
+
+// printReport prints r as JSON or as the table; after a failed phase it
+// holds what the phases before it measured.
+func printReport(c config, r *report) {
 	if c.JSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
