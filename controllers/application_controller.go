@@ -254,7 +254,8 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.Application{}).
+		Named("application").
+		Watches(&v1alpha1.Application{}, newAppEvents()).
 		// Only a host's readiness matters here; its status changes on every
 		// sync and must not wake every Application.
 		Watches(&v1alpha1.ProxmoxHost{}, handler.EnqueueRequestsFromMapFunc(r.appsForHost), builder.WithPredicates(hostReadinessChanged())).

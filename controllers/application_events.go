@@ -4,11 +4,16 @@ import (
 	"context"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 )
@@ -66,4 +71,35 @@ func hostReadinessChanged() predicate.Predicate {
 				rootCredentialsChanged(o, n)
 		},
 	}
+}
+
+// appEvents enqueues Applications like the default handler, with one
+// difference after a (re)start. controller-runtime's priority queue gives
+// every object of the initial listing a low priority, so at 10,000
+// Applications a spec changed while the operator was down waits behind
+// 10,000 passes that find nothing to do. Here an Application someone is
+// waiting for (its spec is newer than its status, it was not Ready, or it
+// is being deleted) keeps the normal priority and goes first.
+type appEvents struct {
+	*handler.EnqueueRequestForObject
+}
+
+func newAppEvents() appEvents { return appEvents{&handler.EnqueueRequestForObject{}} }
+
+// Create implements handler.EventHandler.
+func (h appEvents) Create(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	pq, isPQ := q.(priorityqueue.PriorityQueue[reconcile.Request])
+	app, isApp := e.Object.(*v1alpha1.Application)
+	if !isPQ || !isApp || !e.IsInInitialList || !awaited(app) {
+		h.EnqueueRequestForObject.Create(ctx, e, q)
+		return
+	}
+	pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(0)}, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(app)})
+}
+
+// awaited: the Application's status does not say what was declared is in
+// place, so a person (or Argo CD) is waiting for its next pass.
+func awaited(app *v1alpha1.Application) bool {
+	return !app.DeletionTimestamp.IsZero() || app.Status.ObservedGeneration != app.Generation ||
+		!meta.IsStatusConditionTrue(app.Status.Conditions, v1alpha1.ConditionReady)
 }

@@ -45,11 +45,12 @@ type pacedRead struct {
 	index  int // in drift; -1 when urgent
 }
 
-// newReadPacer paces reads at rps per second. The bucket holds ten
-// seconds of budget so a few urgent reads go at once; drift reads only use
-// its upper half.
+// newReadPacer paces reads at rps per second. The bucket holds twenty
+// seconds of budget, so after a restart the specs changed meanwhile (a
+// handful, typically) are read at once rather than one per 1/rps; drift
+// reads only use its upper half, which leaves the lower half to them.
 func newReadPacer(rps float64, wake func(types.NamespacedName)) *readPacer {
-	burst := max(2, int(math.Ceil(10*rps)))
+	burst := max(2, int(math.Ceil(20*rps)))
 	return &readPacer{
 		limiter:  rate.NewLimiter(rate.Limit(rps), burst),
 		headroom: float64(burst / 2),
