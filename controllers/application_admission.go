@@ -47,7 +47,8 @@ func (r *ApplicationReconciler) admit(ctx context.Context, s *appScope) (ctrl.Re
 }
 
 // uniqueness enforces at most one Application per (host, VMID) and per
-// (host, hostname) across all namespaces. The older Application keeps the
+// (host, hostname) across all namespaces; the hostname is the one each
+// holds (lxcconfig.ClaimedHostname). The older Application keeps the
 // claim (ties broken by namespace/name); the later one stalls untouched.
 func (r *ApplicationReconciler) uniqueness(ctx context.Context, app *v1alpha1.Application) (outcome, bool, error) {
 	host := app.Spec.HostRef.Name
@@ -57,12 +58,18 @@ func (r *ApplicationReconciler) uniqueness(ctx context.Context, app *v1alpha1.Ap
 	if app.Spec.VMID != nil {
 		vmid = int(*app.Spec.VMID)
 	}
-	hostname := lxcconfig.Hostname(app)
+	// An adopted container without spec.hostname keeps its own name, so
+	// that (once read) is what it holds; before, it claims none.
+	hostname := lxcconfig.ClaimedHostname(app)
 	// Two indexed lookups instead of listing every Application on the host:
 	// a full resync would otherwise cost O(N²) object copies.
-	rivals, err := r.listByIndex(ctx, appHostnameIndex, hostnameKey(host, hostname))
-	if err != nil {
-		return outcome{}, false, err
+	var rivals []v1alpha1.Application
+	if hostname != "" {
+		byName, err := r.listByIndex(ctx, appHostnameIndex, hostnameKey(host, hostname))
+		if err != nil {
+			return outcome{}, false, err
+		}
+		rivals = byName
 	}
 	if vmid != 0 {
 		byVMID, err := r.listByIndex(ctx, appVMIDIndex, hostVMIDKey(host, vmid))
@@ -85,7 +92,7 @@ func (r *ApplicationReconciler) uniqueness(ctx context.Context, app *v1alpha1.Ap
 			return stalled(v1alpha1.ReasonVMIDConflict, fmt.Sprintf("VMID %d on host %q is already claimed by Application %s/%s",
 				vmid, host, other.Namespace, other.Name)), true, nil
 		}
-		if lxcconfig.Hostname(other) == hostname {
+		if hostname != "" && lxcconfig.ClaimedHostname(other) == hostname {
 			return stalled(v1alpha1.ReasonHostnameConflict, fmt.Sprintf("hostname %q on host %q is already used by Application %s/%s",
 				hostname, host, other.Namespace, other.Name)), true, nil
 		}

@@ -236,7 +236,10 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 	}
 	if err := idx.IndexField(context.Background(), &v1alpha1.Application{}, appHostnameIndex, func(o client.Object) []string {
 		a := o.(*v1alpha1.Application)
-		return []string{hostnameKey(a.Spec.HostRef.Name, lxcconfig.Hostname(a))}
+		if h := lxcconfig.ClaimedHostname(a); h != "" {
+			return []string{hostnameKey(a.Spec.HostRef.Name, h)}
+		}
+		return nil
 	}); err != nil {
 		return err
 	}

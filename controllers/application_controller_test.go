@@ -338,6 +338,60 @@ var _ = Describe("Application", func() {
 		Expect(ct.Config["tags"]).To(Equal("prod"))
 	})
 
+	It("adopts a container named otherwise without renaming it when the spec declares no hostname", func() {
+		Expect(sim.AddContainer("pve3", 7120, map[string]string{
+			"hostname": "legacy-web", "cores": "1", "memory": "512", "tags": "prod", "unprivileged": "1",
+			"rootfs": "local-lvm:vm-7120-disk-0,size=4G",
+		}, true)).To(Succeed())
+		mutations := sim.MutatingRequests(7120)
+		app := e.app(func(a *v1alpha1.Application) {
+			a.Spec = v1alpha1.ApplicationSpec{
+				HostRef: a.Spec.HostRef, VMID: ptr.To[int32](7120), Adopt: true,
+				Resources: &v1alpha1.Resources{Cores: ptr.To[int32](2)},
+			}
+		})
+		Expect(app.Name).NotTo(Equal("legacy-web"))
+		got := eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
+		Expect(simCT(7120).Config).To(HaveKeyWithValue("cores", "2"), "declared fields still converge")
+		// One config PUT carried every change: had it carried hostname, the
+		// container would have the Application's name now.
+		Expect(sim.MutatingRequests(7120) - mutations).To(Equal(1))
+		Eventually(func() []string { return appliedKeys(got) }).Should(ConsistOf("cores, tags"))
+		Consistently(func() string { return simCT(7120).Config["hostname"] }, "3s").Should(Equal("legacy-web"))
+		// The name it holds on its host is the container's own.
+		Expect(getApp(app).Status.Config).To(HaveKeyWithValue("hostname", "legacy-web"))
+	})
+
+	It("renames an adopted container to a declared hostname", func() {
+		Expect(sim.AddContainer("pve3", 7121, map[string]string{
+			"hostname": "legacy-api", "cores": "1", "memory": "512", "tags": "prod", "unprivileged": "1",
+			"rootfs": "local-lvm:vm-7121-disk-0,size=4G",
+		}, true)).To(Succeed())
+		app := e.app(func(a *v1alpha1.Application) {
+			a.Spec = v1alpha1.ApplicationSpec{HostRef: a.Spec.HostRef, VMID: ptr.To[int32](7121), Adopt: true, Hostname: "api"}
+		})
+		got := eventuallyApp(app, "True", v1alpha1.ReasonReconciled)
+		Expect(simCT(7121).Config).To(HaveKeyWithValue("hostname", "api"))
+		Eventually(func() []string { return appliedKeys(got) }).Should(ConsistOf("hostname, tags"))
+	})
+
+	It("holds an adopted container's own hostname against later Applications, not the Application's name", func() {
+		Expect(sim.AddContainer("pve3", 7122, map[string]string{
+			"hostname": "legacy-cache", "cores": "1", "memory": "512", "unprivileged": "1",
+			"rootfs": "local-lvm:vm-7122-disk-0,size=4G",
+		}, true)).To(Succeed())
+		adopted := eventuallyApp(e.app(func(a *v1alpha1.Application) {
+			a.Spec = v1alpha1.ApplicationSpec{HostRef: a.Spec.HostRef, VMID: ptr.To[int32](7122), Adopt: true}
+		}), "True", v1alpha1.ReasonReconciled)
+		taker := e.app(func(a *v1alpha1.Application) { a.Spec.Hostname = "legacy-cache" })
+		got := eventuallyApp(taker, "False", v1alpha1.ReasonHostnameConflict)
+		Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady).Message).To(ContainSubstring(adopted.Name))
+		Expect(ownedBy(got)).To(BeZero())
+		// The Application's own name is free: the adopted container never took it.
+		eventuallyApp(e.app(func(a *v1alpha1.Application) { a.Spec.Hostname = adopted.Name }), "True", v1alpha1.ReasonReconciled)
+		Expect(simCT(7122).Config).To(HaveKeyWithValue("hostname", "legacy-cache"))
+	})
+
 	It("destroys the container on delete with the Delete policy", func() {
 		app := eventuallyApp(e.app(nil), "True", v1alpha1.ReasonReconciled)
 		Expect(k8s.Delete(ctx, app)).To(Succeed())
@@ -455,7 +509,47 @@ var _ = Describe("Application tenancy", func() {
 		Expect(ownedBy(got)).To(BeZero())
 		Expect(sim.RequestCount("POST /nodes/{node}/lxc")).To(Equal(creates))
 	})
+
+	// A tenant must not learn which host names exist: a host that is not
+	// there and one that excludes the namespace read the same, reason and
+	// message, in the conditions and the events.
+	DescribeTable("tells a tenant no more about a missing host than about one that excludes it",
+		func(refusedHost func() (host, ns string)) {
+			host, ns := refusedHost()
+			creates := sim.RequestCount("POST /nodes/{node}/lxc")
+			app := appEnv{ns: ns, host: host}.app(nil)
+			got := eventuallyApp(app, "False", v1alpha1.ReasonNamespaceNotAllowed)
+			want := controllers.HostUnavailableMessage(host, ns)
+			for _, typ := range []string{v1alpha1.ConditionReady, v1alpha1.ConditionStalled} {
+				c := meta.FindStatusCondition(got.Status.Conditions, typ)
+				Expect(c).NotTo(BeNil(), typ)
+				Expect(c.Reason).To(Equal(v1alpha1.ReasonNamespaceNotAllowed), typ)
+				Expect(c.Message).To(Equal(want), typ)
+			}
+			Eventually(func() []string { return eventReasons(app) }).Should(ContainElement(v1alpha1.ReasonNamespaceNotAllowed))
+			Expect(eventReasons(app)).NotTo(ContainElement(v1alpha1.ReasonHostNotFound))
+			Expect(sim.RequestCount("POST /nodes/{node}/lxc")).To(Equal(creates))
+		},
+		Entry("a host that does not exist", missingHost),
+		Entry("a host whose allowedNamespaces excludes the namespace", excludingHost),
+	)
 })
+
+// missingHost is a fresh namespace and the name of a ProxmoxHost that does
+// not exist.
+func missingHost() (host, ns string) {
+	e := newAppEnv(nil)
+	return e.host + "-missing", e.ns
+}
+
+// excludingHost is a fresh namespace and a ProxmoxHost whose
+// allowedNamespaces excludes it.
+func excludingHost() (host, ns string) {
+	e := newAppEnv(func(h *v1alpha1.ProxmoxHost) {
+		h.Spec.AllowedNamespaces = &metav1.LabelSelector{MatchLabels: map[string]string{"proxmox-allowed": "true"}}
+	})
+	return e.host, e.ns
+}
 
 func eventReasons(app *v1alpha1.Application) []string {
 	var reasons []string
@@ -467,6 +561,21 @@ func eventReasons(app *v1alpha1.Application) []string {
 		}
 	}
 	return reasons
+}
+
+// appliedKeys lists the keys of each config PUT the operator reported for
+// app, one "k1, k2" string per Updating event.
+func appliedKeys(app *v1alpha1.Application) []string {
+	var out []string
+	evs := &corev1.EventList{}
+	Expect(k8s.List(ctx, evs, client.InNamespace(app.Namespace))).To(Succeed())
+	for _, e := range evs.Items {
+		if e.InvolvedObject.UID == app.UID && e.Reason == v1alpha1.ReasonUpdating {
+			keys, _, _ := strings.Cut(strings.TrimPrefix(e.Message, "applied "), " to container")
+			out = append(out, keys)
+		}
+	}
+	return out
 }
 
 func deleteInSim(vmid int32) error { return sim.RemoveContainer(int(vmid)) }

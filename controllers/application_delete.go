@@ -69,15 +69,17 @@ func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope
 		return ctrl.Result{}, true, nil // nothing was ever created
 	}
 	t, o, ok, err := resolveTenancy(ctx, r.Client, app.Spec.HostRef.Name, app.Namespace)
-	if o.reason == v1alpha1.ReasonHostNotFound {
-		// The host object is gone: there is nothing left to talk to.
+	if t.hostMissing {
+		// The host object is gone: there is nothing left to talk to. Only
+		// an Application that had a container gets here, so its namespace
+		// knew the host existed.
 		r.event(app, corev1.EventTypeWarning, v1alpha1.ReasonHostNotFound,
 			fmt.Sprintf("ProxmoxHost %q is gone; container %d is left as it is", app.Spec.HostRef.Name, app.Status.VMID))
 		return ctrl.Result{}, true, nil
 	}
 	if err != nil || !ok {
 		// A revoked namespace makes no more calls, not even to clean up.
-		if o.reason == v1alpha1.ReasonNamespaceNotAllowed {
+		if err == nil {
 			o.message += "; the deletion waits until the namespace is allowed again (or an admin removes the finalizer, leaving the container as it is)"
 		}
 		// Namespace labels are not watched: look again now and then.

@@ -249,27 +249,32 @@ func (r *BackupScheduleReconciler) targets(ctx context.Context, sc *v1alpha1.Bac
 	return r.allowedTargets(ctx, sc.Namespace, apps)
 }
 
-// allowedTargets drops the Applications whose host no longer allows the
-// namespace (no Backups are made for them) and reports the first such host.
+// allowedTargets drops the Applications whose host does not exist or no
+// longer allows the namespace (no Backups are made for them) and reports
+// the first such host.
 func (r *BackupScheduleReconciler) allowedTargets(ctx context.Context, namespace string, apps []v1alpha1.Application) ([]v1alpha1.Application, outcome, error) {
-	verdicts := map[string]outcome{}
+	type verdict struct {
+		refused outcome
+		ok      bool
+	}
+	verdicts := map[string]verdict{}
 	var denied outcome
 	kept := apps[:0]
 	for _, a := range apps {
 		host := a.Spec.HostRef.Name
-		o, seen := verdicts[host]
+		v, seen := verdicts[host]
 		if !seen {
-			_, v, ok, err := resolveTenancy(ctx, r.Client, host, namespace)
+			_, o, ok, err := resolveTenancy(ctx, r.Client, host, namespace)
 			if err != nil {
 				return nil, outcome{}, err
 			}
-			if ok {
-				v = outcome{}
-			}
-			verdicts[host], o = v, v
+			v = verdict{refused: o, ok: ok}
+			verdicts[host] = v
 		}
-		if o.reason == v1alpha1.ReasonNamespaceNotAllowed {
-			denied = o
+		if !v.ok {
+			// A missing host is refused alike: making its Backups (which
+			// then stall) would tell the tenant the host does not exist.
+			denied = v.refused
 			continue
 		}
 		kept = append(kept, a)

@@ -162,6 +162,28 @@ var _ = Describe("BackupSchedule", func() {
 		Eventually(names).Should(ConsistOf(nameFor(3), nameFor(6)))
 	})
 
+	DescribeTable("refuses a missing host exactly as one that excludes the namespace",
+		func(refusedHost func() (host, ns string)) {
+			host, ns := refusedHost()
+			app := appEnv{ns: ns, host: host}.app(nil)
+			sc := &v1alpha1.BackupSchedule{
+				ObjectMeta: metav1.ObjectMeta{Name: "refused", Namespace: ns},
+				Spec:       v1alpha1.BackupScheduleSpec{Schedule: "@daily", ApplicationRef: &v1alpha1.LocalObjectReference{Name: app.Name}},
+			}
+			Expect(k8s.Create(ctx, sc)).To(Succeed())
+			Eventually(func(g Gomega) {
+				got := &v1alpha1.BackupSchedule{}
+				g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(sc), got)).To(Succeed())
+				c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled)
+				g.Expect(c).NotTo(BeNil())
+				g.Expect(c.Reason).To(Equal(v1alpha1.ReasonNamespaceNotAllowed))
+				g.Expect(c.Message).To(Equal(controllers.HostUnavailableMessage(host, ns)))
+			}).Should(Succeed())
+		},
+		Entry("a host that does not exist", missingHost),
+		Entry("a host whose allowedNamespaces excludes the namespace", excludingHost),
+	)
+
 	It("reports an invalid time zone as Stalled", func() {
 		e := newAppEnv(nil)
 		sc := &v1alpha1.BackupSchedule{

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
 	"github.com/pve-operator/pve-operator/internal/grants"
@@ -20,6 +21,10 @@ type tenancy struct {
 	host      *v1alpha1.ProxmoxHost
 	namespace string
 	grants    []v1alpha1.TenantGrant
+	// hostMissing: no ProxmoxHost has the name. Only deletions act on it
+	// (there is nothing left to clean up); tenants are told no more than
+	// about a host that excludes them.
+	hostMissing bool
 }
 
 // resolveTenancy reads the host and what it allows namespace. A missing
@@ -29,7 +34,8 @@ func resolveTenancy(ctx context.Context, c client.Reader, hostName, namespace st
 	host := &v1alpha1.ProxmoxHost{}
 	if err := c.Get(ctx, client.ObjectKey{Name: hostName}, host); err != nil {
 		if apierrors.IsNotFound(err) {
-			return tenancy{}, stalled(v1alpha1.ReasonHostNotFound, fmt.Sprintf("ProxmoxHost %q does not exist", hostName)), false, nil
+			logf.FromContext(ctx).Info("refused: the referenced ProxmoxHost does not exist", "proxmoxHost", hostName)
+			return tenancy{namespace: namespace, hostMissing: true}, hostUnavailable(hostName, namespace), false, nil
 		}
 		return tenancy{}, outcome{}, false, err
 	}
@@ -40,11 +46,21 @@ func resolveTenancy(ctx context.Context, c client.Reader, hostName, namespace st
 	t := tenancy{host: host, namespace: namespace}
 	gs, allowed := grants.For(host, ns)
 	if !allowed {
-		return t, stalled(v1alpha1.ReasonNamespaceNotAllowed,
-			fmt.Sprintf("ProxmoxHost %q does not allow namespace %q (spec.allowedNamespaces); nothing is done on it", host.Name, namespace)), false, nil
+		logf.FromContext(ctx).Info("refused: the ProxmoxHost's allowedNamespaces excludes the namespace", "proxmoxHost", hostName)
+		return t, hostUnavailable(hostName, namespace), false, nil
 	}
 	t.grants = gs
 	return t, outcome{}, true, nil
+}
+
+// hostUnavailable is what a namespace is told about a host it may not use,
+// whether the host does not exist or excludes it: conditions (and events)
+// are readable by the tenant, and telling the two apart would let one list
+// the cluster's host names. The operator's log says which it was; its
+// context already names the object and so the namespace.
+func hostUnavailable(hostName, namespace string) outcome {
+	return stalled(v1alpha1.ReasonNamespaceNotAllowed, fmt.Sprintf(
+		"ProxmoxHost %q does not exist or does not allow namespace %q (spec.allowedNamespaces); nothing is done on it", hostName, namespace))
 }
 
 // privileged reports whether the namespace may run privileged containers.

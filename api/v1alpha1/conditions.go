@@ -48,8 +48,17 @@ const (
 	ReasonInsecureSkipVerify = "InsecureSkipVerify"
 
 	// Application reasons.
-	ReasonHostNotFound        = "HostNotFound"
-	ReasonHostNotReady        = "HostNotReady"
+	//
+	// ReasonHostNotFound is never a namespaced object's condition: a tenant
+	// must not learn which host names exist. It is the condition of a
+	// StagedImage (cluster-scoped, an admin's) whose host is missing, and
+	// the event of a deletion that found its host gone.
+	ReasonHostNotFound = "HostNotFound"
+	ReasonHostNotReady = "HostNotReady"
+	// ReasonNamespaceNotAllowed: the referenced ProxmoxHost does not exist
+	// or does not allow the object's namespace. Both read the same, reason
+	// and message, so the condition reveals nothing about hosts the
+	// namespace may not use; the operator's log says which it was.
 	ReasonNamespaceNotAllowed = "NamespaceNotAllowed"
 	ReasonVMIDConflict        = "VMIDConflict"
 	ReasonHostnameConflict    = "HostnameConflict"

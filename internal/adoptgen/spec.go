@@ -98,10 +98,10 @@ func (b *builder) identity() {
 		if validHostname(h) {
 			b.spec.Hostname = h
 		} else {
-			b.note("hostname %q is not a lowercase DNS label the spec accepts: the operator will rename the container to the Application's name", h)
+			b.note("hostname %q is not a lowercase DNS label the spec accepts: it is left out, and the container keeps it until spec.hostname is set", h)
 		}
 	} else {
-		b.note("the container has no hostname: the operator will set it to the Application's name")
+		b.note("the container has no hostname, and gets none until spec.hostname is set")
 	}
 	if t, ok := b.value("tags"); ok {
 		b.tags(t)

@@ -9,12 +9,40 @@ import (
 	"github.com/pve-operator/pve-operator/internal/pveparams"
 )
 
-// Hostname is the container's hostname: spec.hostname, else metadata.name.
+// Hostname is the hostname the Application gives a container it makes:
+// spec.hostname, else metadata.name.
 func Hostname(app *v1alpha1.Application) string {
 	if app.Spec.Hostname != "" {
 		return app.Spec.Hostname
 	}
 	return app.Name
+}
+
+// ManagesHostname reports whether the container's hostname is converged:
+// when the spec declares one, or when the operator made the container
+// (create, clone, restore) and so chose its name. An adopted container
+// keeps the name it came with, since only declared fields converge on it.
+// spec.adopt is immutable, which makes it the record of who made the
+// container that survives a restart (and a lost status).
+func ManagesHostname(app *v1alpha1.Application) bool {
+	return app.Spec.Hostname != "" || !Adopted(app)
+}
+
+// Adopted reports whether the Application took over a container it did not
+// make.
+func Adopted(app *v1alpha1.Application) bool {
+	return app.Spec.Adopt || app.Status.Adopted
+}
+
+// ClaimedHostname is the hostname the Application holds on its host, the
+// one no other Application there may use: the one it converges, or else
+// its adopted container's own as last read (status.config). It is "" until
+// that first read, when the Application claims no name yet.
+func ClaimedHostname(app *v1alpha1.Application) string {
+	if ManagesHostname(app) {
+		return Hostname(app)
+	}
+	return app.Status.Config["hostname"]
 }
 
 // CreateParams builds the parameters of POST /nodes/{node}/lxc for an
@@ -27,7 +55,7 @@ func Hostname(app *v1alpha1.Application) string {
 func CreateParams(app *v1alpha1.Application) pveparams.List {
 	keys := declaredKeys(app, nil)
 	p := pveparams.List{{Key: "ostemplate", Value: app.Spec.Template}}
-	p = append(p, identityParams(app, keys)...)
+	p = append(p, identityParams(app, keys["tags"])...)
 	// Always sent, because PVE changed its default in 9.0.
 	p.Add("unprivileged", boolStr(app.Spec.Unprivileged == nil || *app.Spec.Unprivileged))
 	if rfs := app.Spec.RootFS; rfs != nil {
@@ -51,20 +79,21 @@ func CreateParams(app *v1alpha1.Application) pveparams.List {
 // rest comes from the archive and is converged afterwards; the root
 // password, like on create, travels apart.
 func RestoreParams(app *v1alpha1.Application) pveparams.List {
-	return append(identityParams(app, declaredKeys(app, nil)), sshKeyParams(app)...)
+	return append(identityParams(app, declaredKeys(app, nil)["tags"]), sshKeyParams(app)...)
 }
 
 // identityKeys are sent first, by identityParams.
 var identityKeys = map[string]bool{"hostname": true, "description": true, "tags": true}
 
 // identityParams are hostname, description and tags: what makes a container
-// findable as app's. keys are app's declared keys, which render hostname and
-// tags.
-func identityParams(app *v1alpha1.Application, keys map[string]string) pveparams.List {
+// findable as app's. tags is the rendered tags key. A container the
+// operator makes is always named, adopted or not: a replacement (an image
+// rollout) has no name of its own to keep.
+func identityParams(app *v1alpha1.Application, tags string) pveparams.List {
 	return pveparams.List{
-		{Key: "hostname", Value: keys["hostname"]},
+		{Key: "hostname", Value: Hostname(app)},
 		{Key: "description", Value: DesiredDescription(app)},
-		{Key: "tags", Value: keys["tags"]},
+		{Key: "tags", Value: tags},
 	}
 }
 
@@ -84,9 +113,9 @@ func sshKeyParams(app *v1alpha1.Application) pveparams.List {
 // A field the spec omits renders no key at all: it is left as found.
 func declaredKeys(app *v1alpha1.Application, observed map[string]string) map[string]string {
 	s := app.Spec
-	keys := map[string]string{
-		"hostname": Hostname(app),
-		"tags":     JoinTags(desiredTags(app, observed)),
+	keys := map[string]string{"tags": JoinTags(desiredTags(app, observed))}
+	if ManagesHostname(app) {
+		keys["hostname"] = Hostname(app)
 	}
 	if s.Description != nil {
 		keys["description"] = DesiredDescription(app)

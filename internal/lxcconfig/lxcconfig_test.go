@@ -158,6 +158,30 @@ func configDiffCases() []diffCase {
 			del:      []string{"net1"},
 		},
 		{
+			name:     "a container the operator made is renamed back to the Application's name",
+			observed: func(o map[string]string) { o["hostname"] = "renamed" },
+			set:      map[string]string{"hostname": "web1"},
+		},
+		{
+			name:     "an adopted container keeps its own hostname when the spec declares none",
+			spec:     func(s *v1alpha1.ApplicationSpec) { s.Adopt = true },
+			observed: func(o map[string]string) { o["hostname"] = "legacy-db" },
+		},
+		{
+			name:     "an adopted container without any hostname is not given one",
+			spec:     func(s *v1alpha1.ApplicationSpec) { s.Adopt = true },
+			observed: func(o map[string]string) { delete(o, "hostname") },
+		},
+		{
+			name: "an adopted container converges to a declared hostname",
+			spec: func(s *v1alpha1.ApplicationSpec) {
+				s.Adopt = true
+				s.Hostname = "db"
+			},
+			observed: func(o map[string]string) { o["hostname"] = "legacy-db" },
+			set:      map[string]string{"hostname": "db"},
+		},
+		{
 			name:     "omitted tags keep the container's own and add the operator's",
 			spec:     func(s *v1alpha1.ApplicationSpec) { s.Tags = nil },
 			observed: func(o map[string]string) { o["tags"] = "legacy;prod" },
