@@ -22,6 +22,7 @@ func main() {
 	opts.BindFlags(flag.CommandLine)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
+	manager.BindKlogFlags(flag.CommandLine)
 	flag.Parse()
 
 	log := manager.SetupLogging(zap.UseFlagOptions(&zapOpts)).WithName("setup")

@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"flag"
+
 	"github.com/go-logr/logr"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -19,4 +21,22 @@ func SetupLogging(opts ...zap.Opts) logr.Logger {
 	ctrl.SetLogger(log)
 	klog.SetLogger(log)
 	return log
+}
+
+// BindKlogFlags registers klog's -v and -vmodule on fs, and none of its
+// file and header flags: klog writes nothing of its own here, SetupLogging
+// hands every line to the zap logger. From -v=6 client-go traces each
+// apiserver request (URL and timing at 6, headers at 7) as far as
+// --zap-log-level lets through; requests about Secrets are never traced
+// (see secrets.go).
+func BindKlogFlags(fs *flag.FlagSet) {
+	all := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(all)
+	usage := map[string]string{
+		"v":       "client-go (klog) verbosity: from 6 each apiserver request is traced, as far as --zap-log-level lets through (URL and timing at 6, headers at 7); requests about Secrets never are.",
+		"vmodule": "Per-file client-go (klog) verbosity, pattern=N,...",
+	}
+	for name, text := range usage {
+		fs.Var(all.Lookup(name).Value, name, text)
+	}
 }

@@ -76,7 +76,7 @@ func managerOptions(o Options) ctrl.Options {
 		// cluster-wide list/watch.
 		Client: client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.Secret{}}}},
 	}
-	mopts.Cache = cache.Options{DefaultTransform: trimForCache()}
+	mopts.Cache = cache.Options{DefaultTransform: trimForCache(), NewInformer: quietSecretInformers(Scheme)}
 	if o.CredentialsNamespace != "" {
 		// Watching Secrets (for rotation) is then confined to that namespace.
 		secretMeta := &metav1.PartialObjectMetadata{}
@@ -92,9 +92,11 @@ func managerOptions(o Options) ctrl.Options {
 func setupControllers(mgr ctrl.Manager, o Options) error {
 	// Every controller's events go through the secret registry.
 	recorder := redact.Recorder(mgr.GetEventRecorder("pve-operator"))
+	// Every Secret a reconciler reads is kept out of client-go's request log.
+	k8s := secretQuietClient{mgr.GetClient()}
 	hosts := controllers.NewHosts()
 	if err := (&controllers.ProxmoxHostReconciler{
-		Client:               mgr.GetClient(),
+		Client:               k8s,
 		Hosts:                hosts,
 		Recorder:             recorder,
 		CredentialsNamespace: o.CredentialsNamespace,
@@ -107,7 +109,7 @@ func setupControllers(mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	apps := &controllers.ApplicationReconciler{
-		Client:       mgr.GetClient(),
+		Client:       k8s,
 		Hosts:        hosts,
 		Recorder:     recorder,
 		TaskDeadline: o.TaskDeadline,
@@ -120,7 +122,7 @@ func setupControllers(mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := (&controllers.BackupReconciler{
-		Client:       mgr.GetClient(),
+		Client:       k8s,
 		Hosts:        hosts,
 		Recorder:     recorder,
 		TaskDeadline: o.TaskDeadline,
@@ -128,7 +130,7 @@ func setupControllers(mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := (&controllers.RestoreReconciler{
-		Client:       mgr.GetClient(),
+		Client:       k8s,
 		Hosts:        hosts,
 		Recorder:     recorder,
 		TaskDeadline: o.TaskDeadline,
@@ -136,7 +138,7 @@ func setupControllers(mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := (&controllers.StagedImageReconciler{
-		Client:   mgr.GetClient(),
+		Client:   k8s,
 		Hosts:    hosts,
 		Recorder: recorder,
 		Now:      o.Now,
@@ -144,7 +146,7 @@ func setupControllers(mgr ctrl.Manager, o Options) error {
 		return err
 	}
 	if err := (&controllers.BackupScheduleReconciler{
-		Client:   mgr.GetClient(),
+		Client:   k8s,
 		Recorder: recorder,
 	}).SetupWithManager(mgr, o.BackupConcurrency); err != nil {
 		return err
