@@ -38,7 +38,17 @@ func (r *ApplicationReconciler) admit(ctx context.Context, s *appScope) (ctrl.Re
 	}
 	host := t.host
 	entry, ok := r.Hosts.Get(host.Name)
-	if !ok || entry.Inventory.Snapshot() == nil || !meta.IsStatusConditionTrue(host.Status.Conditions, v1alpha1.ConditionReady) {
+	hostReady := meta.IsStatusConditionTrue(host.Status.Conditions, v1alpha1.ConditionReady)
+	if hostReady && (!ok || entry.Inventory.Snapshot() == nil) {
+		// The host was Ready and this process has not listed it yet (it
+		// just started): that is no news, and writing "host not ready" to
+		// every Application at each restart would flap Ready and cost a
+		// status write each. The first listing reports every container as
+		// appeared, which wakes them; the requeue only covers the rest.
+		s.keepStatus = true
+		return ctrl.Result{RequeueAfter: 5 * time.Second}, false, nil
+	}
+	if !ok || entry.Inventory.Snapshot() == nil || !hostReady {
 		s.set(hostWait(host, host.Name, ""))
 		return ctrl.Result{RequeueAfter: 15 * time.Second}, false, nil
 	}

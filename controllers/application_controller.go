@@ -110,6 +110,9 @@ func (r *ApplicationReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	before := app.DeepCopy()
 	s := &appScope{app: app, before: before}
 	res, err := r.reconcileNormal(ctx, s)
+	if s.keepStatus && err == nil {
+		return res, nil
+	}
 	if err != nil && !isTransientK8s(err) {
 		logf.FromContext(ctx).Error(err, "reconcile failed")
 		s.set(progressing(v1alpha1.ReasonProxmoxError, err.Error()))
@@ -137,6 +140,8 @@ type appScope struct {
 	restartRequired []string
 	// settled is true when the spec was fully applied in this pass.
 	settled bool
+	// keepStatus: the pass learnt nothing and writes no status.
+	keepStatus bool
 }
 
 func (s *appScope) set(o outcome) { s.outcome = o }
@@ -257,7 +262,6 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		Named("application").
 		Watches(&v1alpha1.Application{}, newAppEvents()).
 		// Only a host's readiness matters here; its status changes on every
 		// sync and must not wake every Application.
@@ -267,9 +271,7 @@ func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.appsInNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		// Staging finishing (or failing) wakes the Applications waiting for it.
 		Watches(&v1alpha1.StagedImage{}, handler.EnqueueRequestsFromMapFunc(r.appsUsingImage)).
-		WatchesRawSource(source.Channel(r.containerEvents(mgr), handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-			return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(o)}}
-		}))).
+		WatchesRawSource(source.Channel(r.containerEvents(mgr), newAppEvents())).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Named("application").
 		Complete(r)

@@ -73,13 +73,16 @@ func hostReadinessChanged() predicate.Predicate {
 	}
 }
 
-// appEvents enqueues Applications like the default handler, with one
-// difference after a (re)start. controller-runtime's priority queue gives
-// every object of the initial listing a low priority, so at 10,000
-// Applications a spec changed while the operator was down waits behind
-// 10,000 passes that find nothing to do. Here an Application someone is
-// waiting for (its spec is newer than its status, it was not Ready, or it
-// is being deleted) keeps the normal priority and goes first.
+// appEvents enqueues Applications like the default handler, except that
+// an Application someone is waiting for (its spec is newer than its
+// status, it was not Ready, or it is being deleted) goes before settled
+// ones. controller-runtime's priority queue gives every object of the
+// initial listing a low priority, so after a restart at 10,000
+// Applications a spec changed meanwhile would wait behind 10,000 passes
+// that find nothing to do; here it keeps the normal priority. Likewise
+// for wake-ups (inventory changes, the read pacer's grants): the first
+// listing after a restart reports every container as appeared, and the
+// settled Applications it wakes are queued low.
 type appEvents struct {
 	*handler.EnqueueRequestForObject
 }
@@ -95,6 +98,19 @@ func (h appEvents) Create(ctx context.Context, e event.CreateEvent, q workqueue.
 		return
 	}
 	pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(0)}, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(app)})
+}
+
+// Generic implements handler.EventHandler for the wake-up channel. A bare
+// key (a pacer grant, a provision result) has no status to judge and keeps
+// the normal priority.
+func (h appEvents) Generic(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	pq, isPQ := q.(priorityqueue.PriorityQueue[reconcile.Request])
+	app, isApp := e.Object.(*v1alpha1.Application)
+	if !isPQ || !isApp || app.UID == "" || awaited(app) {
+		h.EnqueueRequestForObject.Generic(ctx, e, q)
+		return
+	}
+	pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(handler.LowPriority)}, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(app)})
 }
 
 // awaited: the Application's status does not say what was declared is in
