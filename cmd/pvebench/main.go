@@ -70,6 +70,9 @@ type config struct {
 	Backups        int
 	Keys           bool
 	JSON           bool
+	// Pprof is where the steady phase's CPU and heap profiles of the
+	// manager go; empty takes none.
+	Pprof string `json:",omitempty"`
 }
 
 func main() {
@@ -93,6 +96,7 @@ func main() {
 	flag.IntVar(&c.Backups, "backups", 100, "Backups to take after the spec changes; 0 skips the phase. Unset, it is min(n, 100).")
 	flag.BoolVar(&c.Keys, "keys", false, "Every Application declares ten more container keys (cpulimit, cpuunits, startup, timezone, cmode, tty, description, rootfs mount options, MAC address, rate).")
 	flag.BoolVar(&c.JSON, "json", false, "Print JSON instead of a table.")
+	flag.StringVar(&c.Pprof, "pprof", "", "Directory for the manager's CPU profile of the steady phase and its heap profile at the end of it (go tool pprof reads them); empty takes none.")
 	flag.Parse()
 	backupsSet := false
 	flag.Visit(func(f *flag.Flag) { backupsSet = backupsSet || f.Name == "backups" })

@@ -118,15 +118,19 @@ func simOptions(c config) pvesim.Options {
 }
 
 func managerFlags(c config) []string {
-	return []string{
-		"--application-concurrency=" + strconv.Itoa(c.Workers),
-		"--backup-concurrency=" + strconv.Itoa(c.BackupWorkers),
-		"--proxmox-qps=" + strconv.FormatFloat(c.QPS, 'g', -1, 64),
-		"--proxmox-burst=" + strconv.Itoa(c.Burst),
-		"--max-tasks-per-host=" + strconv.Itoa(c.MaxTasks),
-		"--drift-interval=" + c.DriftInterval.String(),
-		"--drift-reads-per-second=" + strconv.FormatFloat(c.DriftRate, 'g', -1, 64),
+	var extra []string
+	if c.Pprof != "" {
+		extra = append(extra, "--pprof-bind-address="+pprofAddr)
 	}
+	return append(extra,
+		"--application-concurrency="+strconv.Itoa(c.Workers),
+		"--backup-concurrency="+strconv.Itoa(c.BackupWorkers),
+		"--proxmox-qps="+strconv.FormatFloat(c.QPS, 'g', -1, 64),
+		"--proxmox-burst="+strconv.Itoa(c.Burst),
+		"--max-tasks-per-host="+strconv.Itoa(c.MaxTasks),
+		"--drift-interval="+c.DriftInterval.String(),
+		"--drift-reads-per-second="+strconv.FormatFloat(c.DriftRate, 'g', -1, 64),
+	)
 }
 
 // finish stops the manager and records what the whole run cost it.
@@ -216,7 +220,11 @@ func (b *bench) steady() error {
 	if err := b.begin(); err != nil {
 		return err
 	}
+	profiled := b.profileCPU(2 * b.c.SyncInterval)
 	time.Sleep(2 * b.c.SyncInterval)
+	if err := <-profiled; err != nil {
+		return err
+	}
 	p, err := b.end("steady (2 sync intervals)")
 	if err != nil {
 		return err

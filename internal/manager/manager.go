@@ -64,6 +64,7 @@ func managerOptions(o Options) ctrl.Options {
 			FilterProvider: metricsFilter(o.SecureMetrics),
 		},
 		HealthProbeBindAddress:  o.ProbeAddr,
+		PprofBindAddress:        o.PprofAddr,
 		Controller:              config.Controller{SkipNameValidation: &o.SkipNameValidation},
 		LeaderElection:          o.LeaderElection,
 		LeaderElectionID:        "pve-operator.proxmox.pve-operator.io",

@@ -13,6 +13,10 @@ type Options struct {
 	SecureMetrics bool
 	// ProbeAddr is where /healthz and /readyz are served ("0" disables them).
 	ProbeAddr string
+	// PprofAddr is where Go's /debug/pprof is served; empty or "0"
+	// disables it (the default: profiles are for diagnosing, not for
+	// production).
+	PprofAddr string
 	// LeaderElection makes only one replica reconcile at a time.
 	LeaderElection bool
 	// LeaderElectionNamespace holds the Lease (default: the pod's namespace).
@@ -53,6 +57,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", "0", "Address the metrics endpoint binds to, e.g. :8443; 0 disables it.")
 	fs.BoolVar(&o.SecureMetrics, "metrics-secure", true, "Serve metrics over HTTPS, authenticated and authorized through the apiserver.")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to; 0 disables them.")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "0", "Address Go's /debug/pprof profiles are served on, e.g. 127.0.0.1:6060; 0 disables it.")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader so that only one replica reconciles at a time.")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
 	fs.StringVar(&o.CredentialsNamespace, "credentials-namespace", "", "Only namespace ProxmoxHost credentials Secrets may live in (empty: any namespace the operator's RBAC can read).")
