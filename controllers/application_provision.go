@@ -206,6 +206,9 @@ func provisionFailure(st *v1alpha1.ProvisionStatus) string {
 func (r *ApplicationReconciler) provisionScript(ctx context.Context, app *v1alpha1.Application) (string, outcome, bool) {
 	p := app.Spec.Provision
 	if p.ConfigMapRef == nil {
+		if msg := undeliverable(p.Script); msg != "" {
+			return "", stalled(v1alpha1.ReasonInvalidSpec, "spec.provision.script "+msg), false
+		}
 		return p.Script, outcome{}, true
 	}
 	cm := &corev1.ConfigMap{}
@@ -216,7 +219,23 @@ func (r *ApplicationReconciler) provisionScript(ctx context.Context, app *v1alph
 	if !ok {
 		return "", stalled(v1alpha1.ReasonInvalidSpec, fmt.Sprintf("ConfigMap %q has no key %q", p.ConfigMapRef.Name, p.ConfigMapRef.Key)), false
 	}
+	if msg := undeliverable(script); msg != "" {
+		return "", stalled(v1alpha1.ReasonInvalidSpec, fmt.Sprintf("the provision script in ConfigMap %q key %q %s", p.ConfigMapRef.Name, p.ConfigMapRef.Key, msg)), false
+	}
 	return script, outcome{}, true
+}
+
+// undeliverable says why sshexec cannot deliver script, or "". Admission
+// checks an inline script, but not one in a ConfigMap, nor one stored
+// before the rule; they stall here rather than fail on every run.
+func undeliverable(script string) string {
+	switch {
+	case strings.ContainsRune(script, 0):
+		return "contains a NUL byte, which no shell argument can hold"
+	case len(script) > sshexec.MaxScriptBytes:
+		return fmt.Sprintf("is %d bytes, more than the %d (64 KiB) that can be delivered", len(script), sshexec.MaxScriptBytes)
+	}
+	return ""
 }
 
 // launchProvision starts the SSH run in the background.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -153,9 +154,9 @@ func (r *BackupScheduleReconciler) reconcileSchedule(ctx context.Context, sc *v1
 func parseSchedule(sc *v1alpha1.BackupSchedule) (cron.Schedule, *time.Location, outcome) {
 	loc := time.UTC
 	if tz := sc.Spec.TimeZone; tz != "" {
-		l, err := time.LoadLocation(tz)
+		l, err := loadTimeZone(tz)
 		if err != nil {
-			return nil, nil, stalled(v1alpha1.ReasonInvalidSchedule, fmt.Sprintf("unknown timeZone %q", tz))
+			return nil, nil, stalled(v1alpha1.ReasonInvalidSchedule, err.Error())
 		}
 		loc = l
 	}
@@ -167,6 +168,30 @@ func parseSchedule(sc *v1alpha1.BackupSchedule) (cron.Schedule, *time.Location, 
 		return nil, nil, stalled(v1alpha1.ReasonInvalidSchedule, fmt.Sprintf("schedule %q: %v", sc.Spec.Schedule, err))
 	}
 	return sched, loc, outcome{}
+}
+
+// ianaZoneName is the shape admission allows for spec.timeZone: parts of
+// letters, digits, _, + and -, separated by single slashes.
+var ianaZoneName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`)
+
+// loadTimeZone loads an IANA zone by name. time.LoadLocation alone also
+// answers names that are no IANA zone: "Local" is the operator's own zone,
+// and a zoneinfo directory holds localtime, posixrules and the posix/ and
+// right/ copies. A schedule in one of them would follow the operator's
+// image or node, so they are refused like admission refuses them; objects
+// stored before admission did still reach this.
+func loadTimeZone(tz string) (*time.Location, error) {
+	switch {
+	case !ianaZoneName.MatchString(tz),
+		tz == "Local", tz == "localtime", tz == "posixrules",
+		strings.HasPrefix(tz, "posix/"), strings.HasPrefix(tz, "right/"):
+		return nil, fmt.Errorf("timeZone %q is not an IANA time zone name such as Europe/Berlin or UTC", tz)
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, fmt.Errorf("unknown timeZone %q: the operator's time zone database has no such zone", tz)
+	}
+	return loc, nil
 }
 
 // dueRun returns the run to take now: the most recent scheduled time after

@@ -47,15 +47,15 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.templateDownload) || has(self.template)",message="templateDownload says where template comes from: set template too"
 // +kubebuilder:validation:XValidation:rule="!has(self.env) || (has(self.allowSecretEnv) && self.allowSecretEnv) || self.env.all(e, !has(e.valueFrom) || !has(e.valueFrom.secretKeyRef))",message="env from a Secret needs allowSecretEnv: true (Proxmox stores env in clear text in the container's config, readable with VM.Audit)"
 // +kubebuilder:validation:XValidation:rule="!self.adopt || !has(self.detachedVolumes) || self.detachedVolumes == 'Keep'",message="detachedVolumes: Delete is only for containers the operator creates: an adopted container's unused volumes are not the operator's to destroy"
-// +kubebuilder:validation:XValidation:rule="has(self.cloneFrom) == has(oldSelf.cloneFrom) && (!has(self.cloneFrom) || self.cloneFrom == oldSelf.cloneFrom)",message="cloneFrom is immutable"
+// +kubebuilder:validation:XValidation:rule="has(self.cloneFrom) == has(oldSelf.cloneFrom) && (!has(self.cloneFrom) || self.cloneFrom == oldSelf.cloneFrom)",message="cloneFrom is immutable: it cannot be set, changed or removed after creation"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.convertToTemplate) || !oldSelf.convertToTemplate || (has(self.convertToTemplate) && self.convertToTemplate)",message="convertToTemplate cannot be undone: Proxmox cannot turn a template back into a container"
 // +kubebuilder:validation:XValidation:rule="!has(self.convertToTemplate) || !self.convertToTemplate || !has(self.powerState) || self.powerState == 'Stopped'",message="a template cannot run: set powerState to Stopped with convertToTemplate"
 // +kubebuilder:validation:XValidation:rule="(!has(self.template) && !has(self.image)) || has(self.rootFS)",message="rootFS is required when creating from a template or an image"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.vmid) || (has(self.vmid) && self.vmid == oldSelf.vmid)",message="vmid is immutable once set and cannot be removed"
-// +kubebuilder:validation:XValidation:rule="has(self.template) == has(oldSelf.template) && (!has(self.template) || self.template == oldSelf.template)",message="template is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.restoreFrom) == has(oldSelf.restoreFrom) && (!has(self.restoreFrom) || self.restoreFrom == oldSelf.restoreFrom)",message="restoreFrom is immutable"
-// +kubebuilder:validation:XValidation:rule="has(self.rootPasswordSecretRef) == has(oldSelf.rootPasswordSecretRef) && (!has(self.rootPasswordSecretRef) || self.rootPasswordSecretRef == oldSelf.rootPasswordSecretRef)",message="rootPasswordSecretRef is create-only and cannot be changed"
-// +kubebuilder:validation:XValidation:rule="has(self.sshPublicKeys) == has(oldSelf.sshPublicKeys) && (!has(self.sshPublicKeys) || self.sshPublicKeys == oldSelf.sshPublicKeys)",message="sshPublicKeys is create-only and cannot be changed"
+// +kubebuilder:validation:XValidation:rule="has(self.template) == has(oldSelf.template) && (!has(self.template) || self.template == oldSelf.template)",message="template is immutable: it cannot be set, changed or removed after creation"
+// +kubebuilder:validation:XValidation:rule="has(self.restoreFrom) == has(oldSelf.restoreFrom) && (!has(self.restoreFrom) || self.restoreFrom == oldSelf.restoreFrom)",message="restoreFrom is immutable: it cannot be set, changed or removed after creation"
+// +kubebuilder:validation:XValidation:rule="has(self.rootPasswordSecretRef) == has(oldSelf.rootPasswordSecretRef) && (!has(self.rootPasswordSecretRef) || self.rootPasswordSecretRef == oldSelf.rootPasswordSecretRef)",message="rootPasswordSecretRef is create-only: it cannot be set, changed or removed after creation"
+// +kubebuilder:validation:XValidation:rule="has(self.sshPublicKeys) == has(oldSelf.sshPublicKeys) && (!has(self.sshPublicKeys) || self.sshPublicKeys == oldSelf.sshPublicKeys)",message="sshPublicKeys is create-only: it cannot be set, changed or removed after creation"
 // +kubebuilder:validation:XValidation:rule="has(self.rootFS) == has(oldSelf.rootFS) || !has(oldSelf.rootFS)",message="rootFS cannot be removed once set"
 type ApplicationSpec struct {
 	// hostRef names the ProxmoxHost the container lives on. Immutable.
@@ -129,7 +129,7 @@ type ApplicationSpec struct {
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=4096
-	// +kubebuilder:validation:XValidation:rule="!self.matches('[\\x00-\\x1f\\x7f]')",message="entrypoint must not contain control characters"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[\\x00-\\x1f\\x7f]')",message="entrypoint must not contain ASCII control characters (U+0000 to U+001F and U+007F, newlines and tabs included)"
 	Entrypoint string `json:"entrypoint,omitempty"`
 
 	// env is the init's environment. Declared variables are set over the
@@ -318,7 +318,7 @@ type ApplicationSpec struct {
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=64
 	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z0-9_][a-zA-Z0-9_+.-]*$`
-	// +kubebuilder:validation:items:XValidation:rule="!self.matches('^(?i)pve-operator')",message="tags starting with pve-operator are reserved for the operator's ownership markers"
+	// +kubebuilder:validation:items:XValidation:rule="!self.matches('^(?i)pve-operator')",message="tags starting with pve-operator (in any case) are reserved for the operator's ownership markers"
 	Tags []string `json:"tags,omitempty"`
 
 	// protection sets Proxmox' protection flag, which blocks removing the
@@ -370,17 +370,19 @@ type Resources struct {
 	// +kubebuilder:validation:Maximum=8192
 	Cores *int32 `json:"cores,omitempty"`
 
-	// memory limit, a whole number of MiB, at least 16Mi (e.g. 512Mi, 2Gi).
+	// memory limit, a whole number of MiB between 16Mi and 64Ti, written as
+	// digits with an optional unit suffix (e.g. 512Mi, 2Gi).
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="isQuantity(self) && quantity(self).isInteger() && quantity(self).compareTo(quantity('16Mi')) >= 0 && quantity(self).compareTo(quantity('64Ti')) <= 0 && quantity(self).asInteger() % 1048576 == 0",message="memory must be a whole number of MiB between 16Mi and 64Ti"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]+(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$') && quantity(self).compareTo(quantity('16Mi')) >= 0 && quantity(self).compareTo(quantity('64Ti')) <= 0 && int(quantity(self).asApproximateFloat()) % 1048576 == 0",message="memory must be a whole number of MiB between 16Mi and 64Ti, written as digits with an optional unit suffix (e.g. 512Mi, 2Gi; no decimal point or exponent)"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	Memory *resource.Quantity `json:"memory,omitempty"`
 
-	// cpuLimit caps CPU time, in cores (e.g. "1.5" or 500m); 0 is no limit.
+	// cpuLimit caps CPU time, in cores between 0 and 8192 (e.g. "1.5" or
+	// 500m); 0 is no limit.
 	// Proxmox' cpulimit.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="isQuantity(self) && quantity(self).compareTo(quantity('0')) >= 0 && quantity(self).compareTo(quantity('8192')) <= 0",message="cpuLimit must be between 0 and 8192 cores"
+	// +kubebuilder:validation:XValidation:rule="isQuantity(self) && quantity(self).compareTo(quantity('0')) >= 0 && quantity(self).compareTo(quantity('8192')) <= 0",message="cpuLimit must be a number of cores between 0 and 8192, e.g. 1.5 or 500m"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	CPULimit *resource.Quantity `json:"cpuLimit,omitempty"`
@@ -392,9 +394,10 @@ type Resources struct {
 	// +kubebuilder:validation:Maximum=500000
 	CPUUnits *int32 `json:"cpuUnits,omitempty"`
 
-	// swap size, a whole number of MiB (0 disables swap).
+	// swap size, a whole number of MiB between 0 and 64Ti, written as digits
+	// with an optional unit suffix (0 disables swap).
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="isQuantity(self) && quantity(self).isInteger() && quantity(self).compareTo(quantity('0')) >= 0 && quantity(self).compareTo(quantity('64Ti')) <= 0 && quantity(self).asInteger() % 1048576 == 0",message="swap must be a whole number of MiB between 0 and 64Ti"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]+(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$') && quantity(self).compareTo(quantity('64Ti')) <= 0 && int(quantity(self).asApproximateFloat()) % 1048576 == 0",message="swap must be a whole number of MiB between 0 and 64Ti, written as digits with an optional unit suffix (e.g. 512Mi; no decimal point or exponent)"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
 	Swap *resource.Quantity `json:"swap,omitempty"`
@@ -409,10 +412,17 @@ type RootFS struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="rootFS.storage is immutable"
 	Storage string `json:"storage"`
 
-	// size of the volume, a whole number of GiB (e.g. 8Gi). Grow-only: a
+	// The size, memory and swap rules read the value with asApproximateFloat(),
+	// not isInteger()/asInteger(): a quantity with many digits (100Ti,
+	// 131072Gi) is held in arbitrary precision, for which isInteger() is false
+	// and asInteger() fails. Digits only (the pattern) make the value an
+	// integer, and below 2^53 the float of an integer is exact.
+
+	// size of the volume, a whole number of GiB between 1Gi and 128Ti,
+	// written as digits with an optional unit suffix (e.g. 8Gi). Grow-only: a
 	// larger value resizes the volume in place.
 	// +required
-	// +kubebuilder:validation:XValidation:rule="isQuantity(self) && quantity(self).isInteger() && quantity(self).compareTo(quantity('1Gi')) >= 0 && quantity(self).compareTo(quantity('128Ti')) <= 0 && quantity(self).asInteger() % 1073741824 == 0",message="size must be a whole number of GiB between 1Gi and 128Ti"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]+(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$') && quantity(self).compareTo(quantity('1Gi')) >= 0 && quantity(self).compareTo(quantity('128Ti')) <= 0 && int(quantity(self).asApproximateFloat()) % 1073741824 == 0",message="size must be a whole number of GiB between 1Gi and 128Ti, written as digits with an optional unit suffix (e.g. 8Gi, 2Ti; no decimal point or exponent)"
 	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity(oldSelf)) >= 0",message="size can only grow: Proxmox cannot shrink a volume"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
@@ -424,7 +434,7 @@ type RootFS struct {
 // MountPoint is an extra volume, or a directory of the node (a bind mount),
 // mounted into the container.
 // +kubebuilder:validation:XValidation:rule="has(self.hostPath) != has(self.storage)",message="a mount point is either a volume (storage and size) or a bind mount (hostPath)"
-// +kubebuilder:validation:XValidation:rule="has(self.storage) == has(self.size)",message="a volume mount point needs both storage and size"
+// +kubebuilder:validation:XValidation:rule="has(self.storage) == has(self.size)",message="a volume mount point needs both storage and size, and a bind mount neither"
 // +kubebuilder:validation:XValidation:rule="has(self.hostPath) == has(oldSelf.hostPath)",message="a mount point cannot change between a volume and a bind mount: use another name"
 // +kubebuilder:validation:XValidation:rule="!has(self.hostPath) || !(has(self.quota) && self.quota)",message="quota applies to volumes, not bind mounts"
 type MountPoint struct {
@@ -450,9 +460,10 @@ type MountPoint struct {
 	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)[.][.]?(/|$)')",message="hostPath must not contain . or .. segments"
 	HostPath string `json:"hostPath,omitempty"`
 
-	// size of a volume, a whole number of GiB. Grow-only.
+	// size of a volume, a whole number of GiB between 1Gi and 128Ti, written
+	// as digits with an optional unit suffix (see rootFS.size). Grow-only.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="isQuantity(self) && quantity(self).isInteger() && quantity(self).compareTo(quantity('1Gi')) >= 0 && quantity(self).compareTo(quantity('128Ti')) <= 0 && quantity(self).asInteger() % 1073741824 == 0",message="size must be a whole number of GiB between 1Gi and 128Ti"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]+(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$') && quantity(self).compareTo(quantity('1Gi')) >= 0 && quantity(self).compareTo(quantity('128Ti')) <= 0 && int(quantity(self).asApproximateFloat()) % 1073741824 == 0",message="size must be a whole number of GiB between 1Gi and 128Ti, written as digits with an optional unit suffix (e.g. 8Gi, 2Ti; no decimal point or exponent)"
 	// +kubebuilder:validation:XValidation:rule="quantity(self).compareTo(quantity(oldSelf)) >= 0",message="size can only grow: Proxmox cannot shrink a volume"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=32
@@ -652,10 +663,15 @@ type Features struct {
 // Provision is a script run inside the container.
 // +kubebuilder:validation:XValidation:rule="has(self.script) != has(self.configMapRef)",message="exactly one of script or configMapRef is required"
 type Provision struct {
-	// script is run with /bin/sh inside the container.
+	// script is run with /bin/sh inside the container. At most 65536 bytes
+	// (64 KiB) in UTF-8 and no NUL byte: the container's shell receives it as
+	// the one argument of `sh -c`, which Linux limits to 128 KiB, and no
+	// argument can hold a NUL.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=65536
+	// +kubebuilder:validation:XValidation:rule="!self.contains('\\x00')",message="script must not contain a NUL byte: a shell argument cannot hold one"
+	// +kubebuilder:validation:XValidation:rule="size(bytes(self)) <= 65536",message="script must be at most 65536 bytes (64 KiB) in UTF-8"
 	Script string `json:"script,omitempty"`
 
 	// configMapRef selects a ConfigMap key holding the script.

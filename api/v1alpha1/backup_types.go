@@ -71,11 +71,12 @@ type BackupParameters struct {
 	Protected bool `json:"protected,omitempty"`
 
 	// ttl is how long the Backup is kept; the operator deletes it (honouring
-	// deletionPolicy) once it expires. Omitted: kept until deleted.
+	// deletionPolicy) once it expires, between 1m and 876000h (100 years).
+	// Omitted: kept until deleted.
 	// +optional
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="ttl must be at least 1m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('876000h')",message="ttl must be between 1m and 876000h (100 years)"
 	TTL *metav1.Duration `json:"ttl,omitempty"`
 
 	// deletionPolicy: Delete removes the archive or snapshot from Proxmox

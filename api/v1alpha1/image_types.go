@@ -64,7 +64,7 @@ type EnvVar struct {
 	// value of the variable, without control characters.
 	// +optional
 	// +kubebuilder:validation:MaxLength=4096
-	// +kubebuilder:validation:XValidation:rule="!self.matches('[\\x00-\\x1f\\x7f]')",message="value must not contain control characters (Proxmox stores env on one line of the container's config)"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('[\\x00-\\x1f\\x7f]')",message="value must not contain ASCII control characters (U+0000 to U+001F and U+007F): Proxmox stores env on one line of the container's config"
 	Value *string `json:"value,omitempty"`
 
 	// valueFrom reads the value from a ConfigMap or, with
@@ -214,12 +214,13 @@ type ImageGarbageCollection struct {
 	// +kubebuilder:default=Keep
 	// +kubebuilder:validation:Enum=Keep;RemoveUnused
 	Policy string `json:"policy,omitempty"`
-	// unusedFor is how long an image must be unused before it is removed.
+	// unusedFor is how long an image must be unused before it is removed,
+	// between 1m and 876000h (100 years).
 	// +optional
 	// +kubebuilder:default="168h"
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Format=duration
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="unusedFor must be at least 1m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('876000h')",message="unusedFor must be between 1m and 876000h (100 years)"
 	UnusedFor *metav1.Duration `json:"unusedFor,omitempty"`
 }
 

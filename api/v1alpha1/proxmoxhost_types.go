@@ -17,7 +17,7 @@ type ProxmoxHostSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() == 'https' && url(self).getHostname() != ''",message="endpoint must be an https URL with a host, e.g. https://pve1.example.com:8006"
-	// +kubebuilder:validation:XValidation:rule="!self.contains('@')",message="endpoint must not carry credentials; use credentialsRef"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('@')",message="endpoint must not contain '@' (credentials in the URL); use credentialsRef"
 	Endpoint string `json:"endpoint"`
 
 	// credentialsRef names the Secret holding the API credentials: either the
@@ -87,7 +87,7 @@ type TLSConfig struct {
 	// for Proxmox' self-signed pve-root-ca. When omitted the system roots are used.
 	// +optional
 	// +kubebuilder:validation:MaxLength=65536
-	// +kubebuilder:validation:XValidation:rule="self.contains('-----BEGIN CERTIFICATE-----')",message="caBundle must contain at least one PEM certificate"
+	// +kubebuilder:validation:XValidation:rule="self.contains('-----BEGIN CERTIFICATE-----')",message="caBundle must contain at least one PEM certificate (a -----BEGIN CERTIFICATE----- block)"
 	CABundle string `json:"caBundle,omitempty"`
 
 	// certificateFingerprint pins the SHA-256 fingerprint of the server's own

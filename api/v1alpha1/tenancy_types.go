@@ -106,7 +106,7 @@ type AdoptionGrant struct {
 	// +kubebuilder:validation:MaxItems=32
 	// +kubebuilder:validation:items:MaxLength=64
 	// +kubebuilder:validation:items:Pattern=`^[a-zA-Z0-9_][a-zA-Z0-9_+.-]*$`
-	// +kubebuilder:validation:items:XValidation:rule="!self.matches('^(?i)pve-operator')",message="tags starting with pve-operator are the operator's ownership markers, not grants"
+	// +kubebuilder:validation:items:XValidation:rule="!self.matches('^(?i)pve-operator')",message="tags starting with pve-operator (in any case) are the operator's ownership markers, not grants"
 	Tags []string `json:"tags,omitempty"`
 
 	// allowDelete lets an adopted container be destroyed when its

@@ -162,8 +162,8 @@ var _ = Describe("Admission of invalid objects", func() {
 		Entry("a tag forging the ownership marker", "Application", set("spec.tags", "[web, pve-operator-owner.0b1c2d3e-aaaa-bbbb-cccc-0123456789ab]"), "reserved for the operator's ownership markers"),
 		Entry("the operator's managed tag in another case", "Application", set("spec.tags", "[PVE-Operator]"), "reserved for the operator's ownership markers"),
 		// Application: the container keys of issue 16
-		Entry("a negative cpuLimit", "Application", set("spec.resources.cpuLimit", "-1"), "cpuLimit must be between 0 and 8192 cores"),
-		Entry("a cpuLimit above 8192 cores", "Application", set("spec.resources.cpuLimit", "9000"), "cpuLimit must be between 0 and 8192 cores"),
+		Entry("a negative cpuLimit", "Application", set("spec.resources.cpuLimit", "-1"), cpuLimitMessage),
+		Entry("a cpuLimit above 8192 cores", "Application", set("spec.resources.cpuLimit", "9000"), cpuLimitMessage),
 		Entry("cpuUnits above 500000", "Application", set("spec.resources.cpuUnits", 500001), "should be less than or equal to 500000"),
 		Entry("a mount point that is both a volume and a bind mount", "Application", set("spec.mountPoints", "[{name: mp1, storage: local-lvm, size: 1Gi, hostPath: /tank, path: /x}]"), "a mount point is either a volume (storage and size) or a bind mount (hostPath)"),
 		Entry("a volume mount point without a size", "Application", set("spec.mountPoints", "[{name: mp1, storage: local-lvm, path: /x}]"), "a volume mount point needs both storage and size"),
@@ -199,7 +199,7 @@ var _ = Describe("Admission of invalid objects", func() {
 		// ProxmoxHost
 		Entry("a plain-http endpoint", "ProxmoxHost", set("spec.endpoint", "http://pve1.example.com:8006"), "endpoint must be an https URL"),
 		Entry("an endpoint that is no URL", "ProxmoxHost", set("spec.endpoint", "pve1.example.com"), "endpoint must be an https URL"),
-		Entry("credentials in the endpoint", "ProxmoxHost", set("spec.endpoint", "https://root:secret@pve1.example.com:8006"), "endpoint must not carry credentials"),
+		Entry("credentials in the endpoint", "ProxmoxHost", set("spec.endpoint", "https://root:secret@pve1.example.com:8006"), "endpoint must not contain '@' (credentials in the URL)"),
 		Entry("no credentialsRef", "ProxmoxHost", del("spec.credentialsRef"), "spec.credentialsRef: Required value"),
 		Entry("caBundle together with insecureSkipVerify", "ProxmoxHost", set("spec.tls", "{insecureSkipVerify: true, caBundle: '-----BEGIN CERTIFICATE-----'}"), "mutually exclusive"),
 		Entry("a caBundle that is not PEM", "ProxmoxHost", set("spec.tls", "{caBundle: 'not pem'}"), "caBundle must contain at least one PEM certificate"),
@@ -214,7 +214,7 @@ var _ = Describe("Admission of invalid objects", func() {
 		Entry("an unknown backup type", "Backup", set("spec.type", "Full"), `Unsupported value: "Full"`),
 		Entry("an unknown compression", "Backup", set("spec.compress", "xz"), `Unsupported value: "xz"`),
 		Entry("a storage on a Snapshot backup", "Backup", set("spec.type", "Snapshot"), "storage and protected apply only to type Archive"),
-		Entry("a ttl under a minute", "Backup", set("spec.ttl", "30s"), "ttl must be at least 1m"),
+		Entry("a ttl under a minute", "Backup", set("spec.ttl", "30s"), ttlMessage),
 		Entry("no applicationRef", "Backup", del("spec.applicationRef"), "spec.applicationRef: Required value"),
 		// Restore
 		Entry("a Restore without backupRef", "Restore", del("spec.backupRef"), "spec.backupRef: Required value"),
@@ -225,6 +225,114 @@ var _ = Describe("Admission of invalid objects", func() {
 		Entry("both applicationSelector and applicationRef", "BackupSchedule", set("spec.applicationSelector", "{matchLabels: {tier: web}}"), "exactly one of applicationSelector or applicationRef is required"),
 		Entry("neither applicationSelector nor applicationRef", "BackupSchedule", del("spec.applicationRef"), "exactly one of applicationSelector or applicationRef is required"),
 		Entry("keepLast of 0", "BackupSchedule", set("spec.keepLast", 0), "should be greater than or equal to 1"),
+		Entry("the operator's local zone", "BackupSchedule", set("spec.timeZone", "Local"), timeZoneMessage),
+		Entry("the zoneinfo file posixrules", "BackupSchedule", set("spec.timeZone", "posixrules"), timeZoneMessage),
+		Entry("the zoneinfo link localtime", "BackupSchedule", set("spec.timeZone", "localtime"), timeZoneMessage),
+		Entry("a zone from the right/ copy of the database", "BackupSchedule", set("spec.timeZone", "right/UTC"), timeZoneMessage),
+		Entry("a zone from the posix/ copy of the database", "BackupSchedule", set("spec.timeZone", "posix/Europe/Berlin"), timeZoneMessage),
+		Entry("a time zone climbing out of the zoneinfo directory", "BackupSchedule", set("spec.timeZone", "../../etc/localtime"), timeZoneMessage),
+		Entry("a time zone climbing out after a zone name", "BackupSchedule", set("spec.timeZone", "Europe/../../etc/passwd"), timeZoneMessage),
+		Entry("an absolute time zone path", "BackupSchedule", set("spec.timeZone", "/etc/localtime"), timeZoneMessage),
+		Entry("a time zone with an empty part", "BackupSchedule", set("spec.timeZone", "Europe//Berlin"), timeZoneMessage),
+		Entry("a time zone with a trailing slash", "BackupSchedule", set("spec.timeZone", "Europe/"), timeZoneMessage),
+		Entry("keepLast above 1000", "BackupSchedule", set("spec.keepLast", 1001), "should be less than or equal to 1000"),
+	)
+
+	// Each range rule, one value just outside each end it has.
+	DescribeTable("rejects a value just outside a range",
+		func(kind string, e edit, message string) {
+			u := newObject(kind)
+			e(u)
+			expectRejected(k8s.Create(ctx, u), message)
+		},
+		Entry("memory 1Mi below 16Mi", "Application", set("spec.resources.memory", "15Mi"), memoryMessage),
+		Entry("memory 1Mi above 64Ti", "Application", set("spec.resources.memory", "67108865Mi"), memoryMessage),
+		Entry("memory with a decimal point", "Application", set("spec.resources.memory", "0.5Gi"), memoryMessage),
+		Entry("swap 1Mi above 64Ti", "Application", set("spec.resources.swap", "67108865Mi"), swapMessage),
+		Entry("swap 1Ki above a whole MiB", "Application", set("spec.resources.swap", "1025Ki"), swapMessage),
+		Entry("cores above 8192", "Application", set("spec.resources.cores", 8193), "should be less than or equal to 8192"),
+		Entry("a cpuLimit a millicore below 0", "Application", set("spec.resources.cpuLimit", "-1m"), cpuLimitMessage),
+		Entry("a cpuLimit a millicore above 8192", "Application", set("spec.resources.cpuLimit", "8192001m"), cpuLimitMessage),
+		Entry("a negative cpuUnits", "Application", set("spec.resources.cpuUnits", -1), "should be greater than or equal to 0"),
+		Entry("a rootFS 1Mi below 1Gi", "Application", set("spec.rootFS.size", "1023Mi"), sizeMessage),
+		Entry("a rootFS 1Gi above 128Ti", "Application", set("spec.rootFS.size", "131073Gi"), sizeMessage),
+		Entry("a rootFS of 129Ti", "Application", set("spec.rootFS.size", "129Ti"), sizeMessage),
+		Entry("a rootFS with a decimal point", "Application", set("spec.rootFS.size", "1.5Ti"), sizeMessage),
+		Entry("a rootFS with an exponent", "Application", set("spec.rootFS.size", "1073741824e0"), sizeMessage),
+		Entry("a mount point 1Gi above 128Ti", "Application", set("spec.mountPoints", "[{name: mp0, storage: local-lvm, size: 131073Gi, path: /srv/data}]"), sizeMessage),
+		Entry("a mount point 1Mi below 1Gi", "Application", set("spec.mountPoints", "[{name: mp0, storage: local-lvm, size: 1023Mi, path: /srv/data}]"), sizeMessage),
+		Entry("vlan 0", "Application", set("spec.network", "[{name: eth0, ipv4: dhcp, vlan: 0}]"), "should be greater than or equal to 1"),
+		Entry("vlan 4095", "Application", set("spec.network", "[{name: eth0, ipv4: dhcp, vlan: 4095}]"), "should be less than or equal to 4094"),
+		Entry("mtu 63", "Application", set("spec.network", "[{name: eth0, ipv4: dhcp, mtu: 63}]"), "should be greater than or equal to 64"),
+		Entry("mtu 65536", "Application", set("spec.network", "[{name: eth0, ipv4: dhcp, mtu: 65536}]"), "should be less than or equal to 65535"),
+		Entry("a negative rate", "Application", set("spec.network", "[{name: eth0, ipv4: dhcp, rate: '-1'}]"), "rate must be a positive number of MB/s"),
+		Entry("ttys -1", "Application", set("spec.ttys", -1), "should be greater than or equal to 0"),
+		Entry("a provision timeout of 0s", "Application", set("spec.provision", "{script: 'true', timeout: 0s}"), "timeout must be greater than 0 and at most 30m"),
+		Entry("a provision timeout a second above 30m", "Application", set("spec.provision", "{script: 'true', timeout: 30m1s}"), "timeout must be greater than 0 and at most 30m"),
+		Entry("a provision script a byte over 64 KiB", "Application", set("spec.provision.script", strings.Repeat("x", 65535)+"é"), scriptSizeMessage),
+		Entry("a provision script with a NUL byte", "Application", set("spec.provision.script", "echo a\x00b"), "script must not contain a NUL byte"),
+		Entry("an empty provision script", "Application", set("spec.provision.script", ""), "spec.provision.script in body should be at least 1 chars long"),
+		Entry("a syncInterval a second below 5s", "ProxmoxHost", set("spec.syncInterval", "4s"), "syncInterval must be between 5s and 1h"),
+		Entry("a syncInterval a second above 1h", "ProxmoxHost", set("spec.syncInterval", "1h0m1s"), "syncInterval must be between 5s and 1h"),
+		Entry("an ssh port of 0", "ProxmoxHost", set("spec.ssh", "{credentialsRef: {name: s, namespace: ns}, port: 0}"), "should be greater than or equal to 1"),
+		Entry("an ssh connectTimeout of 0s", "ProxmoxHost", set("spec.ssh", "{credentialsRef: {name: s, namespace: ns}, connectTimeout: 0s}"), "connectTimeout must be greater than 0 and at most 5m"),
+		Entry("an ssh connectTimeout a second above 5m", "ProxmoxHost", set("spec.ssh", "{credentialsRef: {name: s, namespace: ns}, connectTimeout: 5m1s}"), "connectTimeout must be greater than 0 and at most 5m"),
+		Entry("an ssh commandTimeout of 0s", "ProxmoxHost", set("spec.ssh", "{credentialsRef: {name: s, namespace: ns}, commandTimeout: 0s}"), "commandTimeout must be greater than 0 and at most 30m"),
+		Entry("an ssh commandTimeout a second above 30m", "ProxmoxHost", set("spec.ssh", "{credentialsRef: {name: s, namespace: ns}, commandTimeout: 30m1s}"), "commandTimeout must be greater than 0 and at most 30m"),
+		Entry("an image unusedFor a second below 1m", "ProxmoxHost", set("spec.imageGarbageCollection", "{unusedFor: 59s}"), unusedForMessage),
+		Entry("an image unusedFor an hour above 876000h", "ProxmoxHost", set("spec.imageGarbageCollection", "{unusedFor: 876001h}"), unusedForMessage),
+		Entry("an image unusedFor too large for a duration", "ProxmoxHost", set("spec.imageGarbageCollection", "{unusedFor: 9999999h}"), unusedForMessage),
+		Entry("a VMID range ending above 999999999", "ProxmoxHost", set("spec.grants", "[{namespaceSelector: {}, adopt: {vmidRanges: [{from: 100, to: 1000000000}]}}]"), "should be less than or equal to 999999999"),
+		Entry("a disk quota a byte below 0", "ProxmoxHost", set("spec.grants", "[{namespaceSelector: {}, quota: {disk: '-1'}}]"), "disk must be a non-negative quantity"),
+		Entry("a ttl a second below 1m", "Backup", set("spec.ttl", "59s"), ttlMessage),
+		Entry("a ttl an hour above 876000h", "Backup", set("spec.ttl", "876001h"), ttlMessage),
+		Entry("a ttl too large for a duration", "Backup", set("spec.ttl", "9999999h"), ttlMessage),
+	)
+
+	// The same ranges, one value just inside each end.
+	DescribeTable("admits a value just inside a range",
+		func(kind string, e edit) {
+			u := newObject(kind)
+			e(u)
+			Expect(k8s.Create(ctx, u)).To(Succeed())
+		},
+		Entry("memory of 16Mi", "Application", set("spec.resources.memory", "16Mi")),
+		Entry("memory of 64Ti", "Application", set("spec.resources.memory", "64Ti")),
+		Entry("memory of 64Ti in MiB", "Application", set("spec.resources.memory", "67108864Mi")),
+		Entry("swap of 0", "Application", set("spec.resources.swap", "0")),
+		Entry("swap of 64Ti in MiB", "Application", set("spec.resources.swap", "67108864Mi")),
+		Entry("cores of 1 and 8192", "Application", set("spec.resources.cores", 8192)),
+		Entry("a cpuLimit of 8192", "Application", set("spec.resources.cpuLimit", "8192")),
+		Entry("cpuUnits of 500000", "Application", set("spec.resources.cpuUnits", 500000)),
+		Entry("a rootFS of 1Gi", "Application", set("spec.rootFS.size", "1Gi")),
+		Entry("a rootFS of 1Gi in bytes", "Application", set("spec.rootFS.size", "1073741824")),
+		Entry("a rootFS of 100Ti", "Application", set("spec.rootFS.size", "100Ti")),
+		Entry("a rootFS of 128Ti", "Application", set("spec.rootFS.size", "128Ti")),
+		Entry("a rootFS of 128Ti in GiB", "Application", set("spec.rootFS.size", "131072Gi")),
+		Entry("a rootFS of 128Ti in MiB", "Application", set("spec.rootFS.size", "134217728Mi")),
+		Entry("a rootFS of 128Ti in bytes", "Application", set("spec.rootFS.size", "140737488355328")),
+		Entry("a mount point of 128Ti", "Application", set("spec.mountPoints", "[{name: mp0, storage: local-lvm, size: 128Ti, path: /srv/data}]")),
+		Entry("vlan 1 and mtu 64", "Application", set("spec.network", "[{name: eth0, ipv4: dhcp, vlan: 1, mtu: 64}]")),
+		Entry("vlan 4094 and mtu 65535", "Application", set("spec.network", "[{name: eth0, ipv4: dhcp, vlan: 4094, mtu: 65535}]")),
+		Entry("a rate of 0.001 MB/s", "Application", set("spec.network", "[{name: eth0, ipv4: dhcp, rate: '0.001'}]")),
+		Entry("ttys 0", "Application", set("spec.ttys", 0)),
+		Entry("ttys 6", "Application", set("spec.ttys", 6)),
+		Entry("a provision timeout of 1s", "Application", set("spec.provision", "{script: 'true', timeout: 1s}")),
+		Entry("a provision timeout of 30m", "Application", set("spec.provision", "{script: 'true', timeout: 30m}")),
+		Entry("a provision script of exactly 64 KiB", "Application", set("spec.provision.script", strings.Repeat("x", 65534)+"é")),
+		Entry("a description of exactly 8 KiB", "Application", set("spec.description", strings.Repeat("x", 8192))),
+		Entry("a syncInterval of 5s", "ProxmoxHost", set("spec.syncInterval", "5s")),
+		Entry("a syncInterval of 1h", "ProxmoxHost", set("spec.syncInterval", "1h")),
+		Entry("an ssh port of 65535 with the longest timeouts", "ProxmoxHost", set("spec.ssh", "{credentialsRef: {name: s, namespace: ns}, port: 65535, connectTimeout: 5m, commandTimeout: 30m}")),
+		Entry("an ssh port of 1 with the shortest timeouts", "ProxmoxHost", set("spec.ssh", "{credentialsRef: {name: s, namespace: ns}, port: 1, connectTimeout: 1ms, commandTimeout: 1ms}")),
+		Entry("an image unusedFor of 1m", "ProxmoxHost", set("spec.imageGarbageCollection", "{unusedFor: 1m}")),
+		Entry("an image unusedFor of 876000h", "ProxmoxHost", set("spec.imageGarbageCollection", "{unusedFor: 876000h}")),
+		Entry("a VMID range of one container at each end", "ProxmoxHost", set("spec.grants", "[{namespaceSelector: {}, adopt: {vmidRanges: [{from: 100, to: 100}, {from: 999999999, to: 999999999}]}}]")),
+		Entry("quotas of 0", "ProxmoxHost", set("spec.grants", "[{namespaceSelector: {}, quota: {memory: '0', disk: '0'}}]")),
+		Entry("a ttl of 1m", "Backup", set("spec.ttl", "1m")),
+		Entry("a ttl of 876000h", "Backup", set("spec.ttl", "876000h")),
+		Entry("keepLast of 1", "BackupSchedule", set("spec.keepLast", 1)),
+		Entry("keepLast of 1000", "BackupSchedule", set("spec.keepLast", 1000)),
 	)
 
 	DescribeTable("rejects at update time",
@@ -264,6 +372,11 @@ var _ = Describe("Admission of invalid objects", func() {
 		Entry("a cpuLimit and cpuUnits of 0", "Application", chain(set("spec.resources.cpuLimit", "0"), set("spec.resources.cpuUnits", 0))),
 		Entry("a cpuLimit in millicores", "Application", set("spec.resources.cpuLimit", "500m")),
 		Entry("the node's time zone", "Application", set("spec.timezone", "host")),
+		Entry("a schedule in UTC", "BackupSchedule", set("spec.timeZone", "UTC")),
+		Entry("a schedule in Etc/UTC", "BackupSchedule", set("spec.timeZone", "Etc/UTC")),
+		Entry("a schedule in a fixed offset zone", "BackupSchedule", set("spec.timeZone", "Etc/GMT+5")),
+		Entry("a schedule in a three-part zone", "BackupSchedule", set("spec.timeZone", "America/Argentina/Buenos_Aires")),
+		Entry("a provision script full of quotes, dollars and backslashes", "Application", set("spec.provision.script", "printf '%s\\n' \"it's\" '$HOME' `id`\n\techo \\\\\n")),
 	)
 
 	DescribeTable("admits allowed updates",
@@ -360,6 +473,19 @@ const everyKeySpec = `{
   hookscript: 'local:snippets/hook.sh', timezone: Europe/Vienna, osType: debian, arch: arm64,
   console: false, consoleMode: shell, ttys: 4, debug: true, description: "Web frontend.\nOwned by team A."
 }`
+
+// The messages of the range rules, in full: a test fails when a message
+// stops stating its rule.
+const (
+	memoryMessage     = "memory must be a whole number of MiB between 16Mi and 64Ti, written as digits with an optional unit suffix"
+	swapMessage       = "swap must be a whole number of MiB between 0 and 64Ti, written as digits with an optional unit suffix"
+	cpuLimitMessage   = "cpuLimit must be a number of cores between 0 and 8192"
+	sizeMessage       = "size must be a whole number of GiB between 1Gi and 128Ti, written as digits with an optional unit suffix"
+	scriptSizeMessage = "script must be at most 65536 bytes (64 KiB) in UTF-8"
+	ttlMessage        = "ttl must be between 1m and 876000h (100 years)"
+	unusedForMessage  = "unusedFor must be between 1m and 876000h (100 years)"
+	timeZoneMessage   = "timeZone must be an IANA time zone name such as Europe/Berlin or UTC"
+)
 
 func noop(*unstructured.Unstructured) {}
 

@@ -88,16 +88,16 @@ func (c *Client) exec(ctx context.Context, target Target, vmid int, script strin
 	}
 	defer conn.Close()
 
-	res, err := c.run(ctx, conn, pctExecCommand(vmid, script))
+	res, err := c.run(ctx, conn, pctExecCommand(vmid), script)
 	if err != nil {
 		return res, err
 	}
 	return res, pctFailure(res, vmid)
 }
 
-// run starts command and waits for it, its timeout, or ctx; on the latter two
-// the remote command is killed.
-func (c *Client) run(ctx context.Context, conn *ssh.Client, command string) (Result, error) {
+// run starts command with script on its stdin and waits for it, its timeout,
+// or ctx; on the latter two the remote command is killed.
+func (c *Client) run(ctx context.Context, conn *ssh.Client, command, script string) (Result, error) {
 	sess, err := conn.NewSession()
 	if err != nil {
 		return Result{ExitCode: -1}, fmt.Errorf("open ssh session: %w", err)
@@ -105,6 +105,7 @@ func (c *Client) run(ctx context.Context, conn *ssh.Client, command string) (Res
 	defer sess.Close()
 	stdout, stderr := newTailBuffer(c.cfg.MaxOutputBytes), newTailBuffer(c.cfg.MaxOutputBytes)
 	sess.Stdout, sess.Stderr = stdout, stderr
+	sess.Stdin = scriptStream(script)
 	if err := sess.Start(command); err != nil {
 		return Result{ExitCode: -1}, fmt.Errorf("start remote command: %w", err)
 	}

@@ -128,6 +128,8 @@ func TestExec(t *testing.T) {
 		{name: "quotes, dollars, backslashes and newlines reach the shell intact",
 			vmid: 100, script: "printf '%s|' \"it's\" '$HOME' 'a\\b' \"two\nlines\"\n\necho",
 			wantStdout: "it's|$HOME|a\\b|two\nlines|\n"},
+		{name: "a script of MaxScriptBytes full of quotes arrives byte for byte",
+			vmid: 100, script: bigQuotedScript(), wantStdout: bigQuotedPayload + "\n"},
 		{name: "output over the limit keeps the tail and is marked truncated",
 			vmid: 100, script: "seq 1 1000; seq 1 3 >&2",
 			cfg:        func(c *sshexec.Config) { c.MaxOutputBytes = 8 },
@@ -162,6 +164,17 @@ func TestExec(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bigQuotedPayload is text a shell would mangle anywhere but in a quoted
+// here-document, nearly all single quotes: quoted for a command line it
+// would grow fourfold, past the SSH packet limit. bigQuotedScript prints it
+// and pads itself to exactly MaxScriptBytes.
+var bigQuotedPayload = strings.Repeat(strings.Repeat("'", 2000)+`"\$`+"`;|&<>*?~#\t\n", (sshexec.MaxScriptBytes-1024)/2014)
+
+func bigQuotedScript() string {
+	s := "cat <<'EOF'\n" + bigQuotedPayload + "\nEOF\n#"
+	return s + strings.Repeat("'", sshexec.MaxScriptBytes-len(s))
 }
 
 func TestExecConnectFailures(t *testing.T) {
@@ -358,6 +371,7 @@ func TestExecRejectsInvalidRequests(t *testing.T) {
 		{name: "a VMID below Proxmox's minimum", target: n.target, vmid: 99, script: "true"},
 		{name: "a VMID above Proxmox's maximum", target: n.target, vmid: 1_000_000_000, script: "true"},
 		{name: "a script with a NUL byte", target: n.target, vmid: 100, script: "echo a\x00b"},
+		{name: "a script over MaxScriptBytes", target: n.target, vmid: 100, script: strings.Repeat("#", sshexec.MaxScriptBytes+1)},
 		{name: "a target without a host", target: sshexec.Target{Node: "pve1"}, vmid: 100, script: "true"},
 	}
 	for _, tt := range tests {

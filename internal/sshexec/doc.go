@@ -1,6 +1,8 @@
 // Package sshexec runs shell scripts inside Proxmox VE LXC containers by
 // SSHing to the node that hosts the container and running
-// `pct exec <vmid> -- /bin/sh -c '<script>'` there.
+// `pct exec <vmid> -- /bin/sh -c <receiver>` there; the receiver reads the
+// script from the session's stdin and runs it with `/bin/sh -c`, so scripts
+// up to MaxScriptBytes arrive byte for byte whatever they contain (but NUL).
 //
 // It owns everything about that SSH hop: strict host-key checking against an
 // OpenSSH known_hosts (never trust-on-first-use), public-key login, connect and

@@ -63,8 +63,49 @@ func TestShellQuote(t *testing.T) {
 			}
 		})
 	}
-	if got, want := pctExecCommand(100, "echo it's"), `pct exec 100 -- /bin/sh -c 'echo it'\''s'`; got != want {
-		t.Errorf("pctExecCommand = %q, want %q", got, want)
+}
+
+// TestReceiveScript runs the receiver in a real POSIX shell, as pct exec
+// would in the container, with the script on its stdin.
+func TestReceiveScript(t *testing.T) {
+	quotes := strings.Repeat(`'"\$`+"`", (MaxScriptBytes-64)/5)
+	tests := []struct {
+		name     string
+		stdin    string
+		wantOut  string
+		wantCode int
+	}{
+		{name: "a script runs with its output and exit status",
+			stdin: "echo hello; exit 3" + scriptEnd, wantOut: "hello\n", wantCode: 3},
+		{name: "trailing newlines and quotes arrive byte for byte",
+			stdin: "cat <<'EOF'\nit's \"$HOME\"\n\n\nEOF\n\n\n" + scriptEnd, wantOut: "it's \"$HOME\"\n\n\n"},
+		{name: "a script near the limit made of quotes arrives whole",
+			stdin:   "cat <<'EOF'\n" + quotes + "\nEOF\n" + scriptEnd,
+			wantOut: quotes + "\n"},
+		{name: "the script's own stdin is empty",
+			stdin: "cat; echo done" + scriptEnd, wantOut: "done\n"},
+		{name: "a script cut short is not run",
+			stdin: "echo ran" + scriptEnd[:5], wantCode: 255},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command("/bin/sh", "-c", receiveScript)
+			cmd.Stdin = strings.NewReader(tt.stdin)
+			out, err := cmd.Output()
+			code := 0
+			var exitErr *exec.ExitError
+			if errors.As(err, &exitErr) {
+				code = exitErr.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if string(out) != tt.wantOut || code != tt.wantCode {
+				t.Errorf("got %d bytes (exit %d), want %d bytes (exit %d)", len(out), code, len(tt.wantOut), tt.wantCode)
+			}
+		})
+	}
+	if got := pctExecCommand(100); !strings.HasPrefix(got, "pct exec 100 -- /bin/sh -c '") {
+		t.Errorf("pctExecCommand = %q, want a pct exec of /bin/sh -c", got)
 	}
 }
 

@@ -12,6 +12,9 @@
 // user with no isolation, which is why the server refuses non-loopback addresses.
 // The config file commands run no process: the server interprets them itself,
 // with bash's and coreutils' messages and exit statuses.
+// As OpenSSH's sshd hands the whole command line to the login shell as one
+// argument, a command line of 128 KiB or more fails with E2BIG before
+// anything runs; a command's stdin is the session's.
 //
 // The container's "/" is its scratch directory: it is the cwd and HOME of
 // every command, so a script addresses a file in the container by a path

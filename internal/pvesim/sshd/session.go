@@ -97,8 +97,20 @@ func (ss *session) handleSignal(req *ssh.Request) {
 	}
 }
 
+// maxArgStrlen is Linux's MAX_ARG_STRLEN: execve refuses with E2BIG any
+// one argument of this many bytes or more (its terminating NUL counted).
+const maxArgStrlen = 128 << 10
+
 // run executes one exec request to completion and reports how it ended.
 func (ss *session) run(line string) exitReport {
+	// OpenSSH's sshd runs the command as `<login shell> -c <command>`: the
+	// whole command line is one argument, and when execve refuses it sshd's
+	// child reports it with perror and exits 1.
+	if len(line)+1 > maxArgStrlen {
+		_, _ = io.WriteString(ss.ch.Stderr(), "/bin/bash: Argument list too long\n")
+		ss.srv.logf("sshd: a %d-byte command line rejected with E2BIG", len(line))
+		return exitReport{status: 1}
+	}
 	cl, err := parseCommandLine(line)
 	var (
 		req pctExec
