@@ -92,7 +92,9 @@ type ApplicationSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="adopt is immutable"
 	Adopt bool `json:"adopt,omitempty"`
 
-	// hostname of the container, a DNS label. Defaults to metadata.name.
+	// hostname of the container, a DNS label. Defaults to metadata.name for
+	// a container the operator makes; an adopted container keeps its own
+	// unless this is set.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63

@@ -29,8 +29,9 @@ type BackupPhase string
 
 const (
 	BackupPhasePending BackupPhase = "Pending"
-	// BackupPhaseQueued: the archive waits for another of the operator's
-	// vzdumps on the same node to end; nothing has been sent to Proxmox.
+	// BackupPhaseQueued: the Backup waits for an earlier one of its
+	// Application, or the archive for another of the operator's vzdumps on
+	// the same node, to end; nothing has been sent to Proxmox.
 	BackupPhaseQueued    BackupPhase = "Queued"
 	BackupPhaseRunning   BackupPhase = "Running"
 	BackupPhaseCompleted BackupPhase = "Completed"
@@ -100,8 +101,9 @@ type BackupSpec struct {
 
 // BackupStatus is the observed state of a Backup.
 type BackupStatus struct {
-	// phase: Pending, Queued (an archive waiting for the node's vzdump slot),
-	// Running, Completed, Failed or Deleting.
+	// phase: Pending, Queued (waiting for an earlier Backup of the same
+	// Application, or an archive for the node's vzdump slot), Running,
+	// Completed, Failed or Deleting.
 	// +optional
 	Phase BackupPhase `json:"phase,omitempty"`
 
