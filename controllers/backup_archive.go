@@ -92,19 +92,13 @@ func (r *BackupReconciler) startArchive(ctx context.Context, s *backupScope) (ct
 
 // takeTurn admits the Backup to its node's vzdump slot, or leaves it
 // Queued, without a Proxmox request, until the dump ahead of it ends.
+// The node is held from the POST on (see startArchive), not from here.
 func (r *BackupReconciler) takeTurn(s *backupScope) (ctrl.Result, bool) {
-	b := s.backup
-	pos, ok := r.queue.admit(nodeKey{s.host.Name, s.ct.Node}, entryOf(b))
-	if ok {
-		if b.Status.Phase == v1alpha1.BackupPhaseQueued {
-			b.Status.Phase = v1alpha1.BackupPhasePending
-		}
-		return ctrl.Result{}, true
+	res, use, ok := takeLane(&r.queue, nodeKey{s.host.Name, s.ct.Node}, s)
+	if !ok {
+		s.slot = use
 	}
-	b.Status.Phase = v1alpha1.BackupPhaseQueued
-	s.slot = slotQueued
-	s.set(progressing(v1alpha1.ReasonQueued, pos.message()))
-	return ctrl.Result{RequeueAfter: queuedRecheck}, false
+	return res, ok
 }
 
 // settleSlot records on the node's queue what this pass left the Backup

@@ -99,17 +99,7 @@ func TestVzdumpQueueRebuild(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := &vzdumpQueue{}
 			q.rebuildLocked(tt.backups, vzdumpPlacement)
-			n := q.nodeLocked(nodeKey{"h", "pve1"})
-			got := ""
-			if n.inFlight != nil {
-				got = n.inFlight.key.String()
-			}
-			if got != tt.wantInFlight {
-				t.Errorf("in flight = %q, want %q", got, tt.wantInFlight)
-			}
-			if w := entryNames(n.waiting); !slices.Equal(w, tt.wantWaiting) {
-				t.Errorf("waiting = %v, want %v", w, tt.wantWaiting)
-			}
+			checkLane(t, q.nodeLocked(nodeKey{"h", "pve1"}), tt.wantInFlight, tt.wantWaiting)
 		})
 	}
 }
@@ -264,17 +254,22 @@ func TestAppQueueRebuild(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := &appQueue{}
 			q.rebuildLocked(tt.backups, appPlacement)
-			n := q.nodeLocked(appKey{Namespace: "a", Name: "web"})
-			got := ""
-			if n.inFlight != nil {
-				got = n.inFlight.key.String()
-			}
-			if got != tt.wantInFlight {
-				t.Errorf("in flight = %q, want %q", got, tt.wantInFlight)
-			}
-			if w := entryNames(n.waiting); !slices.Equal(w, tt.wantWaiting) {
-				t.Errorf("waiting = %v, want %v", w, tt.wantWaiting)
-			}
+			checkLane(t, q.nodeLocked(appKey{Namespace: "a", Name: "web"}), tt.wantInFlight, tt.wantWaiting)
 		})
+	}
+}
+
+// checkLane compares who holds lane n ("" for nobody) and who waits.
+func checkLane(t *testing.T, n *nodeQueue, wantInFlight string, wantWaiting []string) {
+	t.Helper()
+	got := ""
+	if n.inFlight != nil {
+		got = n.inFlight.key.String()
+	}
+	if got != wantInFlight {
+		t.Errorf("in flight = %q, want %q", got, wantInFlight)
+	}
+	if w := entryNames(n.waiting); !slices.Equal(w, wantWaiting) {
+		t.Errorf("waiting = %v, want %v", w, wantWaiting)
 	}
 }

@@ -72,6 +72,23 @@ func (w *queueWatch) end() (maxRunning int, completed []string) {
 	return w.maxRunning, w.completed
 }
 
+// eventuallyQueued waits until b is Queued (Reconciling, neither Ready nor
+// Stalled) with a message holding each of words.
+func eventuallyQueued(b *v1alpha1.Backup, words ...string) {
+	EventuallyWithOffset(1, func(g Gomega) {
+		got := getBackup(b)
+		g.Expect(got.Status.Phase).To(Equal(v1alpha1.BackupPhaseQueued))
+		c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReconciling)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Reason).To(Equal(v1alpha1.ReasonQueued))
+		for _, w := range words {
+			g.Expect(c.Message).To(ContainSubstring(w))
+		}
+		g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReady)).To(BeFalse())
+		g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionStalled)).To(BeFalse())
+	}).Should(Succeed())
+}
+
 func containsString(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -110,16 +127,7 @@ var _ = Describe("Backup vzdump queue", func() {
 			backups = append(backups, backup(app, func(b *v1alpha1.Backup) { b.Name = fmt.Sprintf("queued-%d", i+2) }))
 		}
 		for i, b := range backups[1:] {
-			Eventually(func(g Gomega) {
-				got := getBackup(b)
-				g.Expect(got.Status.Phase).To(Equal(v1alpha1.BackupPhaseQueued))
-				c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReconciling)
-				g.Expect(c).NotTo(BeNil())
-				g.Expect(c.Reason).To(Equal(v1alpha1.ReasonQueued))
-				g.Expect(c.Message).To(And(ContainSubstring(node), ContainSubstring(e.ns+"/queued-1"), ContainSubstring(fmt.Sprintf("position %d", i+1))))
-				g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReady)).To(BeFalse())
-				g.Expect(meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionStalled)).To(BeFalse())
-			}).Should(Succeed())
+			eventuallyQueued(b, node, e.ns+"/queued-1", fmt.Sprintf("position %d", i+1))
 		}
 		Consistently(func() int { return sim.RequestCount("POST /nodes/{node}/vzdump") }, "1s").Should(Equal(1), "Queued Backups post nothing")
 
@@ -168,15 +176,7 @@ var _ = Describe("Backup turns per Application", func() {
 		eventuallyBackup(backups[0], v1alpha1.BackupPhaseRunning)
 		backups = append(backups, turn(2, v1alpha1.BackupTypeArchive), turn(3, v1alpha1.BackupTypeSnapshot), turn(4, v1alpha1.BackupTypeSnapshot))
 		for i, b := range backups[1:] {
-			Eventually(func(g Gomega) {
-				got := getBackup(b)
-				g.Expect(got.Status.Phase).To(Equal(v1alpha1.BackupPhaseQueued))
-				c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReconciling)
-				g.Expect(c).NotTo(BeNil())
-				g.Expect(c.Reason).To(Equal(v1alpha1.ReasonQueued))
-				g.Expect(c.Message).To(And(ContainSubstring("Application "+e.ns+"/"+app.Name),
-					ContainSubstring(e.ns+"/"+backups[0].Name), ContainSubstring(fmt.Sprintf("position %d", i+1))))
-			}).Should(Succeed())
+			eventuallyQueued(b, "Application "+e.ns+"/"+app.Name, e.ns+"/"+backups[0].Name, fmt.Sprintf("position %d", i+1))
 		}
 		Consistently(func() int { return sim.RequestCount("POST /nodes/{node}/lxc/{vmid}/snapshot") }, "1s").
 			Should(Equal(1), "Queued Backups post nothing")

@@ -23,22 +23,8 @@ import (
 // recorded), starts a fresh operator, and checks that exactly one container
 // results and the Application becomes Ready.
 func TestRestartBetweenCreateAndStatusWrite(t *testing.T) {
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = env.Stop() }()
-	sim, err := pvesim.New(pvesim.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
 	ctx := context.Background()
-	k8s, err := client.New(env.Config, client.Options{Scheme: manager.Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	setup(t, ctx, k8s, sim)
+	env, sim, k8s := start(t)
 
 	// The create lands in Proxmox but its answer is lost: the operator has
 	// recorded the VMID, not the task.
@@ -84,11 +70,28 @@ func TestRestartBetweenCreateAndStatusWrite(t *testing.T) {
 	}
 }
 
-func setup(t *testing.T, ctx context.Context, k8s client.Client, sim *pvesim.Server) {
+// start brings up a control plane and a simulator, stopped when the test
+// ends, with a ProxmoxHost "pve" that namespace "team" may use.
+func start(t *testing.T) (*testenv.Env, *pvesim.Server, client.Client) {
 	t.Helper()
-	if err := testenv.CreateHost(ctx, k8s, sim, testenv.HostFixture{Name: "pve", Namespaces: []string{"team"}}); err != nil {
+	env, err := testenv.Start()
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = env.Stop() })
+	sim, err := pvesim.New(pvesim.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	k8s, err := client.New(env.Config, client.Options{Scheme: manager.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testenv.CreateHost(context.Background(), k8s, sim, testenv.HostFixture{Name: "pve", Namespaces: []string{"team"}}); err != nil {
+		t.Fatal(err)
+	}
+	return env, sim, k8s
 }
 
 // startManager runs a fresh operator (empty caches, no memory of earlier

@@ -13,9 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
-	"github.com/pve-operator/pve-operator/internal/manager"
 	"github.com/pve-operator/pve-operator/internal/pvesim"
-	"github.com/pve-operator/pve-operator/internal/testenv"
 )
 
 // TestRestartKeepsSettledApplicationsReady restarts the operator with
@@ -24,22 +22,8 @@ import (
 // True at any moment of the restart (a fresh process that has not listed
 // the host yet is no reason to report it not ready).
 func TestRestartKeepsSettledApplicationsReady(t *testing.T) {
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = env.Stop() }()
-	sim, err := pvesim.New(pvesim.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
 	ctx := context.Background()
-	k8s, err := client.New(env.Config, client.Options{Scheme: manager.Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
-	setup(t, ctx, k8s, sim)
+	env, sim, k8s := start(t)
 	stop := startManager(t, env)
 	var apps []*v1alpha1.Application
 	for i := range 6 {

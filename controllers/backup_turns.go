@@ -13,20 +13,26 @@ import (
 // container, so a burst of Backups would otherwise post task after task
 // against a locked container and keep it locked for everyone.
 func (r *BackupReconciler) takeAppTurn(s *backupScope) (ctrl.Result, bool) {
-	b := s.backup
 	s.appTurnSeen = true
-	pos, ok := r.apps.admit(appKeyOf(b), entryOf(b))
+	res, use, ok := takeLane(&r.apps, appKeyOf(s.backup), s)
+	s.appTurn = use
+	return res, ok
+}
+
+// takeLane admits the pass's Backup to lane k of q (back to Pending if it
+// was Queued), or leaves it Queued with its place in line.
+func takeLane[K laneKey](q *turnQueue[K], k K, s *backupScope) (ctrl.Result, slotUse, bool) {
+	b := s.backup
+	pos, ok := q.admit(k, entryOf(b))
 	if ok {
-		s.appTurn = slotHeld
 		if b.Status.Phase == v1alpha1.BackupPhaseQueued {
 			b.Status.Phase = v1alpha1.BackupPhasePending
 		}
-		return ctrl.Result{}, true
+		return ctrl.Result{}, slotHeld, true
 	}
 	b.Status.Phase = v1alpha1.BackupPhaseQueued
-	s.appTurn = slotQueued
 	s.set(progressing(v1alpha1.ReasonQueued, pos.message()))
-	return ctrl.Result{RequeueAfter: queuedRecheck}, false
+	return ctrl.Result{RequeueAfter: queuedRecheck}, slotQueued, false
 }
 
 // settleAppTurn records in the Application's lane what this pass left the
