@@ -66,6 +66,8 @@ type ApplicationReconciler struct {
 	// createFailures paces retries of failed creates.
 	createFailures createFailures
 	wake           chan ctrlEvent
+	// workers is MaxConcurrentReconciles, which hostSlots share out.
+	workers int
 
 	// migrations remembers failed and blocked migrations.
 	migrations migrationFailures
@@ -164,6 +166,13 @@ func (r *ApplicationReconciler) reconcileNormal(ctx context.Context, s *appScope
 	if res, ok, err := r.admit(ctx, s); !ok || err != nil {
 		return res, err
 	}
+	release, ok := r.takeHostSlot(s)
+	if !ok {
+		// Woken when the host frees a slot; the requeue covers a lost wake.
+		s.keepStatus = true
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+	}
+	defer release()
 	if o, ok := poolAllowed(s); !ok {
 		// Looked at again now and then: a grant added to the host wakes
 		// nothing here.
@@ -233,6 +242,7 @@ type ctrlEvent = types.NamespacedName
 // SetupWithManager registers the controller, its indexes and watches.
 func (r *ApplicationReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) error {
 	r.wake = make(chan ctrlEvent, 1024)
+	r.workers = max(concurrency, 1)
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(context.Background(), &v1alpha1.Application{}, appHostIndex, func(o client.Object) []string {
 		return []string{o.(*v1alpha1.Application).Spec.HostRef.Name}

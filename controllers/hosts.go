@@ -141,6 +141,13 @@ func (h *Hosts) Get(name string) (*HostEntry, bool) {
 	return e, ok
 }
 
+// Len is the number of connected hosts.
+func (h *Hosts) Len() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.entries)
+}
+
 // ContainerEvents is the stream of container changes on every host.
 func (h *Hosts) ContainerEvents() <-chan ContainerEvent { return h.containers }
 

@@ -19,6 +19,8 @@ type appMemory struct {
 	// reads paces the host's drift reads and the first reads after a
 	// restart (see configPassDue).
 	reads *readPacer
+	// slots caps the Application reconciles the host holds at once.
+	slots hostSlots
 }
 
 // appRecord is what is remembered about one Application's container.
