@@ -195,8 +195,9 @@ func TestVzdumpPacer(t *testing.T) {
 	}{
 		{name: "a fresh dump on a node never seen is looked at after taskPoll", ran: 0, want: taskPoll},
 		{name: "a fresh dump is looked at when the node's last dump was seen ending", lastDump: 7 * time.Second, lastSeenRunning: true, ran: 0, want: 7 * time.Second},
-		{name: "a last dump seen ended at its first poll only bounds the estimate and shrinks it", lastDump: 8 * time.Second, ran: 0, want: 6 * time.Second},
-		{name: "a dump past the estimate backs off by half its age", lastDump: 2 * time.Second, lastSeenRunning: true, ran: 6 * time.Second, want: 3 * time.Second},
+		{name: "a last dump seen ended at its first poll only bounds the estimate and shrinks it", lastDump: 8 * time.Second, ran: 0, want: 7 * time.Second},
+		{name: "a dump past the estimate is looked at again after a quarter of its age", lastDump: 2 * time.Second, lastSeenRunning: true, ran: 6 * time.Second, want: 1500 * time.Millisecond},
+		{name: "a dump just past a short estimate is looked at again after 250ms", lastDump: 500 * time.Millisecond, lastSeenRunning: true, ran: 600 * time.Millisecond, want: 250 * time.Millisecond},
 		{name: "the backoff is capped at 10s", lastDump: 2 * time.Second, lastSeenRunning: true, ran: time.Minute, want: 10 * time.Second},
 	}
 	for _, tt := range tests {

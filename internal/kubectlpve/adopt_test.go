@@ -76,12 +76,16 @@ func TestKubectlPveAgainstARealAPIServer(t *testing.T) {
 		}
 		return out.String()
 	}
-	t.Run("the dry run shows only the marking for containers it can declare, and the rename it cannot avoid", func(t *testing.T) {
+	t.Run("the dry run shows only the marking, and keeps a hostname the spec cannot hold", func(t *testing.T) {
 		out := runOK(t, "--dry-run")
-		for _, want := range []string{"legacy/web  container 200", "lets namespace legacy adopt container 201", "legacy/web-201  container 201 on pve2 (stopped)", "~ tags:", "! hostname: \"Odd.Name\" -> \"odd-name\"", "1 with changes"} {
+		for _, want := range []string{"legacy/web  container 200", "lets namespace legacy adopt container 201", "legacy/web-201  container 201 on pve2 (stopped)", "~ tags:",
+			"the container keeps it until spec.hostname is set", "0 with changes"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("no %q in\n%s", want, out)
 			}
+		}
+		if strings.Contains(out, "! hostname") {
+			t.Errorf("an adopted container is never renamed:\n%s", out)
 		}
 	})
 	t.Run("filters narrow the selection", func(t *testing.T) {
