@@ -207,6 +207,9 @@ func (r *ApplicationReconciler) reconcileNormal(ctx context.Context, s *appScope
 // applicationPassEnd: every change of verdict is an event; failures the
 // operator retries by itself are Warnings too.
 var applicationPassEnd = passEnd{
+	// Most passes of a settled Application change nothing: a PATCH of "{}"
+	// still costs two marshals, a merge diff and the decoded answer.
+	skipUnchanged: true,
 	warning: func(o outcome) bool {
 		return o.stalled || o.reason == v1alpha1.ReasonCreateFailed || o.reason == v1alpha1.ReasonProvisionFailed || o.reason == v1alpha1.ReasonTaskFailed
 	},
