@@ -82,6 +82,9 @@ type convergeMark struct {
 	// trusted says the mark was taken from status after a restart, not
 	// from a read: the first read is paced (see configPassDue).
 	trusted bool
+	// seenGeneration is the generation a trusted mark was taken at: a
+	// newer one was declared while this process runs, and someone waits.
+	seenGeneration int64
 	// privileged is what the last config read showed, so a revoked
 	// privilege grant stops the passes that do not read the config.
 	privileged bool

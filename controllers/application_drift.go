@@ -30,7 +30,8 @@ const (
 // read the container (a create, an adoption). The others go through the
 // host's read pacer: the periodic drift read, and after a restart the
 // first read of an Application whose status says it was settled (trusted
-// until then; a spec changed meanwhile is read first). A pass that does not
+// until then; a spec changed meanwhile is read first, one changed since it
+// started at once). A pass that does not
 // read leaves the Application queued there, so it needs no requeue.
 func (r *ApplicationReconciler) configPassDue(app *v1alpha1.Application, ct proxmox.ContainerSummary, host *HostEntry) bool {
 	m, ok := r.mark(app, ct)
@@ -39,7 +40,7 @@ func (r *ApplicationReconciler) configPassDue(app *v1alpha1.Application, ct prox
 	}
 	stale := m.generation != app.Generation || !lxcconfig.OwnedBy(ct.Tags, string(app.UID)) ||
 		lxcconfig.JoinTags(ct.Tags) != lxcconfig.JoinTags(inventoryTags(app, ct))
-	if stale && !m.trusted {
+	if stale && (!m.trusted || app.Generation != m.seenGeneration) {
 		return true
 	}
 	key := types.NamespacedName{Namespace: app.Namespace, Name: app.Name}
@@ -69,7 +70,7 @@ func (r *ApplicationReconciler) mark(app *v1alpha1.Application, ct proxmox.Conta
 	if ct.VMID == 0 || st.ObservedGeneration == 0 || int(st.VMID) != ct.VMID || !lxcconfig.OwnedBy(ct.Tags, string(app.UID)) {
 		return convergeMark{}, false
 	}
-	m := convergeMark{trusted: true, restartKeys: restartKeysOf(app)}
+	m := convergeMark{trusted: true, seenGeneration: app.Generation, restartKeys: restartKeysOf(app)}
 	if meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionReady) {
 		m.generation = st.ObservedGeneration
 	}

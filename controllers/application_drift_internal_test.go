@@ -65,7 +65,7 @@ func TestDriftReadsArePacedPerHost(t *testing.T) {
 // paced read, and one whose spec changed meanwhile goes before the drift
 // reads.
 func TestReadsTheUserWaitsForAreNotPaced(t *testing.T) {
-	r, host, apps, cts := driftFixture(3)
+	r, host, apps, cts := driftFixture(4)
 	defer host.apps.stopReads()
 	apps[0].Generation = 2
 	if !r.configPassDue(apps[0], cts[0], host) {
@@ -92,5 +92,17 @@ func TestReadsTheUserWaitsForAreNotPaced(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the trusted Application was never woken for its read")
+	}
+	// Trusted and queued for its paced read, then changed while this
+	// process runs: someone waits for it, so it reads at once.
+	r.converged.Delete(apps[3].UID)
+	apps[3].Status = apps[1].Status
+	apps[3].Status.VMID = int32(cts[3].VMID)
+	if r.configPassDue(apps[3], cts[3], host) {
+		t.Error("a settled Application read its config inline after a restart")
+	}
+	apps[3].Generation = 2
+	if !r.configPassDue(apps[3], cts[3], host) {
+		t.Error("a spec changed after the restart waited for the pacer")
 	}
 }
