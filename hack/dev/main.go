@@ -94,7 +94,7 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	defer d.close()
-	mgr, err := manager.New(d.cfg, c.manager)
+	mgr, err := manager.New(d.cfg, c.manager) //nolint:contextcheck // New only registers controllers, indexes and watches; the manager gets its context from Start
 	if err != nil {
 		return err
 	}

@@ -126,15 +126,6 @@ func TestManifestsReadBackToTheSameSpec(t *testing.T) {
 	}
 }
 
-// onlyRename: a plan is empty but for the rename of a container whose
-// hostname the spec could not take (DB.local here).
-func onlyRename(hostname string, p Plan) bool {
-	if hostname == "" {
-		delete(p.Other.Set, "hostname")
-	}
-	return p.Empty()
-}
-
 func TestParseVMIDRangeReadsRangesAndSingleVMIDs(t *testing.T) {
 	cases := []struct {
 		name     string

@@ -104,7 +104,7 @@ func start(t *testing.T, ctx context.Context) (client.Client, *pvesim.Server, *r
 	rec, endpoint, ca := startRecorder(t, sim)
 	configureHost(t, ctx, k8s, endpoint, ca)
 	mctx, stop := context.WithCancel(ctx)
-	mgr, err := manager.New(env.Config, manager.Options{MetricsAddr: "0", ProbeAddr: "0", ProxmoxQPS: 200, ProxmoxBurst: 200, MaxTasksPerHost: 16})
+	mgr, err := manager.New(env.Config, manager.Options{MetricsAddr: "0", ProbeAddr: "0", ProxmoxQPS: 200, ProxmoxBurst: 200, MaxTasksPerHost: 16}) //nolint:contextcheck // New only registers controllers, indexes and watches; the manager gets its context from Start
 	if err != nil {
 		t.Fatal(err)
 	}

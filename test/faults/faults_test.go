@@ -79,7 +79,7 @@ func startSuite(t *testing.T, ctx context.Context) (client.Client, *pvesim.Serve
 	if err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := manager.New(env.Config, manager.Options{SkipNameValidation: true, TaskDeadline: taskDeadline})
+	mgr, err := manager.New(env.Config, manager.Options{SkipNameValidation: true, TaskDeadline: taskDeadline}) //nolint:contextcheck // New only registers controllers, indexes and watches; the manager gets its context from Start
 	if err != nil {
 		t.Fatal(err)
 	}
