@@ -125,7 +125,7 @@ type diffCase struct {
 }
 
 func TestDiff(t *testing.T) {
-	for _, tt := range append(configDiffCases(), volumeDiffCases()...) {
+	for _, tt := range append(append(configDiffCases(), hostnameDiffCases()...), volumeDiffCases()...) {
 		t.Run(tt.name, func(t *testing.T) { checkDiff(t, tt) })
 	}
 }
@@ -156,30 +156,6 @@ func configDiffCases() []diffCase {
 			name:     "an undeclared NIC is removed",
 			observed: func(o map[string]string) { o["net1"] = "name=eth1,bridge=vmbr1,ip=dhcp,type=veth" },
 			del:      []string{"net1"},
-		},
-		{
-			name:     "a container the operator made is renamed back to the Application's name",
-			observed: func(o map[string]string) { o["hostname"] = "renamed" },
-			set:      map[string]string{"hostname": "web1"},
-		},
-		{
-			name:     "an adopted container keeps its own hostname when the spec declares none",
-			spec:     func(s *v1alpha1.ApplicationSpec) { s.Adopt = true },
-			observed: func(o map[string]string) { o["hostname"] = "legacy-db" },
-		},
-		{
-			name:     "an adopted container without any hostname is not given one",
-			spec:     func(s *v1alpha1.ApplicationSpec) { s.Adopt = true },
-			observed: func(o map[string]string) { delete(o, "hostname") },
-		},
-		{
-			name: "an adopted container converges to a declared hostname",
-			spec: func(s *v1alpha1.ApplicationSpec) {
-				s.Adopt = true
-				s.Hostname = "db"
-			},
-			observed: func(o map[string]string) { o["hostname"] = "legacy-db" },
-			set:      map[string]string{"hostname": "db"},
 		},
 		{
 			name:     "omitted tags keep the container's own and add the operator's",
@@ -389,5 +365,35 @@ func TestDataVolumes(t *testing.T) {
 	}
 	if got := DataVolumes(cfg); !maps.Equal(got, want) {
 		t.Errorf("DataVolumes = %v, want %v (bind mounts and the root volume are not data volumes)", got, want)
+	}
+}
+
+// hostnameDiffCases: the hostname converges only where the operator owns it.
+func hostnameDiffCases() []diffCase {
+	return []diffCase{
+		{
+			name:     "a container the operator made is renamed back to the Application's name",
+			observed: func(o map[string]string) { o["hostname"] = "renamed" },
+			set:      map[string]string{"hostname": "web1"},
+		},
+		{
+			name:     "an adopted container keeps its own hostname when the spec declares none",
+			spec:     func(s *v1alpha1.ApplicationSpec) { s.Adopt = true },
+			observed: func(o map[string]string) { o["hostname"] = "legacy-db" },
+		},
+		{
+			name:     "an adopted container without any hostname is not given one",
+			spec:     func(s *v1alpha1.ApplicationSpec) { s.Adopt = true },
+			observed: func(o map[string]string) { delete(o, "hostname") },
+		},
+		{
+			name: "an adopted container converges to a declared hostname",
+			spec: func(s *v1alpha1.ApplicationSpec) {
+				s.Adopt = true
+				s.Hostname = "db"
+			},
+			observed: func(o map[string]string) { o["hostname"] = "legacy-db" },
+			set:      map[string]string{"hostname": "db"},
+		},
 	}
 }
