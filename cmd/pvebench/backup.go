@@ -67,7 +67,7 @@ func (b *bench) backups() error {
 func (b *bench) waitBackups(timeout time.Duration) error {
 	n := b.c.Backups
 	var list v1alpha1.BackupList
-	err := b.poll(timeout, func() (bool, error) {
+	err := b.poll(timeout, n, func() (bool, error) {
 		list = v1alpha1.BackupList{}
 		if err := b.k8s.List(b.ctx, &list, client.InNamespace(namespace)); err != nil {
 			return false, err

@@ -63,7 +63,7 @@ func (b *bench) waitAllReady(timeout time.Duration) error {
 		hosts[sh.name] = h
 	}
 	var ready []int
-	err := b.poll(timeout, func() (bool, error) {
+	err := b.poll(timeout, c.N, func() (bool, error) {
 		list := &v1alpha1.ApplicationList{}
 		if err := b.k8s.List(b.ctx, list, client.InNamespace(namespace)); err != nil {
 			return false, err

@@ -103,6 +103,11 @@ func SmallApp(namespace, name, host string) *v1alpha1.Application {
 // Poll calls cond every 200 ms until it returns true, an error, or timeout
 // passes (an error naming the timeout).
 func Poll(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
+	return PollEvery(ctx, timeout, 200*time.Millisecond, cond)
+}
+
+// PollEvery is Poll with interval between the calls of cond.
+func PollEvery(ctx context.Context, timeout, interval time.Duration, cond func() (bool, error)) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		ok, err := cond()
@@ -115,7 +120,7 @@ func Poll(ctx context.Context, timeout time.Duration, cond func() (bool, error))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		case <-time.After(interval):
 		}
 	}
 }
