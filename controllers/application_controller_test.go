@@ -26,6 +26,17 @@ import (
 
 var nsSeq atomic.Int64
 
+// handMadeSeq numbers the hand-made containers of the specs that need a
+// fresh VMID each run (see handMadeVMID).
+var handMadeSeq atomic.Int64
+
+// handMadeVMID is a VMID at base that no other spec uses, whatever order
+// the specs run in: base plus a count of such VMIDs handed out, which stays
+// far below the fixed VMIDs the other specs pick (7120, 7200, ...). Adding
+// the namespace counter instead ran into them once the suite grew to over
+// 100 namespaces ("CT 7200 already exists").
+func handMadeVMID(base int) int { return base + int(handMadeSeq.Add(1)) }
+
 // appEnv is a namespace and a Ready host (with SSH) for one spec.
 type appEnv struct {
 	ns, host string

@@ -91,26 +91,30 @@ func newAppEvents() appEvents { return appEvents{&handler.EnqueueRequestForObjec
 
 // Create implements handler.EventHandler.
 func (h appEvents) Create(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	pq, isPQ := q.(priorityqueue.PriorityQueue[reconcile.Request])
 	app, isApp := e.Object.(*v1alpha1.Application)
-	if !isPQ || !isApp || !e.IsInInitialList || !awaited(app) {
+	if !isApp || !e.IsInInitialList || !awaited(app) || !addAt(q, app, 0) {
 		h.EnqueueRequestForObject.Create(ctx, e, q)
-		return
 	}
-	pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(0)}, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(app)})
 }
 
 // Generic implements handler.EventHandler for the wake-up channel. A bare
 // key (a pacer grant, a provision result) has no status to judge and keeps
 // the normal priority.
 func (h appEvents) Generic(ctx context.Context, e event.GenericEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	pq, isPQ := q.(priorityqueue.PriorityQueue[reconcile.Request])
 	app, isApp := e.Object.(*v1alpha1.Application)
-	if !isPQ || !isApp || app.UID == "" || awaited(app) {
+	if !isApp || app.UID == "" || awaited(app) || !addAt(q, app, handler.LowPriority) {
 		h.EnqueueRequestForObject.Generic(ctx, e, q)
-		return
 	}
-	pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(handler.LowPriority)}, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(app)})
+}
+
+// addAt queues app at priority when q is a priority queue; false leaves
+// it to the default handler.
+func addAt(q workqueue.TypedRateLimitingInterface[reconcile.Request], app *v1alpha1.Application, priority int) bool {
+	pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request])
+	if ok {
+		pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(priority)}, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(app)})
+	}
+	return ok
 }
 
 // awaited: the Application's status does not say what was declared is in

@@ -52,21 +52,60 @@ func TestInitialListingQueuesAwaitedApplicationsFirst(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q := priorityqueue.New[reconcile.Request]("test")
-			defer q.ShutDown()
-			h := newAppEvents()
-			for _, app := range tt.listed {
-				h.Create(context.Background(), event.CreateEvent{Object: app, IsInInitialList: true}, q)
-			}
-			var got []string
-			for range tt.listed {
-				req, _ := q.Get()
-				got = append(got, req.Name)
-				q.Done(req)
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("order = %v, want %v", got, tt.want)
+			queued := queueOrder(len(tt.listed), func(h appEvents, q priorityqueue.PriorityQueue[reconcile.Request]) {
+				for _, app := range tt.listed {
+					h.Create(context.Background(), event.CreateEvent{Object: app, IsInInitialList: true}, q)
+				}
+			})
+			if !slices.Equal(queued, tt.want) {
+				t.Errorf("order = %v, want %v", queued, tt.want)
 			}
 		})
 	}
+}
+
+func TestWakeUpsQueueSettledApplicationsBehindAwaitedOnes(t *testing.T) {
+	settled, stalled := listedApp("settled", 1, 1, metav1.ConditionTrue), listedApp("stalled", 1, 1, metav1.ConditionFalse)
+	settled.UID, stalled.UID = "u-settled", "u-stalled"
+	granted := &v1alpha1.Application{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "granted"}}
+	tests := []struct {
+		name  string
+		woken []*v1alpha1.Application
+		want  []string
+	}{{
+		name:  "an inventory change of a settled Application waits behind one someone waits for",
+		woken: []*v1alpha1.Application{settled, stalled},
+		want:  []string{"stalled", "settled"},
+	}, {
+		name:  "a bare key (a pacer grant) has no status to judge and keeps the normal priority",
+		woken: []*v1alpha1.Application{settled, granted},
+		want:  []string{"granted", "settled"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			queued := queueOrder(len(tt.woken), func(h appEvents, q priorityqueue.PriorityQueue[reconcile.Request]) {
+				for _, app := range tt.woken {
+					h.Generic(context.Background(), event.GenericEvent{Object: app}, q)
+				}
+			})
+			if !slices.Equal(queued, tt.want) {
+				t.Errorf("order = %v, want %v", queued, tt.want)
+			}
+		})
+	}
+}
+
+// queueOrder feeds a real priority queue through appEvents with add and
+// returns the names of the n requests in the order a worker gets them.
+func queueOrder(n int, add func(appEvents, priorityqueue.PriorityQueue[reconcile.Request])) []string {
+	q := priorityqueue.New[reconcile.Request]("test")
+	defer q.ShutDown()
+	add(newAppEvents(), q)
+	var got []string
+	for range n {
+		req, _ := q.Get()
+		got = append(got, req.Name)
+		q.Done(req)
+	}
+	return got
 }

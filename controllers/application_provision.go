@@ -49,9 +49,18 @@ func (p *provisionRuns) failures(uid types.UID, hash string) int {
 	return 1
 }
 
-func (p *provisionRuns) recordResult(uid types.UID, hash string, ok bool) {
+// recordOnce counts the finished run's result once.
+func (p *provisionRuns) recordOnce(run *provisionRun, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if run.recorded {
+		return
+	}
+	run.recorded = true
+	p.record(run.uid, run.hash, ok)
+}
+
+func (p *provisionRuns) record(uid types.UID, hash string, ok bool) {
 	if p.failed == nil {
 		p.failed = map[types.UID]failCount{}
 	}
@@ -84,9 +93,13 @@ func setProvisioned(app *v1alpha1.Application, status metav1.ConditionStatus, re
 const ConditionProvisioned = "Provisioned"
 
 type provisionRun struct {
+	uid    types.UID
 	hash   string
 	done   bool
 	result v1alpha1.ProvisionStatus
+	// recorded: the result has been counted in failed, which a pass that
+	// copies it again must not do twice.
+	recorded bool
 }
 
 func (p *provisionRuns) get(uid types.UID) *provisionRun {
@@ -104,7 +117,7 @@ func (p *provisionRuns) start(uid types.UID, hash string) (*provisionRun, bool) 
 	if run, ok := p.runs[uid]; ok && run.hash == hash {
 		return run, false
 	}
-	run := &provisionRun{hash: hash}
+	run := &provisionRun{uid: uid, hash: hash}
 	p.runs[uid] = run
 	return run, true
 }
@@ -146,11 +159,7 @@ func (r *ApplicationReconciler) reconcileProvision(ctx context.Context, s *appSc
 	}
 	sum := sha256.Sum256([]byte(script))
 	hash := hex.EncodeToString(sum[:])
-	if run := r.provisions.get(app.UID); run != nil && run.hash == hash && run.done {
-		app.Status.Provision = run.result.DeepCopy()
-		r.provisions.forget(app.UID)
-		r.provisions.recordResult(app.UID, hash, run.result.ExitCode != nil && *run.result.ExitCode == 0)
-	}
+	r.takeProvisionResult(app, hash)
 	if st := app.Status.Provision; st != nil && st.Hash == hash && st.FinishedAt != nil {
 		if st.ExitCode != nil && *st.ExitCode == 0 {
 			setProvisioned(app, metav1.ConditionTrue, v1alpha1.ReasonProvisioned, fmt.Sprintf("the provision script succeeded in container %d", ct.VMID))
@@ -177,6 +186,31 @@ func (r *ApplicationReconciler) reconcileProvision(ctx context.Context, s *appSc
 	setProvisioned(app, metav1.ConditionFalse, v1alpha1.ReasonProvisioning, "the provision script is running")
 	s.set(progressing(v1alpha1.ReasonProvisioning, fmt.Sprintf("provision script running in container %d", ct.VMID)))
 	return ctrl.Result{RequeueAfter: 30 * time.Second}, true
+}
+
+// takeProvisionResult copies a finished run's result into status. The run
+// is kept until the object read at the start of a pass already holds that
+// result: the pass after the status write may read a cache that does not
+// have it yet, and forgetting the run earlier made that pass run the script
+// a second time.
+func (r *ApplicationReconciler) takeProvisionResult(app *v1alpha1.Application, hash string) {
+	run := r.provisions.get(app.UID)
+	if run == nil || run.hash != hash || !run.done {
+		return
+	}
+	if sameProvisionResult(app.Status.Provision, run.result) {
+		r.provisions.forget(app.UID)
+		return
+	}
+	app.Status.Provision = run.result.DeepCopy()
+	r.provisions.recordOnce(run, run.result.ExitCode != nil && *run.result.ExitCode == 0)
+}
+
+// sameProvisionResult reports whether st is the stored copy of result:
+// stored times keep whole seconds only.
+func sameProvisionResult(st *v1alpha1.ProvisionStatus, result v1alpha1.ProvisionStatus) bool {
+	return st != nil && result.FinishedAt != nil && st.Hash == result.Hash && st.FinishedAt != nil &&
+		st.FinishedAt.Equal(ptr.To(result.FinishedAt.Rfc3339Copy()))
 }
 
 // provisionPrerequisites checks that a declared provision script can run at

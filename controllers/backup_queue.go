@@ -307,13 +307,18 @@ func (q *turnQueue[K]) send(entries []queueEntry) {
 	for _, e := range entries {
 		b := &v1alpha1.Backup{}
 		b.Namespace, b.Name = e.key.Namespace, e.key.Name
-		ev := event.GenericEvent{Object: b}
-		select {
-		case q.wake <- ev:
-		default:
-			// Never block a reconcile on a full channel.
-			go func() { q.wake <- ev }()
-		}
+		deliver(q.wake, event.GenericEvent{Object: b})
+	}
+}
+
+// deliver sends v on ch without blocking the caller (a reconcile, a lock
+// holder) and without dropping it: a wake-up that replaces a place in a
+// queue must arrive, or the one woken would wait for its safety requeue.
+func deliver[T any](ch chan<- T, v T) {
+	select {
+	case ch <- v:
+	default:
+		go func() { ch <- v }()
 	}
 }
 

@@ -171,14 +171,7 @@ var _ = Describe("BackupSchedule", func() {
 				Spec:       v1alpha1.BackupScheduleSpec{Schedule: "@daily", ApplicationRef: &v1alpha1.LocalObjectReference{Name: app.Name}},
 			}
 			Expect(k8s.Create(ctx, sc)).To(Succeed())
-			Eventually(func(g Gomega) {
-				got := &v1alpha1.BackupSchedule{}
-				g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(sc), got)).To(Succeed())
-				c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled)
-				g.Expect(c).NotTo(BeNil())
-				g.Expect(c.Reason).To(Equal(v1alpha1.ReasonNamespaceNotAllowed))
-				g.Expect(c.Message).To(Equal(controllers.HostUnavailableMessage(host, ns)))
-			}).Should(Succeed())
+			eventuallyScheduleStalled(sc, v1alpha1.ReasonNamespaceNotAllowed, controllers.HostUnavailableMessage(host, ns))
 		},
 		Entry("a host that does not exist", missingHost),
 		Entry("a host whose allowedNamespaces excludes the namespace", excludingHost),
@@ -194,15 +187,24 @@ var _ = Describe("BackupSchedule", func() {
 			},
 		}
 		Expect(k8s.Create(ctx, sc)).To(Succeed())
-		Eventually(func(g Gomega) {
-			got := &v1alpha1.BackupSchedule{}
-			g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(sc), got)).To(Succeed())
-			c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled)
-			g.Expect(c).NotTo(BeNil())
-			g.Expect(c.Reason).To(Equal(v1alpha1.ReasonInvalidSchedule))
-		}).Should(Succeed())
+		eventuallyScheduleStalled(sc, v1alpha1.ReasonInvalidSchedule, "")
 	})
 })
+
+// eventuallyScheduleStalled waits until sc is Stalled for reason, with
+// message too unless it is empty.
+func eventuallyScheduleStalled(sc *v1alpha1.BackupSchedule, reason, message string) {
+	EventuallyWithOffset(1, func(g Gomega) {
+		got := &v1alpha1.BackupSchedule{}
+		g.Expect(k8s.Get(ctx, client.ObjectKeyFromObject(sc), got)).To(Succeed())
+		c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Reason).To(Equal(reason))
+		if message != "" {
+			g.Expect(c.Message).To(Equal(message))
+		}
+	}).Should(Succeed())
+}
 
 // drain returns the events a FakeRecorder holds.
 func drain(rec *events.FakeRecorder) []string {

@@ -86,7 +86,7 @@ var _ = Describe("Application clones", func() {
 	})
 
 	It("clones a template container linked and full, in a pool, each clone owned only by its Application", func() {
-		tmpl := 8100 + int(nsSeq.Load())
+		tmpl := handMadeVMID(8100)
 		seedTemplate(tmpl)
 		linked := e.app(cloneOf(v1alpha1.CloneSource{VMID: ptr.To(int32(tmpl))}, func(a *v1alpha1.Application) {
 			a.Spec.Pool = pool
@@ -180,7 +180,7 @@ var _ = Describe("Application clones", func() {
 	})
 
 	It("stalls a linked clone PVE refuses from a normal container with PVE's words, retrying on one VMID", func() {
-		vmid := 7100 + int(nsSeq.Load())
+		vmid := handMadeVMID(7100)
 		Expect(sim.AddContainer("pve1", vmid, map[string]string{"hostname": "plain", "memory": "256"}, false)).To(Succeed())
 		DeferCleanup(func() { _ = sim.RemoveContainer(vmid) })
 		clones := sim.RequestCount("POST /nodes/{node}/lxc/{vmid}/clone")
@@ -200,7 +200,7 @@ var _ = Describe("Application clones", func() {
 
 	DescribeTable("stalls a clone source the namespace may not use, sending nothing",
 		func(addSource func(vmid int)) {
-			vmid := 6300 + int(nsSeq.Load())
+			vmid := handMadeVMID(6300)
 			addSource(vmid)
 			DeferCleanup(func() { _ = sim.RemoveContainer(vmid) })
 			clones := sim.RequestCount("POST /nodes/{node}/lxc/{vmid}/clone")

@@ -149,7 +149,7 @@ var _ = Describe("Application create failures", func() {
 	})
 
 	It("leaves alone a container a dead create left locked at its VMID, and says how to clear it once the lock outlasts the bound", func() {
-		vmid := 6100 + int(nsSeq.Load())
+		vmid := handMadeVMID(6100)
 		Expect(sim.AddContainer("pve1", vmid, map[string]string{"hostname": "half-made", "memory": "256"}, false)).To(Succeed())
 		Expect(sim.SetLock(vmid, "create")).To(Succeed())
 		DeferCleanup(func() { _ = sim.SetLock(vmid, ""); _ = sim.RemoveContainer(vmid) })

@@ -20,11 +20,7 @@ func (r *ApplicationReconciler) takeHostSlot(s *appScope) (release func(), ok bo
 			return
 		}
 		// Its place in line is gone: the wake must not be dropped.
-		select {
-		case r.wake <- next:
-		default:
-			go func() { r.wake <- next }()
-		}
+		deliver(r.wake, next)
 	}, true
 }
 

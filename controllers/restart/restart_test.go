@@ -74,20 +74,7 @@ func TestRestartBetweenCreateAndStatusWrite(t *testing.T) {
 // ends, with a ProxmoxHost "pve" that namespace "team" may use.
 func start(t *testing.T) (*testenv.Env, *pvesim.Server, client.Client) {
 	t.Helper()
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	sim, err := pvesim.New(pvesim.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	k8s, err := client.New(env.Config, client.Options{Scheme: manager.Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, sim, k8s := testenv.StartSimulated(t)
 	if err := testenv.CreateHost(context.Background(), k8s, sim, testenv.HostFixture{Name: "pve", Namespaces: []string{"team"}}); err != nil {
 		t.Fatal(err)
 	}

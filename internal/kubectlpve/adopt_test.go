@@ -10,11 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/pve-operator/pve-operator/internal/adoptgen"
-	"github.com/pve-operator/pve-operator/internal/manager"
-	"github.com/pve-operator/pve-operator/internal/pvesim"
 	"github.com/pve-operator/pve-operator/internal/testenv"
 )
 
@@ -23,23 +19,9 @@ import (
 // runs: the plugin reads Proxmox itself.
 func pluginEnv(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	kc := filepath.Join(dir, "kubeconfig")
+	env, sim, k8s := testenv.StartSimulated(t)
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := env.WriteKubeconfig(kc); err != nil {
-		t.Fatal(err)
-	}
-	sim, err := pvesim.New(pvesim.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	k8s, err := client.New(env.Config, client.Options{Scheme: manager.Scheme})
-	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

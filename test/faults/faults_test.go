@@ -65,20 +65,7 @@ func TestConvergesUnderFaults(t *testing.T) {
 // "team". Everything is stopped when the test ends.
 func startSuite(t *testing.T, ctx context.Context) (client.Client, *pvesim.Server) {
 	t.Helper()
-	env, err := testenv.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	sim, err := pvesim.New(pvesim.DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	k8s, err := client.New(env.Config, client.Options{Scheme: manager.Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, sim, k8s := testenv.StartSimulated(t)
 	mgr, err := manager.New(env.Config, manager.Options{SkipNameValidation: true, TaskDeadline: taskDeadline}) //nolint:contextcheck // New only registers controllers, indexes and watches; the manager gets its context from Start
 	if err != nil {
 		t.Fatal(err)
