@@ -213,6 +213,12 @@ func adoptionAllowed(s *appScope, ct proxmox.ContainerSummary) (outcome, bool) {
 // crash at any instant leaves enough behind to find the container again.
 func (r *ApplicationReconciler) create(ctx context.Context, s *appScope) (ctrl.Result, error) {
 	app := s.app
+	if host := s.tenancy.host; !host.DeletionTimestamp.IsZero() {
+		// A host waiting for its users to go must not gain one.
+		s.set(stalled(v1alpha1.ReasonHostDeleting, fmt.Sprintf(
+			"ProxmoxHost %q is being deleted: no new container is created on it (containers already there are still managed)", host.Name)))
+		return ctrl.Result{}, nil
+	}
 	if app.Spec.RestoreFrom != nil {
 		return r.createFromBackup(ctx, s)
 	}

@@ -69,6 +69,9 @@ func (r *ApplicationReconciler) deleteContainer(ctx context.Context, s *appScope
 		return ctrl.Result{}, true, nil // nothing was ever created
 	}
 	t, o, ok, err := resolveTenancy(ctx, r.Client, app.Spec.HostRef.Name, app.Namespace)
+	if t.hostMissing && t.host != nil && forcedDeletion(t.host) == forceRelease {
+		return r.releaseForHost(ctx, s)
+	}
 	if t.hostMissing {
 		// The host object is gone: there is nothing left to talk to. Only
 		// an Application that had a container gets here, so its namespace
@@ -160,15 +163,27 @@ func (r *ApplicationReconciler) destroyOrRelease(ctx context.Context, s *appScop
 	return res, false, err
 }
 
+// releaseForHost releases the container of an Application deleted while
+// its host's deletion is forced with Release: the host releases the
+// containers of the Applications it still sees, so one that goes first
+// must release its own, or it would stay tagged for a dead owner.
+func (r *ApplicationReconciler) releaseForHost(ctx context.Context, s *appScope) (ctrl.Result, bool, error) {
+	entry, ok := r.Hosts.Get(s.app.Spec.HostRef.Name)
+	if !ok || entry.Inventory.Snapshot() == nil {
+		return ctrl.Result{RequeueAfter: 15 * time.Second}, false, nil
+	}
+	ct, found := entry.Inventory.Snapshot().Containers[int(s.app.Status.VMID)]
+	if !found || !lxcconfig.OwnedBy(ct.Tags, string(s.app.UID)) {
+		return ctrl.Result{}, true, nil
+	}
+	s.host = entry
+	return r.release(ctx, s, ct)
+}
+
 // release removes the operator's tags so the container becomes unmanaged
 // (and adoptable again) and leaves everything else as it is.
 func (r *ApplicationReconciler) release(ctx context.Context, s *appScope, ct proxmox.ContainerSummary) (ctrl.Result, bool, error) {
-	keep := lxcconfig.UserTags(ct.Tags)
-	update := proxmox.ConfigUpdate{Set: map[string]string{"tags": lxcconfig.JoinTags(keep)}}
-	if len(keep) == 0 {
-		update = proxmox.ConfigUpdate{Delete: []string{"tags"}}
-	}
-	if err := s.host.Client.UpdateContainerConfig(ctx, ct.Node, ct.VMID, update); err != nil {
+	if err := s.host.Client.UpdateContainerConfig(ctx, ct.Node, ct.VMID, releaseUpdate(ct.Tags)); err != nil {
 		if proxmox.IsTransient(err) {
 			return ctrl.Result{RequeueAfter: 5 * time.Second}, false, nil
 		}

@@ -93,6 +93,8 @@ type backupScope struct {
 	// lane, once appTurnSeen says the pass got that far.
 	appTurn     slotUse
 	appTurnSeen bool
+	// grants are what the host gives the Backup's namespace.
+	grants []v1alpha1.TenantGrant
 }
 
 func (s *backupScope) set(o outcome) { s.outcome = o }
@@ -145,7 +147,7 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if s.backup.Status.Phase == v1alpha1.BackupPhaseCompleted || s.backup.Status.Phase == v1alpha1.BackupPhaseFailed {
+	if backupEnded(s.backup) {
 		r.syncLastBackup(ctx, b.Namespace, b.Spec.ApplicationRef.Name)
 	}
 	return res, nil
@@ -176,6 +178,9 @@ func (r *BackupReconciler) reconcileNormal(ctx context.Context, s *backupScope) 
 	}
 	if res, ok := r.resolveContainer(s); !ok {
 		return res, nil
+	}
+	if ok, err := r.withinPendingQuota(ctx, s, backupHost(b)); !ok || err != nil {
+		return ctrl.Result{}, err
 	}
 	if res, turn := r.takeAppTurn(s); !turn {
 		return res, nil
@@ -253,6 +258,7 @@ func (r *BackupReconciler) allowed(ctx context.Context, s *backupScope, host str
 		s.set(o)
 		setPhaseIfEmpty(s.backup, v1alpha1.BackupPhasePending)
 	}
+	s.grants = t.grants
 	return t.host, ok, err
 }
 
@@ -430,6 +436,9 @@ func (r *BackupReconciler) SetupWithManager(mgr ctrl.Manager, concurrency int) e
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Backup{}, backupAppIndex, func(o client.Object) []string {
 		return []string{o.(*v1alpha1.Backup).Spec.ApplicationRef.Name}
 	}); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Backup{}, backupPendingIndex, pendingOnHost); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).

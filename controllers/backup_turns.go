@@ -43,7 +43,7 @@ func (r *BackupReconciler) settleAppTurn(s *backupScope) {
 	b := s.backup
 	key := client.ObjectKeyFromObject(b)
 	switch {
-	case s.deleted || b.Status.Phase == v1alpha1.BackupPhaseCompleted || b.Status.Phase == v1alpha1.BackupPhaseFailed:
+	case s.deleted || backupEnded(b):
 		r.apps.forget(key)
 	case b.Status.Task != nil:
 		r.apps.settle(appKeyOf(b), entryOf(b), slotHeld)

@@ -7,13 +7,14 @@ package controllers
 // config/rbac/role.yaml. They are the security model (docs/deploy.md), so
 // every rule names its verbs and none is a wildcard.
 //
-// Its own kinds: read all; write status; Applications and Backups get
-// finalizers (update); BackupSchedules create and prune Backups, which they
-// own with blockOwnerDeletion (hence backupschedules/finalizers).
+// Its own kinds: read all; write status; ProxmoxHosts, Applications and
+// Backups get finalizers (patch); BackupSchedules create and prune
+// Backups, which they own with blockOwnerDeletion (hence
+// backupschedules/finalizers).
 // Applications create the StagedImages they need, add their node to them,
 // and garbage collection deletes unused ones.
 // +kubebuilder:rbac:groups=proxmox.pve-operator.io,resources=proxmoxhosts;applications;backups;restores;backupschedules;stagedimages,verbs=get;list;watch
-// +kubebuilder:rbac:groups=proxmox.pve-operator.io,resources=applications;backups;stagedimages,verbs=update;patch
+// +kubebuilder:rbac:groups=proxmox.pve-operator.io,resources=proxmoxhosts;applications;backups;stagedimages,verbs=update;patch
 // +kubebuilder:rbac:groups=proxmox.pve-operator.io,resources=backups;stagedimages,verbs=create;delete
 // +kubebuilder:rbac:groups=proxmox.pve-operator.io,resources=proxmoxhosts/status;applications/status;backups/status;restores/status;backupschedules/status;stagedimages/status,verbs=update;patch
 // +kubebuilder:rbac:groups=proxmox.pve-operator.io,resources=backupschedules/finalizers,verbs=update

@@ -70,16 +70,42 @@ func (r *ProxmoxHostReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 		return ctrl.Result{}, err
 	}
+	users, err := r.usersOf(ctx, host.Name)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if gone, err := r.guardDeletion(ctx, host, users); gone || err != nil {
+		return ctrl.Result{}, err
+	}
 	before := host.DeepCopy()
 	result, o := r.reconcile(ctx, host)
-	if setInsecureTLSCondition(&host.Status.Conditions, host) && r.Recorder != nil {
-		r.Recorder.Eventf(host, nil, corev1.EventTypeWarning, v1alpha1.ReasonInsecureSkipVerify, hostAction, "%s", insecureTLSMessage)
+	if setInsecureTLSCondition(&host.Status.Conditions, host) {
+		r.event(host, corev1.EventTypeWarning, v1alpha1.ReasonInsecureSkipVerify, insecureTLSMessage)
+	}
+	if gone, err := r.reportUse(ctx, host, users, o.ready); gone || err != nil {
+		return ctrl.Result{}, err
 	}
 	st := statusOf{conditions: &host.Status.Conditions, observed: &host.Status.ObservedGeneration, was: &before.Status, is: &host.Status}
 	if err := hostPassEnd.end(ctx, r.Client, r.Recorder, host, before, st, o); err != nil {
 		return ctrl.Result{}, err
 	}
 	return result, nil
+}
+
+// reportUse sets InUse and carries out a deletion forced with Release.
+// gone is true once the host's finalizer is off.
+func (r *ProxmoxHostReconciler) reportUse(ctx context.Context, host *v1alpha1.ProxmoxHost, u hostUsers, ready bool) (gone bool, err error) {
+	releasing := ""
+	if !u.none() && forcedDeletion(host) == forceRelease {
+		if gone, releasing, err = r.releaseContainers(ctx, host, u, ready); gone || err != nil {
+			return gone, err
+		}
+	}
+	reason, msg := inUseVerdict(host, u, releasing)
+	if setInUseCondition(host, reason, msg) && reason == v1alpha1.ReasonDeletionBlocked {
+		r.event(host, corev1.EventTypeWarning, reason, msg)
+	}
+	return false, nil
 }
 
 // hostAction is the action of a host's events: each pass syncs it.
@@ -254,10 +280,23 @@ func (r *ProxmoxHostReconciler) SetupWithManager(mgr ctrl.Manager, concurrency i
 	}); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Backup{}, backupHostIndex, func(o client.Object) []string {
+		if h := o.GetAnnotations()[AnnotationBackupHost]; h != "" {
+			return []string{h}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.ProxmoxHost{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// A deletion (a deletionTimestamp is not a new generation) or a
+		// force-delete annotation must be acted on at once.
+		For(&v1alpha1.ProxmoxHost{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		// Metadata only: the operator never holds every Secret's data in memory.
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.hostsForSecret), builder.OnlyMetadata).
+		Watches(&v1alpha1.Application{}, r.onUserDeleted(func(o client.Object) string { return o.(*v1alpha1.Application).Spec.HostRef.Name })).
+		Watches(&v1alpha1.Backup{}, r.onUserDeleted(func(o client.Object) string { return o.GetAnnotations()[AnnotationBackupHost] })).
+		Watches(&v1alpha1.StagedImage{}, r.onUserDeleted(func(o client.Object) string { return o.(*v1alpha1.StagedImage).Spec.HostRef.Name })).
 		WatchesRawSource(source.Channel(r.Hosts.refresh, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: concurrency}).
 		Named("proxmoxhost").

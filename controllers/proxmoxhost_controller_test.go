@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/pve-operator/pve-operator/api/v1alpha1"
+	"github.com/pve-operator/pve-operator/controllers"
 	"github.com/pve-operator/pve-operator/internal/pvesim"
 )
 
@@ -43,6 +44,11 @@ func newHost(secretData map[string]string, mutate func(*v1alpha1.ProxmoxHost)) s
 	}
 	Expect(k8s.Create(ctx, host)).To(Succeed())
 	DeferCleanup(func() {
+		// Specs leave their Applications behind: forcing with Retain lets
+		// the host go at once instead of syncing until the suite ends.
+		forced := client.MergeFrom(host.DeepCopy())
+		host.Annotations = map[string]string{controllers.AnnotationForceDelete: "Retain"}
+		Expect(client.IgnoreNotFound(k8s.Patch(ctx, host, forced))).To(Succeed())
 		Expect(client.IgnoreNotFound(k8s.Delete(ctx, host))).To(Succeed())
 		Expect(client.IgnoreNotFound(k8s.Delete(ctx, secret))).To(Succeed())
 	})

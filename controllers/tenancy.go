@@ -21,7 +21,8 @@ type tenancy struct {
 	host      *v1alpha1.ProxmoxHost
 	namespace string
 	grants    []v1alpha1.TenantGrant
-	// hostMissing: no ProxmoxHost has the name. Only deletions act on it
+	// hostMissing: no ProxmoxHost has the name, or its deletion is being
+	// forced (then host is set), which ends in the same. Only deletions act on it
 	// (there is nothing left to clean up); tenants are told no more than
 	// about a host that excludes them.
 	hostMissing bool
@@ -38,6 +39,13 @@ func resolveTenancy(ctx context.Context, c client.Reader, hostName, namespace st
 			return tenancy{namespace: namespace, hostMissing: true}, hostUnavailable(hostName, namespace), false, nil
 		}
 		return tenancy{}, outcome{}, false, err
+	}
+	if forcedDeletion(host) != "" {
+		// An admin forced the host's deletion: its containers are being
+		// released or left as they are, and nothing may tag or touch them
+		// again through it.
+		logf.FromContext(ctx).Info("refused: the referenced ProxmoxHost is being deleted by force", "proxmoxHost", hostName)
+		return tenancy{host: host, namespace: namespace, hostMissing: true}, hostUnavailable(hostName, namespace), false, nil
 	}
 	ns := &corev1.Namespace{}
 	if err := c.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {

@@ -25,6 +25,13 @@ const ConditionRootCredentials = "RootCredentials"
 // Ready, and kstatus ignores condition types it does not know.
 const ConditionInsecureTLS = "InsecureTLS"
 
+// ConditionInUse is on every ProxmoxHost: True while Applications, Backups
+// or StagedImages use it, with the first of them named in the message.
+// A host in use keeps its finalizer, so deleting it waits (reason
+// DeletionBlocked) until they are gone or an admin forces the deletion with
+// the force-delete annotation. It does not affect Ready.
+const ConditionInUse = "InUse"
+
 // Condition reasons. CamelCase, stable: alerts and Argo CD health checks
 // match on them, so they are part of the API.
 const (
@@ -46,6 +53,13 @@ const (
 	ReasonProxmoxError          = "ProxmoxError"
 	// ReasonInsecureSkipVerify: the reason of ConditionInsecureTLS.
 	ReasonInsecureSkipVerify = "InsecureSkipVerify"
+	// Reasons of ConditionInUse: used (ReasonInUse, shared with
+	// StagedImages) or not (NotInUse); deleted while used and not forced
+	// (DeletionBlocked); a forced deletion with Release removing the
+	// operator's tags from the containers (Releasing).
+	ReasonNotInUse        = "NotInUse"
+	ReasonDeletionBlocked = "DeletionBlocked"
+	ReasonReleasing       = "Releasing"
 
 	// Application reasons.
 	//
@@ -55,6 +69,9 @@ const (
 	// the event of a deletion that found its host gone.
 	ReasonHostNotFound = "HostNotFound"
 	ReasonHostNotReady = "HostNotReady"
+	// ReasonHostDeleting: the ProxmoxHost is being deleted, so no new
+	// container is made on it; containers that exist are still managed.
+	ReasonHostDeleting = "HostDeleting"
 	// ReasonNamespaceNotAllowed: the referenced ProxmoxHost does not exist
 	// or does not allow the object's namespace. Both read the same, reason
 	// and message, so the condition reveals nothing about hosts the
@@ -186,7 +203,7 @@ const (
 	// ReasonStaged: the image is on every wanted node.
 	ReasonStaged = "Staged"
 	// ReasonInUse: a StagedImage being deleted waits until no Application
-	// uses it.
+	// uses it; a ProxmoxHost's InUse condition while anything uses it.
 	ReasonInUse = "InUse"
 
 	// BackupSchedule reasons.

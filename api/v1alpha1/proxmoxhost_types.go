@@ -222,7 +222,8 @@ type ProxmoxHostStatus struct {
 	// conditions: Ready, Reconciling, Stalled, InsecureTLS while
 	// spec.tls.insecureSkipVerify is set, and RootCredentials while
 	// spec.rootCredentialsRef is set (whether the root@pam login works; it
-	// never affects Ready).
+	// never affects Ready), and InUse (which Applications, Backups and
+	// StagedImages use the host; while any does, deleting it waits).
 	// +optional
 	// +listType=map
 	// +listMapKey=type

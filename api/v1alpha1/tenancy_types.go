@@ -160,4 +160,15 @@ type TenantQuota struct {
 	// +kubebuilder:validation:MaxLength=32
 	// +kubebuilder:validation:XValidation:rule="isQuantity(self) && quantity(self).compareTo(quantity('0')) >= 0",message="disk must be a non-negative quantity, e.g. 500Gi"
 	Disk *resource.Quantity `json:"disk,omitempty"`
+
+	// pendingBackups is the most Backups of the namespace on this host that
+	// have not ended (Pending, Queued or Running), counted in creation
+	// order. A Backup beyond it fails at once with QuotaExceeded, before any
+	// Proxmox request, and is not retried: it does not wait for a place.
+	// Bound the number of Backup objects with a ResourceQuota on
+	// count/backups.proxmox.pve-operator.io.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000
+	PendingBackups *int32 `json:"pendingBackups,omitempty"`
 }
