@@ -129,13 +129,28 @@ func (r *ApplicationReconciler) cloneSource(ctx context.Context, s *appScope) (p
 	vmid := int(ptr.Deref(cf.VMID, 0))
 	ct, found := snap.Containers[vmid]
 	if !found {
-		return ct, stalled(v1alpha1.ReasonCloneSourceNotFound, fmt.Sprintf("no container %d exists on host %q to clone", vmid, s.host.Name)), false, nil
+		return ct, cloneSourceUnavailable(s, vmid), false, nil
+	}
+	// Looked at before the lock, so a waiting clone tells the tenant
+	// nothing about a container it may not use.
+	if o, ok, err := r.mayClone(ctx, s, ct); !ok || err != nil {
+		return ct, o, ok, err
 	}
 	if ct.Lock == "create" {
 		return ct, progressing(v1alpha1.ReasonCreating, fmt.Sprintf("waiting for container %d, the clone source, to be created", vmid)), false, nil
 	}
-	o, ok, err := r.mayClone(ctx, s, ct)
-	return ct, o, ok, err
+	return ct, outcome{}, true, nil
+}
+
+// cloneSourceUnavailable is what a namespace is told about a VMID it may
+// not clone, whether no container has it or the container is another
+// tenant's: telling the two apart would let a tenant map which VMIDs exist
+// and which belong to other namespaces. It is re-checked like any Stalled
+// clone, so a source that appears later is still picked up.
+func cloneSourceUnavailable(s *appScope, vmid int) outcome {
+	return stalled(v1alpha1.ReasonCloneSourceNotAllowed, fmt.Sprintf(
+		"container %d does not exist on ProxmoxHost %q or namespace %q may not clone it (only a template, a container an Application of this namespace owns, or one the host's spec.grants[].adopt covers); nothing was touched",
+		vmid, s.app.Spec.HostRef.Name, s.app.Namespace))
 }
 
 // cloneSourceApp is the container of the named Application of this
@@ -176,8 +191,7 @@ func (r *ApplicationReconciler) mayClone(ctx context.Context, s *appScope, ct pr
 				return outcome{}, true, nil
 			}
 		}
-		return stalled(v1alpha1.ReasonCloneSourceNotAllowed, fmt.Sprintf(
-			"container %d belongs to an Application outside namespace %q; it cannot be cloned from here; nothing was touched", ct.VMID, s.app.Namespace)), false, nil
+		return cloneSourceUnavailable(s, ct.VMID), false, nil
 	}
 	if ct.Template {
 		return outcome{}, true, nil
@@ -185,9 +199,7 @@ func (r *ApplicationReconciler) mayClone(ctx context.Context, s *appScope, ct pr
 	if _, _, ok := s.tenancy.adoption(ct); ok {
 		return outcome{}, true, nil
 	}
-	return stalled(v1alpha1.ReasonCloneSourceNotAllowed, fmt.Sprintf(
-		"container %d is neither a template nor a container namespace %q owns or may adopt (ProxmoxHost %q spec.grants[].adopt); nothing was touched",
-		ct.VMID, s.app.Namespace, s.tenancy.host.Name)), false, nil
+	return cloneSourceUnavailable(s, ct.VMID), false, nil
 }
 
 // cloning reports whether ct, at the Application's VMID without its tags,

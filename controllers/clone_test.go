@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -198,7 +199,7 @@ var _ = Describe("Application clones", func() {
 		Expect(exists).To(BeFalse())
 	})
 
-	DescribeTable("stalls a clone source the namespace may not use, sending nothing",
+	DescribeTable("stalls a clone source the namespace may not use, sending nothing and saying the same whether it exists or not",
 		func(addSource func(vmid int)) {
 			vmid := handMadeVMID(6300)
 			addSource(vmid)
@@ -207,8 +208,12 @@ var _ = Describe("Application clones", func() {
 			app := e.app(cloneOf(v1alpha1.CloneSource{VMID: ptr.To(int32(vmid))}, nil))
 			got := eventuallyStalled(app, v1alpha1.ReasonCloneSourceNotAllowed)
 			Expect(got.Status.VMID).To(BeZero())
+			Expect(meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady).Message).To(Equal(fmt.Sprintf(
+				"container %d does not exist on ProxmoxHost %q or namespace %q may not clone it (only a template, a container an Application of this namespace owns, or one the host's spec.grants[].adopt covers); nothing was touched",
+				vmid, e.host, e.ns)))
 			Expect(sim.RequestCount("POST /nodes/{node}/lxc/{vmid}/clone")).To(Equal(clones))
 		},
+		Entry("no container at the VMID", func(int) {}),
 		Entry("a container outside the adoption grant", func(vmid int) {
 			Expect(sim.AddContainer("pve1", vmid, map[string]string{"hostname": "theirs", "memory": "256"}, false)).To(Succeed())
 		}),

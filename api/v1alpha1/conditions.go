@@ -158,11 +158,12 @@ const (
 	// rule spec.ha asks for (e.g. the container is already in another
 	// node-affinity rule, or the credentials lack Sys.Console on /).
 	ReasonHARejected = "HARejected"
-	// ReasonCloneSourceNotFound: spec.cloneFrom names an Application or
-	// container that does not exist (yet).
+	// ReasonCloneSourceNotFound: spec.cloneFrom.applicationRef names an
+	// Application that does not exist (yet) or has no container yet.
 	ReasonCloneSourceNotFound = "CloneSourceNotFound"
 	// ReasonCloneSourceNotAllowed: the namespace may not clone the source
-	// (not a template, not its own, not adoptable by its grants).
+	// (not a template, not its own, not adoptable by its grants), or no
+	// container has the VMID: both read the same, so VMIDs cannot be probed.
 	ReasonCloneSourceNotAllowed = "CloneSourceNotAllowed"
 	// ReasonConvertToTemplateFailed: Proxmox refused to make the container a
 	// template (it has snapshots, say).
