@@ -189,6 +189,11 @@ const (
 	// uses it.
 	ReasonInUse = "InUse"
 
+	// ReasonHalfMadeContainer: a create of this Application's died with its
+	// node or pvedaemon and left the container locked "create"; only a
+	// root shell on the node can clear that lock.
+	ReasonHalfMadeContainer = "HalfMadeContainer"
+
 	// BackupSchedule reasons.
 	ReasonInvalidSchedule = "InvalidSchedule"
 	ReasonSuspended       = "Suspended"
