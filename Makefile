@@ -74,10 +74,12 @@ test: verify-generated verify-fmt vet lint envtest ## Check generated files are 
 FAULT_APPS ?= 60
 CRASH_KILLS ?= 200
 CRASH_SEED ?= 1
+# Simulator restarts mid-create of the Proxmox-side crash run (make test runs 3).
+PVE_KILLS ?= 20
 
 .PHONY: test-faults
-test-faults: envtest ## Fault suite at FAULT_APPS Applications and SIGKILL crash-consistency over CRASH_KILLS kill points (seed CRASH_SEED).
-	FAULT_APPS=$(FAULT_APPS) CRASH_KILLS=$(CRASH_KILLS) CRASH_SEED=$(CRASH_SEED) KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) \
+test-faults: envtest ## Fault suite at FAULT_APPS Applications, SIGKILL crash-consistency over CRASH_KILLS kill points and PVE_KILLS simulator restarts (seed CRASH_SEED).
+	FAULT_APPS=$(FAULT_APPS) CRASH_KILLS=$(CRASH_KILLS) PVE_KILLS=$(PVE_KILLS) CRASH_SEED=$(CRASH_SEED) KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) \
 		$(GO) test ./test/faults ./test/crash -count=1 -p 1 -v -timeout 90m $(TEST_FLAGS)
 
 # Benchmark size and extra pvebench flags, e.g. make bench BENCH_N=1000 BENCH_FLAGS='-create 2s -start 1s -json'.

@@ -229,7 +229,7 @@ func (r *ApplicationReconciler) claimClone(ctx context.Context, s *appScope, ct 
 		return ct, ctrl.Result{}, false, err
 	}
 	if !lxcconfig.MarkedFor(cfg["description"], string(app.UID)) {
-		return r.claim(s, ct)
+		return r.claim(ctx, s, ct)
 	}
 	if lock := cfg["lock"]; lock != "" {
 		s.set(r.cloneLockWait(app, ct, lock))

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -37,7 +38,10 @@ func (r *ApplicationReconciler) pollTask(ctx context.Context, s *appScope) (ctrl
 	case taskFailed:
 		app.Status.Task = nil
 		s.host.markMutation(app.UID)
-		if ref.Type == "vzcreate" || ref.Type == "vzrestore" || ref.Type == "vzclone" {
+		if createTaskType(ref.Type) && proxmox.IsWorkerVanished(st.Err) {
+			return r.createVanished(s, ref), true, nil
+		}
+		if createTaskType(ref.Type) {
 			// PVE removed the half-created container itself. The VMID stays
 			// recorded: the retry reuses it (allocateVMID re-checks it is
 			// still free), so failed attempts touch one VMID only.
@@ -92,7 +96,7 @@ func (r *ApplicationReconciler) findOrCreate(ctx context.Context, s *appScope) (
 		if cloning(app, ct) {
 			return r.claimClone(ctx, s, ct)
 		}
-		return r.claim(s, ct)
+		return r.claim(ctx, s, ct)
 	}
 	if app.Spec.Adopt {
 		reason, what := v1alpha1.ReasonContainerNotFound, "no container with VMID %d exists on host %q to adopt"
@@ -132,7 +136,7 @@ func createInputsOf(s *appScope) createInputs {
 
 // claim decides whether an existing container belongs to this Application.
 // The operator never touches a container it does not own unless told to adopt it.
-func (r *ApplicationReconciler) claim(s *appScope, ct proxmox.ContainerSummary) (proxmox.ContainerSummary, ctrl.Result, bool, error) {
+func (r *ApplicationReconciler) claim(ctx context.Context, s *appScope, ct proxmox.ContainerSummary) (proxmox.ContainerSummary, ctrl.Result, bool, error) {
 	app := s.app
 	owner, tagged := lxcconfig.OwnerOf(ct.Tags)
 	ours := tagged && owner == string(app.UID)
@@ -147,6 +151,8 @@ func (r *ApplicationReconciler) claim(s *appScope, ct proxmox.ContainerSummary) 
 	switch {
 	case ours:
 		app.Status.VMID = int32(ct.VMID)
+		// The create landed: the reservation has proved all it had to.
+		app.Status.VMIDReservedAt = nil
 		r.createFailures.reset(app.UID)
 		return ct, ctrl.Result{}, true, nil
 	case tagged && app.Spec.VMID == nil && !app.Spec.Adopt:
@@ -157,8 +163,7 @@ func (r *ApplicationReconciler) claim(s *appScope, ct proxmox.ContainerSummary) 
 		s.set(stalled(v1alpha1.ReasonVMIDConflict, fmt.Sprintf("container %d is owned by another Application (uid %s)", ct.VMID, owner)))
 		return ct, ctrl.Result{}, false, nil
 	case ct.Lock == "create":
-		s.set(r.createLockWait(app, ct))
-		return ct, ctrl.Result{RequeueAfter: taskPoll}, false, nil
+		return r.lockedCreate(ctx, s, ct)
 	case app.Spec.Adopt:
 		app.Status.VMID = int32(ct.VMID)
 		if !app.Status.Adopted {
@@ -321,6 +326,11 @@ func (r *ApplicationReconciler) allocateVMID(ctx context.Context, s *appScope, n
 		}
 		return 0, ctrl.Result{}, false, err
 	}
+	if int(app.Status.VMID) != vmid || app.Status.Node != node || app.Status.VMIDReservedAt == nil {
+		// Wall-clock time, as it is held against PVE's task start times
+		// (see halfMadeProof), not the reconciler's clock.
+		app.Status.VMIDReservedAt = &metav1.Time{Time: time.Now()}
+	}
 	app.Status.VMID = int32(vmid)
 	app.Status.Node = node
 	if err := r.persist(ctx, s, false); err != nil {
@@ -341,6 +351,11 @@ func (r *ApplicationReconciler) started(s *appScope, upid proxmox.UPID, err erro
 	app := s.app
 	s.host.markMutation(app.UID)
 	r.Hosts.RequestRefresh(s.host.Name)
+	if err != nil && !proxmox.IsOutcomeUnknown(err) {
+		// PVE refused the call, so no task of ours can have started under
+		// this reservation; the next attempt takes a fresh one.
+		app.Status.VMIDReservedAt = nil
+	}
 	switch {
 	case err == nil:
 		app.Status.Task = taskRef(upid, time.Now())
@@ -351,6 +366,7 @@ func (r *ApplicationReconciler) started(s *appScope, upid proxmox.UPID, err erro
 		return ctrl.Result{RequeueAfter: pollAfter(app.Status.Task, time.Now())}, nil
 	case proxmox.IsOutcomeUnknown(err):
 		// PVE may have acted: look at the next listing, never repeat blindly.
+		// The reservation stays: it may yet prove a half-made container ours.
 		s.set(progressing(reason, msg+": the answer was lost; checking what Proxmox did"))
 		return ctrl.Result{RequeueAfter: 2 * minRefreshGap}, nil
 	case proxmox.IsAlreadyExists(err) && app.Spec.VMID == nil:

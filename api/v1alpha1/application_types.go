@@ -756,6 +756,13 @@ type ApplicationStatus struct {
 	// +optional
 	Node string `json:"node,omitempty"`
 
+	// vmidReservedAt is when the operator recorded vmid and node, before
+	// its create, restore or clone call. A create task of the operator's
+	// own principal for that VMID started at or after it proves that a
+	// container left locked "create" there is this Application's.
+	// +optional
+	VMIDReservedAt *metav1.Time `json:"vmidReservedAt,omitempty"`
+
 	// state of the container: running, stopped or unknown.
 	// +optional
 	State ContainerState `json:"state,omitempty"`

@@ -207,6 +207,11 @@ const (
 	// uses it; a ProxmoxHost's InUse condition while anything uses it.
 	ReasonInUse = "InUse"
 
+	// ReasonHalfMadeContainer: a create of this Application's died with its
+	// node or pvedaemon and left the container locked "create"; only a
+	// root shell on the node can clear that lock.
+	ReasonHalfMadeContainer = "HalfMadeContainer"
+
 	// BackupSchedule reasons.
 	ReasonInvalidSchedule = "InvalidSchedule"
 	ReasonSuspended       = "Suspended"

@@ -278,6 +278,10 @@ func (in *ApplicationStatus) DeepCopyInto(out *ApplicationStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.VMIDReservedAt != nil {
+		in, out := &in.VMIDReservedAt, &out.VMIDReservedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.IPAddresses != nil {
 		in, out := &in.IPAddresses, &out.IPAddresses
 		*out = make([]string, len(*in))

@@ -170,11 +170,18 @@ func isNetworkFailure(err error) bool {
 		errors.Is(err, net.ErrClosed)
 }
 
+// exitWorkerVanished is the status PVE gives a stopped task whose log has
+// no final "TASK …" line.
+const exitWorkerVanished = "unexpected status"
+
 // classifyExitStatus turns a stopped task's exit status into nil (OK or
 // WARNINGS) or a *TaskFailedError.
 func classifyExitStatus(upid, exit, detail string) error {
 	if exit == "OK" || strings.HasPrefix(exit, "WARNINGS") {
 		return nil
+	}
+	if exit == exitWorkerVanished {
+		return &TaskFailedError{UPID: upid, ExitStatus: exit, Err: &WorkerVanishedError{UPID: upid}}
 	}
 	cause := errors.New(exit)
 	msg := exit

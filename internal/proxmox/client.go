@@ -97,6 +97,9 @@ type TaskReader interface {
 	// ActiveTasks lists node's active tasks about vmid (0: all guests);
 	// TaskSummary.Running tells those still in progress.
 	ActiveTasks(ctx context.Context, node string, vmid int) ([]TaskSummary, error)
+	// OwnGuestTasks lists node's tasks about vmid, running or ended, that
+	// this client's own principal started at or after since.
+	OwnGuestTasks(ctx context.Context, node string, vmid int, since time.Time) ([]TaskSummary, error)
 }
 
 // Client is everything the operator does with one Proxmox VE endpoint.
@@ -174,6 +177,15 @@ func New(cfg Config) (*APIClient, error) {
 		c.pve.Store(&sessionClient{pc: pve.NewClient(base, append(common, token)...)})
 	}
 	return c, nil
+}
+
+// authID is the principal tasks this client starts are recorded under:
+// the token ID (user@realm!name) or the user.
+func (c *APIClient) authID() string {
+	if c.creds.useToken() {
+		return c.creds.TokenID
+	}
+	return c.creds.Username
 }
 
 // Endpoint is the parsed address the client talks to.

@@ -202,6 +202,18 @@ type NoSuchTaskError struct {
 func (e *NoSuchTaskError) Error() string { return "no such task: " + errText(e.Err) }
 func (e *NoSuchTaskError) Unwrap() error { return e.Err }
 
+// WorkerVanishedError: a task stopped without its worker writing an end
+// (the exit status "unexpected status"): pvedaemon was killed or the node
+// went down mid-task. PVE reads a stopped task's status from the last line
+// of its log, so a worker that died before writing "TASK OK" or "TASK
+// ERROR" reads this way. It is the one failure after which the worker's
+// own cleanup did not run: a create leaves its container locked "create".
+type WorkerVanishedError struct{ UPID string }
+
+func (e *WorkerVanishedError) Error() string {
+	return "the task's worker ended without finishing (unexpected status): its daemon or node died"
+}
+
 // BadRequestError: HTTP 400, parameter verification failed. Params maps each
 // offending parameter to PVE's complaint.
 type BadRequestError struct {
@@ -316,6 +328,9 @@ func IsProtected(err error) bool { return is[*ProtectedError](err) }
 
 // IsNoSuchTask reports an unknown UPID.
 func IsNoSuchTask(err error) bool { return is[*NoSuchTaskError](err) }
+
+// IsWorkerVanished reports a task whose worker died without cleaning up.
+func IsWorkerVanished(err error) bool { return is[*WorkerVanishedError](err) }
 
 // IsBadRequest reports HTTP 400 parameter errors.
 func IsBadRequest(err error) bool { return is[*BadRequestError](err) }

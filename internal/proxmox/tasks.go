@@ -138,3 +138,32 @@ func (c *APIClient) ActiveTasks(ctx context.Context, node string, vmid int) ([]T
 	}
 	return out, nil
 }
+
+// OwnGuestTasks lists node's tasks about vmid started at or after since by
+// this client's own user or token, running or not, newest first. PVE keeps
+// a task whose worker died in its index, stopped, so this is how a task
+// whose UPID was never recorded is found again after a crash.
+func (c *APIClient) OwnGuestTasks(ctx context.Context, node string, vmid int, since time.Time) ([]TaskSummary, error) {
+	q := aboutGuest(url.Values{"source": {"all"}, "since": {strconv.FormatInt(since.Unix(), 10)}, "limit": {"50"}}, vmid)
+	var raw []struct {
+		UPID    string `json:"upid"`
+		EndTime num    `json:"endtime"`
+		Status  string `json:"status"`
+	}
+	if err := c.get(ctx, "/nodes/"+url.PathEscape(node)+"/tasks?"+q.Encode(), &raw); err != nil {
+		return nil, fmt.Errorf("list tasks about %d on %s: %w", vmid, node, err)
+	}
+	self := c.authID()
+	var out []TaskSummary
+	for _, t := range raw {
+		u, err := ParseUPID(t.UPID)
+		if err != nil || u.User != self {
+			continue
+		}
+		running := t.EndTime == 0 && (t.Status == "" || strings.EqualFold(t.Status, "running"))
+		out = append(out, TaskSummary{
+			UPID: u, StartTime: u.StartTime, Running: running, Status: t.Status, Vanished: !running && t.Status == exitWorkerVanished,
+		})
+	}
+	return out, nil
+}

@@ -200,6 +200,9 @@ type TaskSummary struct {
 	Running bool
 	// Status is the exit status of a finished task.
 	Status string
+	// Vanished is true for a task that stopped without its worker
+	// finishing (see WorkerVanishedError).
+	Vanished bool
 }
 
 // CreateRequest is a new container: the parameters of POST

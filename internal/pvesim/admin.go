@@ -25,6 +25,7 @@ import (
 //	DELETE /_sim/faults/{id}                   remove one fault
 //	POST   /_sim/tasks/release                 {"upid": "…"} or {} for all stalled
 //	POST   /_sim/tasks/forget                  {"upid": "…"}
+//	POST   /_sim/tasks/kill                    {"upid": "…"} (the worker dies: no cleanup)
 //	POST   /_sim/containers                    ContainerSpec JSON (node, vmid, config, running, pool)
 //	POST   /_sim/seed                          {"node","first","count","running"}
 //	DELETE /_sim/containers/{vmid}             remove out of band
@@ -292,6 +293,8 @@ func (s *Server) adminTasks(r *http.Request, segs []string) (any, error) {
 	switch seg(segs, 1) {
 	case "forget":
 		return postJSON(r, func(b upidBody) (any, error) { return map[string]bool{"ok": s.ForgetTask(b.UPID)}, nil })
+	case "kill":
+		return postJSON(r, func(b upidBody) (any, error) { return map[string]bool{"ok": s.KillTask(b.UPID)}, nil })
 	case "release":
 		return postJSON(r, func(b upidBody) (any, error) {
 			if b.UPID == "" {

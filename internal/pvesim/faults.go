@@ -469,6 +469,60 @@ func (s *Server) StopTask(upid string) bool {
 	return true
 }
 
+// KillTask kills a running task's worker the way pvedaemon dying or the
+// node rebooting does: the worker runs no cleanup, so a create leaves its
+// config holding only "lock: create" (PVE's create_and_lock_config writes
+// that before forking the worker and only the worker removes it). The task
+// is no longer running and, its log lacking a final "TASK OK"/"TASK
+// ERROR" line, reads "unexpected status" — PVE derives a stopped task's
+// exit status from that last line (upid_read_status).
+func (s *Server) KillTask(upid string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tasks[upid]
+	if t == nil || !t.running {
+		return false
+	}
+	s.killLocked(t, s.now().Unix())
+	return true
+}
+
+// killRunningTasks kills every running task (see KillTask).
+func (s *Server) killRunningTasks() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now().Unix()
+	for _, t := range s.taskList {
+		if t.running {
+			s.killLocked(t, now)
+		}
+	}
+}
+
+// killLocked kills t; a dead process holds no flock. The caller holds s.mu.
+func (s *Server) killLocked(t *task, now int64) {
+	t.kill(now)
+	if t.hasFlock {
+		s.releaseFlockLocked(t.flockVMID)
+		t.hasFlock = false
+	}
+	s.bumpVersion()
+}
+
+// kill ends t as a vanished worker and wakes the goroutine, whose further
+// effects taskRun.locked and finishTask then drop. The caller holds s.mu.
+func (t *task) kill(now int64) {
+	t.killed = true
+	t.running = false
+	t.exitstatus = "unexpected status"
+	t.endtime = now
+	close(t.done)
+	if !t.interrupted {
+		t.interrupted = true
+		close(t.interrupt)
+	}
+}
+
 // stop interrupts a running task, as DELETE …/tasks/{upid} does; the worker
 // rolls back and ends with "received interrupt". The caller holds s.mu.
 func (t *task) stop() {

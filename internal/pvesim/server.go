@@ -68,6 +68,7 @@ type Server struct {
 	baseURL  string
 	caPEM    []byte
 	certPool *x509.CertPool
+	cert     *tls.Certificate
 	certFP   string
 
 	ssh sshServer
@@ -151,6 +152,7 @@ func (s *Server) certificate() (*tls.Certificate, error) {
 		cert = &pki.cert
 		s.caPEM = pki.caPEM
 	}
+	s.cert = cert
 	s.certPool = x509.NewCertPool()
 	if len(s.caPEM) > 0 {
 		s.certPool.AppendCertsFromPEM(s.caPEM)
@@ -188,6 +190,10 @@ func (s *Server) serve(cert *tls.Certificate) error {
 
 func cryptoRandRead(b []byte) (int, error) { return crand.Read(b) }
 
+// TLSCertificate is the certificate the API serves, for a restarted
+// simulator (Options.TLSCertificate) that clients must go on trusting.
+func (s *Server) TLSCertificate() *tls.Certificate { return s.cert }
+
 // URL is the API base including /api2/json, e.g.
 // "https://127.0.0.1:40123/api2/json" — what go-proxmox's NewClient wants.
 func (s *Server) URL() string { return s.baseURL }
@@ -222,6 +228,10 @@ func (s *Server) HTTPClient() *http.Client {
 // writes the state file if one is configured.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		// Shutting down is the node going away: its workers die where they
+		// are, leaving what they had done (a create's lock:create config),
+		// as after a reboot; they do not roll back.
+		s.killRunningTasks()
 		close(s.quit)
 		ctxErr := s.httpSrv.Close()
 		s.wg.Wait()

@@ -34,6 +34,9 @@ type task struct {
 	fault       *TaskFault
 	stalled     bool
 	interrupted bool
+	// killed is set by KillTask: the worker process died, so nothing it
+	// still does reaches the state (no rollback, no final log line).
+	killed bool
 	// flock is the per-CT config flock held for the whole run, if any.
 	flockVMID int
 	hasFlock  bool
@@ -212,6 +215,9 @@ func (tr *taskRun) workFor(d time.Duration) error {
 func (tr *taskRun) locked(f func()) {
 	tr.s.mu.Lock()
 	defer tr.s.mu.Unlock()
+	if tr.t.killed {
+		return
+	}
 	f()
 	tr.s.bumpVersion()
 }
@@ -319,6 +325,9 @@ func (s *Server) finishTask(tr *taskRun, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := tr.t
+	if t.killed {
+		return
+	}
 	if err == nil && t.fault != nil && t.fault.Action == TaskFaultWarnings {
 		n := t.fault.Warnings
 		if n <= 0 {

@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -40,7 +41,31 @@ func CheckInvariants(ctx context.Context, k8s client.Reader, sim *pvesim.Server,
 	v = append(v, w.ownershipViolations(foreign)...)
 	v = append(v, w.foreignViolations(sim, foreign)...)
 	v = append(v, w.backupViolations()...)
+	v = append(v, w.halfMadeViolations()...)
 	return v, nil
+}
+
+// halfMadeViolations: no container is left locked "create" without a task
+// that may still finish it. Only a create's own worker removes that lock,
+// so one outliving its task (a create that died with its node) stays
+// until someone removes it. A clone's task is named after its source, so
+// any running clone may be the one.
+func (w *world) halfMadeViolations() []string {
+	running := map[string]bool{}
+	cloning := false
+	for _, t := range w.state.Tasks {
+		if t.Running {
+			running[t.ID] = true
+			cloning = cloning || t.Type == pvesim.TaskClone
+		}
+	}
+	var v []string
+	for _, ct := range w.state.Containers {
+		if ct.Lock == "create" && !running[strconv.Itoa(ct.VMID)] && !cloning {
+			v = append(v, fmt.Sprintf("container %d on %s is left locked (create) without a task", ct.VMID, ct.Node))
+		}
+	}
+	return v
 }
 
 // world is what CheckInvariants judges: one namespace's objects and the

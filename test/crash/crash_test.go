@@ -68,6 +68,8 @@ type crashRun struct {
 	sim                      *pvesim.Server
 	bin, kubeconfig, logPath string
 	foreign                  map[int]string
+	// stateFile is the simulator's, for restartSim.
+	stateFile string
 }
 
 // newCrashRun starts the control plane and the simulator, builds the
@@ -89,7 +91,10 @@ func newCrashRun(t *testing.T, ctx context.Context) *crashRun {
 	if r.bin, err = testenv.BuildManager(dir); err != nil {
 		t.Fatal(err)
 	}
-	if r.sim, err = pvesim.New(crashSimOptions()); err != nil {
+	r.stateFile = filepath.Join(dir, "pvesim-state.json")
+	opts := crashSimOptions()
+	opts.StateFile = r.stateFile
+	if r.sim, err = pvesim.New(opts); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.sim.Close() })
