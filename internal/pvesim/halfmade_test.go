@@ -1,7 +1,6 @@
 package pvesim
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -24,27 +23,13 @@ func TestACreateWhoseWorkerDiesLeavesAHalfMadeContainer(t *testing.T) {
 			return srv
 		}},
 		{"the simulator restarts from its state file", func(t *testing.T, srv *Server, _ string, o Options) *Server {
-			if err := srv.Close(); err != nil {
-				t.Fatal(err)
-			}
-			again, err := New(o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = again.Close() })
-			return again
+			return restarted(t, srv, o)
 		}},
 	}
 	for _, d := range deaths {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
-			o := DefaultOptions()
-			o.StateFile = filepath.Join(t.TempDir(), "state.json")
-			srv, err := New(o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = srv.Close() })
+			srv, o := withStateFile(t)
 			if _, err := srv.InjectTaskFault(TaskFault{Type: TaskCreate, Action: TaskFaultStall}); err != nil {
 				t.Fatal(err)
 			}

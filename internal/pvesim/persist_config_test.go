@@ -1,19 +1,13 @@
 package pvesim
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 )
 
 func TestConfigurationSurvivesTheStateFile(t *testing.T) {
 	t.Parallel()
-	o := DefaultOptions()
-	o.StateFile = filepath.Join(t.TempDir(), "state.json")
-	srv, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, o := withStateFile(t)
 	createCT(t, srv, "pve1", 100)
 	createCT(t, srv, "pve1", 101)
 	setup := []struct{ method, path, body string }{
@@ -28,14 +22,7 @@ func TestConfigurationSurvivesTheStateFile(t *testing.T) {
 	for _, st := range setup {
 		mustOK(t, raw(t, srv, st.method, st.path, st.body))
 	}
-	if err := srv.Close(); err != nil {
-		t.Fatal(err)
-	}
-	srv2, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv2.Close()
+	srv2 := restarted(t, srv, o)
 	checks := []struct{ name, path, want string }{
 		{"the pool keeps its comment and members", "/pools?poolid=web", `"comment":"front"`},
 		{"the pool keeps its storage", "/pools/web?type=storage", `"storage":"local"`},

@@ -1,7 +1,6 @@
 package pvesim
 
 import (
-	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -11,12 +10,7 @@ import (
 // a moved tag stays moved.
 func TestOCIArchivesSurviveTheStateFile(t *testing.T) {
 	t.Parallel()
-	o := DefaultOptions()
-	o.StateFile = filepath.Join(t.TempDir(), "state.json")
-	srv, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, o := withStateFile(t)
 	volid := pullOCI(t, srv, "nginx:1.27")
 	moved, err := srv.MoveOCITag("nginx", "stable")
 	if err != nil {
@@ -26,14 +20,7 @@ func TestOCIArchivesSurviveTheStateFile(t *testing.T) {
 	_, v := srv.volumeOf(volid, "pve1")
 	want := *v.oci
 	srv.mu.Unlock()
-	if err := srv.Close(); err != nil {
-		t.Fatal(err)
-	}
-	srv2, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv2.Close() })
+	srv2 := restarted(t, srv, o)
 	t.Run("the archive still names its image, digest and config", func(t *testing.T) {
 		srv2.mu.Lock()
 		defer srv2.mu.Unlock()
