@@ -35,9 +35,8 @@ func createTaskType(typ string) bool {
 // createVanished handles a create task of ours whose worker died. It did
 // not fail in PVE's sense: its cleanup never ran, so the container it had
 // begun may be there; the next listing says, and lockedCreate judges it.
+// pollTask has already cleared the task and marked the mutation.
 func (r *ApplicationReconciler) createVanished(s *appScope, ref *v1alpha1.TaskReference) ctrl.Result {
-	s.app.Status.Task = nil
-	s.host.markMutation(s.app.UID)
 	r.Hosts.RequestRefresh(s.host.Name)
 	s.set(progressing(v1alpha1.ReasonCreating, fmt.Sprintf(
 		"the %s task of container %d ended without finishing (its node or pvedaemon died); checking what it left", ref.Type, s.app.Status.VMID)))

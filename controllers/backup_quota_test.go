@@ -28,8 +28,11 @@ var _ = Describe("Backup quota", func() {
 		named := func(i int) func(*v1alpha1.Backup) {
 			return func(b *v1alpha1.Backup) { b.Name = fmt.Sprintf("quota-%d", i) }
 		}
-		first, second := backup(app, named(1)), backup(app, named(2))
+		// One after the other: the Application's lane admits whichever
+		// Backup is reconciled first, not the first by name.
+		first := backup(app, named(1))
 		eventuallyBackup(first, v1alpha1.BackupPhaseRunning)
+		second := backup(app, named(2))
 		eventuallyQueued(second, e.ns+"/quota-1")
 
 		for i := 3; i <= 4; i++ {

@@ -66,13 +66,10 @@ func (r *ProxmoxHostReconciler) guardDeletion(ctx context.Context, host *v1alpha
 // connected; what keeps it from finishing is the returned message.
 func (r *ProxmoxHostReconciler) releaseContainers(ctx context.Context, host *v1alpha1.ProxmoxHost, u hostUsers, ready bool) (gone bool, msg string, err error) {
 	entry, ok := r.Hosts.Get(host.Name)
-	snap := (*inventorySnapshot)(nil)
-	if ok {
-		snap = entry.Inventory.Snapshot()
-	}
-	if snap == nil || !ready {
+	if !ok || !ready || entry.Inventory.Snapshot() == nil {
 		return false, "waiting for the host to be Ready to release the containers", nil
 	}
+	snap := entry.Inventory.Snapshot()
 	var failed []string
 	released := 0
 	for _, ct := range snap.Containers {
