@@ -57,18 +57,7 @@ func (r *BackupReconciler) startSnapshot(ctx context.Context, s *backupScope) (c
 	if sn, ok := findSnapshot(snaps, name); ok {
 		// Ours, from before a lost status write.
 		b.Status.SnapshotName = name
-		if sn.State == "" {
-			r.snapshotted(s, sn)
-			return ctrl.Result{}, nil
-		}
-		if t, running, err := runningTask(ctx, c, ct.Node, ct.VMID, "vzsnapshot"); err != nil || running {
-			if running {
-				s.set(progressing(v1alpha1.ReasonTaskRunning, fmt.Sprintf("snapshot %s of container %d is being taken (task %s)", name, ct.VMID, t.UPID)))
-			}
-			return ctrl.Result{RequeueAfter: taskPoll}, err
-		}
-		r.fail(s, v1alpha1.ReasonTaskFailed, fmt.Sprintf("snapshot %s of container %d was left half-made (snapstate %s) by an interrupted attempt", name, ct.VMID, sn.State))
-		return ctrl.Result{RequeueAfter: requeueSoon}, nil
+		return r.resumeSnapshot(ctx, s, sn)
 	}
 	if ct.Lock != "" {
 		return r.locked(s, ct.Lock)
@@ -77,6 +66,41 @@ func (r *BackupReconciler) startSnapshot(ctx context.Context, s *backupScope) (c
 	desc := fmt.Sprintf("%s %s/%s", backupMarker(b), b.Namespace, b.Name)
 	upid, err := c.CreateSnapshot(ctx, ct.Node, ct.VMID, name, desc)
 	return r.started(s, upid, err, fmt.Sprintf("taking snapshot %s of container %d on %s", name, ct.VMID, ct.Node))
+}
+
+// resumeSnapshot picks up this Backup's snapshot found on the container:
+// complete, still being taken, or left half-made by a task that ended.
+func (r *BackupReconciler) resumeSnapshot(ctx context.Context, s *backupScope, sn proxmox.Snapshot) (ctrl.Result, error) {
+	ct, c := s.ct, s.host.Client
+	if sn.State == "" {
+		r.snapshotted(s, sn)
+		return ctrl.Result{}, nil
+	}
+	t, running, err := runningTask(ctx, c, ct.Node, ct.VMID, "vzsnapshot")
+	if err != nil || running {
+		if running {
+			s.set(progressing(v1alpha1.ReasonTaskRunning, fmt.Sprintf("snapshot %s of container %d is being taken (task %s)", sn.Name, ct.VMID, t.UPID)))
+		}
+		return ctrl.Result{RequeueAfter: taskPoll}, err
+	}
+	// The task may have committed between the two reads: PVE clears
+	// snapstate inside the task, so only a read made after the task was
+	// seen ended tells a half-made snapshot from a finished one.
+	snaps, err := c.Snapshots(ctx, ct.Node, ct.VMID)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	now, ok := findSnapshot(snaps, sn.Name)
+	switch {
+	case !ok:
+		// The task failed and PVE removed what it had prepared: take it again.
+		return ctrl.Result{RequeueAfter: requeueSoon}, nil
+	case now.State == "":
+		r.snapshotted(s, now)
+		return ctrl.Result{}, nil
+	}
+	r.fail(s, v1alpha1.ReasonTaskFailed, fmt.Sprintf("snapshot %s of container %d was left half-made (snapstate %s) by an interrupted attempt", sn.Name, ct.VMID, sn.State))
+	return ctrl.Result{RequeueAfter: requeueSoon}, nil
 }
 
 // snapshotTaskEnded checks that the snapshot is complete (not left in
